@@ -1,0 +1,89 @@
+package finding
+
+import (
+	_ "embed"
+	"fmt"
+	"sort"
+	"sync"
+
+	"gopkg.in/yaml.v3"
+)
+
+// Entry is the catalogue's text for one finding ID, shown by `mailcheck explain ID`.
+type Entry struct {
+	ID       string   `yaml:"id" json:"id"`
+	Title    string   `yaml:"title" json:"title"`
+	Severity Severity `yaml:"severity" json:"severity"`
+	Why      string   `yaml:"why" json:"why"`
+	Fix      string   `yaml:"fix" json:"fix"`
+	Ref      string   `yaml:"ref" json:"ref,omitempty"`
+	// Match lists texts (case-insensitive substrings or /regexps/) of client
+	// errors, server replies and bounces that point at this finding; used by
+	// `mailcheck explain TEXT`.
+	Match []string `yaml:"match,omitempty" json:"match,omitempty"`
+}
+
+//go:embed catalogue.yaml
+var catalogueYAML []byte
+
+var (
+	catalogueOnce sync.Once
+	catalogue     map[string]Entry
+	catalogueErr  error
+)
+
+func load() {
+	var entries []Entry
+	if err := yaml.Unmarshal(catalogueYAML, &entries); err != nil {
+		catalogueErr = fmt.Errorf("catalogue.yaml: %w", err)
+		return
+	}
+	catalogue = make(map[string]Entry, len(entries))
+	for _, e := range entries {
+		if _, dup := catalogue[e.ID]; dup {
+			catalogueErr = fmt.Errorf("catalogue.yaml: %s listed twice", e.ID)
+			return
+		}
+		catalogue[e.ID] = e
+	}
+}
+
+// Lookup returns the catalogue entry for id.
+func Lookup(id string) (Entry, bool) {
+	catalogueOnce.Do(load)
+	e, ok := catalogue[id]
+	return e, ok
+}
+
+// Entries returns every catalogue entry sorted by ID, or the error that made
+// the embedded catalogue unreadable (a build defect, caught by tests).
+func Entries() ([]Entry, error) {
+	catalogueOnce.Do(load)
+	if catalogueErr != nil {
+		return nil, catalogueErr
+	}
+	out := make([]Entry, 0, len(catalogue))
+	for _, e := range catalogue {
+		out = append(out, e)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
+	return out, nil
+}
+
+// New makes a finding with the catalogue's default severity, title, fix and
+// reference for id. title, when not empty, replaces the catalogue title with
+// one specific to this occurrence. Callers adjust Severity or Fix afterwards
+// where the situation calls for it. An id the catalogue lacks yields an
+// Error-severity finding that says so, and tests reject it.
+func New(id, subject, title string, evidence ...string) Finding {
+	e, ok := Lookup(id)
+	if !ok {
+		return Finding{ID: id, Severity: Error, Subject: subject,
+			Title: "internal: finding " + id + " is missing from the catalogue: " + title, Evidence: evidence}
+	}
+	if title == "" {
+		title = e.Title
+	}
+	return Finding{ID: id, Severity: e.Severity, Subject: subject, Title: title,
+		Evidence: evidence, Fix: e.Fix, Ref: e.Ref}
+}

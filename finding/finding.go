@@ -1,0 +1,195 @@
+// Package finding is the one model that checks, probes and renderers share:
+// a finding (what was found, how bad, how to fix it), the per-target report,
+// and the record of a live probe. It imports nothing of mailcheck's own.
+package finding
+
+import (
+	"encoding/json"
+	"fmt"
+	"strings"
+	"time"
+)
+
+// Schema is the value of Report.Schema; scripts key on it.
+const Schema = "mailcheck/v1"
+
+// Severity orders how much a finding matters. Error sits apart: it means a
+// check could not complete (inconclusive), not that something is wrong.
+type Severity int
+
+const (
+	Pass  Severity = iota // the check ran and found nothing wrong
+	Info                  // worth knowing; nothing to fix
+	Warn                  // works today, but weaker than it should be
+	Fail                  // broken or unsafe: fix it
+	Error                 // inconclusive: timeout, SERVFAIL, 421, rate limit
+)
+
+var severityNames = [...]string{"pass", "info", "warn", "fail", "error"}
+
+func (s Severity) String() string {
+	if s < Pass || s > Error {
+		return fmt.Sprintf("severity(%d)", int(s))
+	}
+	return severityNames[s]
+}
+
+// ParseSeverity accepts the names used in JSON, YAML and --fail-on.
+func ParseSeverity(name string) (Severity, error) {
+	for i, n := range severityNames {
+		if strings.EqualFold(name, n) {
+			return Severity(i), nil
+		}
+	}
+	return 0, fmt.Errorf("unknown severity %q (want pass, info, warn, fail or error)", name)
+}
+
+func (s Severity) MarshalText() ([]byte, error) { return []byte(s.String()), nil }
+
+func (s *Severity) UnmarshalText(b []byte) error {
+	v, err := ParseSeverity(string(b))
+	if err != nil {
+		return err
+	}
+	*s = v
+	return nil
+}
+
+// Location points at the source of a record: a zone file and line, for SARIF
+// results and CI annotations. Empty when the record came from live DNS.
+type Location struct {
+	File string `json:"file"`
+	Line int    `json:"line,omitempty"`
+}
+
+// Finding is one result of one check. ID is stable (see catalogue.yaml);
+// Title is specific to this occurrence ("SPF needs 12 DNS lookups; the limit
+// is 10"), Fix is the concrete remedy, computed where possible (the corrected
+// record itself), otherwise the catalogue's.
+type Finding struct {
+	ID       string    `json:"id"`
+	Severity Severity  `json:"severity"`
+	Subject  string    `json:"subject"`
+	Title    string    `json:"title"`
+	Evidence []string  `json:"evidence,omitempty"`
+	Fix      string    `json:"fix,omitempty"`
+	Ref      string    `json:"ref,omitempty"`
+	Location *Location `json:"location,omitempty"`
+	// Baseline is set by the CI gate: "new", "unchanged" or "fixed".
+	Baseline string `json:"baseline,omitempty"`
+}
+
+// Area is the part of the ID before the first dot: "spf" for "spf.lookup-limit".
+func (f Finding) Area() string {
+	area, _, _ := strings.Cut(f.ID, ".")
+	return area
+}
+
+// Report is everything mailcheck found about one target.
+type Report struct {
+	Schema     string    `json:"schema"`
+	Target     string    `json:"target"`
+	Started    time.Time `json:"started"`
+	DurationMS int64     `json:"duration_ms"`
+	Findings   []Finding `json:"findings"`
+	Probes     []Probe   `json:"probes,omitempty"`
+	// Login holds client settings discovered by `mailcheck login`.
+	Login *LoginSettings `json:"login,omitempty"`
+	// Detail holds human-oriented extra lines shown with --verbose (the SPF
+	// include tree, transcripts). Not part of the stable schema.
+	Detail []string `json:"detail,omitempty"`
+}
+
+// Worst returns the highest severity among findings that count (those not
+// marked "unchanged" or "fixed" by a baseline comparison), ignoring Error,
+// and whether any finding was Error.
+func (r *Report) Worst() (worst Severity, inconclusive bool) {
+	for _, f := range r.Findings {
+		if f.Baseline == "unchanged" || f.Baseline == "fixed" {
+			continue
+		}
+		if f.Severity == Error {
+			inconclusive = true
+			continue
+		}
+		if f.Severity > worst {
+			worst = f.Severity
+		}
+	}
+	return worst, inconclusive
+}
+
+// Probe is what one connection to one host:port learned. A probe keeps what
+// it got even when a later step fails: the banner and TLS state survive.
+type Probe struct {
+	Host     string `json:"host"`
+	Addr     string `json:"addr"`
+	Protocol string `json:"protocol"` // smtp submission smtps imap imaps pop3 pop3s
+	// Status is "ok", or where it stopped: "refused", "timeout", "rate-limited",
+	// "protocol-error", "tls-failed", "closed".
+	Status        string    `json:"status"`
+	Error         string    `json:"error,omitempty"`
+	Banner        string    `json:"banner,omitempty"`
+	CapsBeforeTLS []string  `json:"caps_before_tls,omitempty"`
+	CapsAfterTLS  []string  `json:"caps_after_tls,omitempty"`
+	StartTLS      bool      `json:"starttls"`
+	ImplicitTLS   bool      `json:"implicit_tls,omitempty"`
+	TLS           *TLSState `json:"tls,omitempty"`
+	LegacyTLS     []string  `json:"legacy_tls,omitempty"` // "TLS1.0", "TLS1.1" if accepted
+	AuthBeforeTLS []string  `json:"auth_before_tls"`
+	AuthAfterTLS  []string  `json:"auth_after_tls"`
+	PTR           []string  `json:"ptr,omitempty"`
+	DurationMS    int64     `json:"duration_ms"`
+	Transcript    []string  `json:"transcript,omitempty"` // with -v; credentials redacted
+}
+
+// TLSState describes a completed handshake.
+type TLSState struct {
+	Version     string     `json:"version"` // "TLS1.3"
+	Cipher      string     `json:"cipher"`
+	Chain       []CertInfo `json:"chain"`
+	Verified    bool       `json:"verified"`
+	VerifyError string     `json:"verify_error,omitempty"`
+}
+
+// CertInfo is one certificate of a presented chain, leaf first.
+type CertInfo struct {
+	Subject  string    `json:"subject"`
+	Issuer   string    `json:"issuer"`
+	NotAfter time.Time `json:"not_after"`
+	DNSNames []string  `json:"dns_names,omitempty"`
+	KeyType  string    `json:"key_type,omitempty"` // "RSA", "ECDSA", "Ed25519"
+	KeyBits  int       `json:"key_bits,omitempty"`
+}
+
+// LoginSettings are the client settings `mailcheck login` recommends, and
+// every candidate it considered.
+type LoginSettings struct {
+	Address    string           `json:"address"`
+	Candidates []ClientEndpoint `json:"candidates"`
+}
+
+// ClientEndpoint is one way for a mail client to reach a service.
+type ClientEndpoint struct {
+	Role        string   `json:"role"`     // "incoming" or "outgoing"
+	Protocol    string   `json:"protocol"` // imap pop3 submission
+	Host        string   `json:"host"`
+	Port        int      `json:"port"`
+	TLS         string   `json:"tls"` // "implicit", "starttls", "none"
+	Username    string   `json:"username,omitempty"`
+	Auth        []string `json:"auth,omitempty"`
+	Sources     []string `json:"sources"` // "provider", "srv", "autoconfig", "mx-guess", "user"
+	Verdict     string   `json:"verdict"` // "recommended", "works", "fails", "untested"
+	Reason      string   `json:"reason,omitempty"`
+	Recommended bool     `json:"recommended,omitempty"`
+}
+
+// MarshalJSON keeps Findings a JSON array even when empty.
+func (r Report) MarshalJSON() ([]byte, error) {
+	type plain Report
+	p := plain(r)
+	if p.Findings == nil {
+		p.Findings = []Finding{}
+	}
+	return json.Marshal(p)
+}

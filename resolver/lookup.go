@@ -1,0 +1,115 @@
+package resolver
+
+import (
+	"cmp"
+	"context"
+	"fmt"
+	"net/netip"
+	"strings"
+	"sync"
+
+	"github.com/miekg/dns"
+)
+
+// maxCNAMEChain bounds CNAME chasing; real resolvers stop around 8–16.
+const maxCNAMEChain = 8
+
+// Follow asks for name/qtype and, when the answer is a CNAME, asks again at
+// its target, as a receiving MTA's resolver would. It returns the final
+// answer and the chain of names followed (empty when there was no CNAME).
+// Records of qtype that came in the same answer as the CNAME are used as is.
+func Follow(ctx context.Context, r Resolver, name string, qtype uint16) (*Answer, []string, error) {
+	var chain []string
+	cur := dns.Fqdn(strings.ToLower(name))
+	for range maxCNAMEChain + 1 {
+		ans, err := r.Query(ctx, cur, qtype)
+		if err != nil {
+			return nil, chain, err
+		}
+		if qtype == dns.TypeCNAME {
+			return ans, chain, nil
+		}
+		target := ""
+		var direct []dns.RR
+		var origins []Origin
+		for i, rr := range ans.RRs {
+			switch v := rr.(type) {
+			case *dns.CNAME:
+				if strings.EqualFold(v.Hdr.Name, cur) {
+					target = strings.ToLower(v.Target)
+				}
+			default:
+				if rr.Header().Rrtype == qtype {
+					direct = append(direct, rr)
+					if ans.Origins != nil {
+						origins = append(origins, ans.Origins[i])
+					}
+				}
+			}
+		}
+		if target == "" || len(direct) > 0 {
+			if target != "" {
+				out := *ans
+				out.RRs, out.Origins = direct, origins
+				return &out, chain, nil
+			}
+			return ans, chain, nil
+		}
+		chain = append(chain, target)
+		cur = target
+	}
+	return nil, chain, &Error{Kind: ServFail, Name: name, Qtype: qtype,
+		Err: fmt.Errorf("CNAME chain longer than %d", maxCNAMEChain)}
+}
+
+// TXT returns the TXT records at name (CNAMEs followed), each record's
+// character-strings concatenated without separators (RFC 7208 §3.3,
+// RFC 6376 §3.6.2.2), with the answer they came from.
+func TXT(ctx context.Context, r Resolver, name string) ([]string, *Answer, error) {
+	ans, _, err := Follow(ctx, r, name, dns.TypeTXT)
+	if err != nil {
+		return nil, nil, err
+	}
+	var out []string
+	for _, rr := range ans.RRs {
+		if t, ok := rr.(*dns.TXT); ok {
+			out = append(out, strings.Join(t.Txt, ""))
+		}
+	}
+	return out, ans, nil
+}
+
+// Addrs returns the A and AAAA addresses of host (CNAMEs followed), asking
+// both types concurrently. A name with no address at all returns an empty
+// slice and no error. When a lookup fails, its error is returned beside the
+// addresses the other lookup found, so a caller can still use those without
+// concluding that the failed type has no records.
+func Addrs(ctx context.Context, r Resolver, host string) ([]netip.Addr, error) {
+	qtypes := [2]uint16{dns.TypeA, dns.TypeAAAA}
+	var addrs [2][]netip.Addr
+	var errs [2]error
+	var wg sync.WaitGroup
+	for i, qt := range qtypes {
+		wg.Go(func() {
+			ans, _, err := Follow(ctx, r, host, qt)
+			if err != nil {
+				errs[i] = err
+				return
+			}
+			for _, rr := range ans.RRs {
+				switch v := rr.(type) {
+				case *dns.A:
+					if a, ok := netip.AddrFromSlice(v.A.To4()); ok {
+						addrs[i] = append(addrs[i], a)
+					}
+				case *dns.AAAA:
+					if a, ok := netip.AddrFromSlice(v.AAAA.To16()); ok {
+						addrs[i] = append(addrs[i], a)
+					}
+				}
+			}
+		})
+	}
+	wg.Wait()
+	return append(addrs[0], addrs[1]...), cmp.Or(errs[0], errs[1])
+}

@@ -1,0 +1,110 @@
+// Package resolver is mailcheck's one view of DNS. Unlike net.Resolver it
+// tells NXDOMAIN from NODATA from a failed lookup, never follows a CNAME on
+// its own, and says where a record came from (a zone file line), because a
+// checker must know exactly which of those it is looking at.
+package resolver
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/miekg/dns"
+)
+
+// Resolver answers one question. The error is only for lookups that did not
+// produce an answer (timeout, SERVFAIL, REFUSED, transport failure, a name
+// outside every given zone): NXDOMAIN and NODATA are answers, not errors.
+type Resolver interface {
+	Query(ctx context.Context, name string, qtype uint16) (*Answer, error)
+}
+
+// Answer is the answer section of a response, as is.
+type Answer struct {
+	Name  string // the question name, fully qualified, lower case
+	Qtype uint16
+	// Rcode is dns.RcodeSuccess (records, or NODATA when RRs is empty) or
+	// dns.RcodeNameError (NXDOMAIN).
+	Rcode int
+	// RRs holds the answer section unmodified: a CNAME at Name is returned
+	// as a CNAME and not chased (see Chase).
+	RRs []dns.RR
+	// Origins, when not nil, is parallel to RRs: where each record was read
+	// (zone file and line). Live answers leave it nil.
+	Origins []Origin
+	// Authentic is the AD bit of a validating resolver's answer.
+	Authentic bool
+	// Server names who answered: "192.0.2.53:53" or "zone:FILE".
+	Server string
+}
+
+// Origin is where a record was read from.
+type Origin struct {
+	File string
+	Line int
+}
+
+// NXDomain reports whether the name does not exist.
+func (a *Answer) NXDomain() bool { return a.Rcode == dns.RcodeNameError }
+
+// NoData reports whether the name exists but has no record of the type asked
+// (and no CNAME either).
+func (a *Answer) NoData() bool { return a.Rcode == dns.RcodeSuccess && len(a.RRs) == 0 }
+
+// Kind classifies why a lookup produced no answer.
+type Kind int
+
+const (
+	Timeout   Kind = iota + 1 // no reply within the deadline
+	ServFail                  // SERVFAIL from every server asked
+	Refused                   // REFUSED, or another unexpected rcode
+	Transport                 // network error other than a timeout
+	OutOfZone                 // --zone given, no --resolver, name outside every zone: not checked
+)
+
+func (k Kind) String() string {
+	switch k {
+	case Timeout:
+		return "timeout"
+	case ServFail:
+		return "SERVFAIL"
+	case Refused:
+		return "refused"
+	case Transport:
+		return "transport error"
+	case OutOfZone:
+		return "outside the given zones"
+	}
+	return "unknown"
+}
+
+// Error is the error a Resolver returns. Checks turn Kind OutOfZone into an
+// info finding ("not checked") and every other Kind into an error finding
+// (inconclusive) — never into a "missing record" finding.
+type Error struct {
+	Kind   Kind
+	Name   string
+	Qtype  uint16
+	Server string
+	Err    error // underlying cause, may be nil
+}
+
+func (e *Error) Error() string {
+	s := fmt.Sprintf("%s %s: %s", e.Name, dns.TypeToString[e.Qtype], e.Kind)
+	if e.Server != "" {
+		s += " from " + e.Server
+	}
+	if e.Err != nil {
+		s += ": " + e.Err.Error()
+	}
+	return s
+}
+
+func (e *Error) Unwrap() error { return e.Err }
+
+// IsOutOfZone reports whether err says the name was not checked because it
+// lies outside every --zone and no --resolver was given.
+func IsOutOfZone(err error) bool {
+	var re *Error
+	return errors.As(err, &re) && re.Kind == OutOfZone
+}
