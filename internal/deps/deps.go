@@ -11,6 +11,7 @@ import (
 	_ "github.com/emersion/go-sasl"
 	_ "github.com/emersion/go-smtp"
 	_ "github.com/fatih/color"
+	_ "github.com/santhosh-tekuri/jsonschema/v6"
 	_ "github.com/spf13/cobra"
 	_ "golang.org/x/net/idna"
 	_ "golang.org/x/net/publicsuffix"
