@@ -77,6 +77,10 @@ type Finding struct {
 	Location *Location `json:"location,omitempty"`
 	// Baseline is set by the CI gate: "new", "unchanged" or "fixed".
 	Baseline string `json:"baseline,omitempty"`
+	// Allowed is set by the CI gate when an allow entry of the policy file
+	// accepts this finding: "until 2027-06-30: reason". An allowed finding
+	// is reported but does not count towards the exit code.
+	Allowed string `json:"allowed,omitempty"`
 }
 
 // Area is the part of the ID before the first dot: "spf" for "spf.lookup-limit".
@@ -101,11 +105,12 @@ type Report struct {
 }
 
 // Worst returns the highest severity among findings that count (those not
-// marked "unchanged" or "fixed" by a baseline comparison), ignoring Error,
-// and whether any finding was Error.
+// marked "unchanged" or "fixed" by a baseline comparison, nor accepted by an
+// allow entry of the policy file), ignoring Error, and whether any counting
+// finding was Error.
 func (r *Report) Worst() (worst Severity, inconclusive bool) {
 	for _, f := range r.Findings {
-		if f.Baseline == "unchanged" || f.Baseline == "fixed" {
+		if f.Baseline == "unchanged" || f.Baseline == "fixed" || f.Allowed != "" {
 			continue
 		}
 		if f.Severity == Error {
