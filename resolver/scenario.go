@@ -1,0 +1,25 @@
+package resolver
+
+import (
+	"path"
+
+	"github.com/mailcheck-cli/mailcheck/fixtures"
+)
+
+// ScenarioZone loads the zone files of an embedded scenario. Records are
+// attributed to "fixtures/NAME/FILE", the file's path in the repository.
+func ScenarioZone(sc *fixtures.Scenario) (*Zone, error) {
+	var srcs []ZoneSource
+	for _, f := range sc.Zones {
+		data, err := sc.File(f)
+		if err != nil {
+			return nil, &ZoneError{File: path.Join("fixtures", sc.Name, f), Reason: err.Error()}
+		}
+		srcs = append(srcs, ZoneSource{
+			File:   path.Join("fixtures", sc.Name, f),
+			Origin: fixtures.Origin(f),
+			Data:   data,
+		})
+	}
+	return NewZone(srcs...)
+}
