@@ -1,0 +1,208 @@
+package resolver_test
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/miekg/dns"
+
+	"github.com/mailcheck-cli/mailcheck/resolver"
+	"github.com/mailcheck-cli/mailcheck/resolver/resolvertest"
+)
+
+// gated is an upstream that holds every query until release is closed (or
+// the query's context ends), counting what reaches it.
+type gated struct {
+	next    resolver.Resolver
+	release chan struct{}
+	arrived chan string // one send per query that reached upstream
+	calls   atomic.Int64
+}
+
+func newGated(next resolver.Resolver) *gated {
+	return &gated{next: next, release: make(chan struct{}), arrived: make(chan string, 100)}
+}
+
+func (g *gated) Query(ctx context.Context, name string, qtype uint16) (*resolver.Answer, error) {
+	g.calls.Add(1)
+	g.arrived <- name
+	select {
+	case <-g.release:
+	case <-ctx.Done():
+		return nil, &resolver.Error{Kind: resolver.Timeout, Name: name, Qtype: qtype, Err: ctx.Err()}
+	}
+	return g.next.Query(ctx, name, qtype)
+}
+
+func TestCacheJoinsConcurrentIdenticalQueries(t *testing.T) {
+	up := newGated(resolvertest.New(`example.com. 300 IN TXT "v=spf1 -all"`))
+	c := resolver.NewCache(up)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+
+	const n = 50
+	var wg sync.WaitGroup
+	answers := make([]*resolver.Answer, n)
+	errs := make([]error, n)
+	for i := range n {
+		name := "example.com."
+		if i%2 == 1 {
+			name = "EXAMPLE.com" // the same question spelled differently
+		}
+		wg.Go(func() { answers[i], errs[i] = c.Query(ctx, name, dns.TypeTXT) })
+	}
+	<-up.arrived
+	// Let every caller reach the cache before the answer comes back.
+	for deadline := time.Now().Add(2 * time.Second); time.Now().Before(deadline); time.Sleep(time.Millisecond) {
+		if q, _ := c.Stats(); q == n {
+			break
+		}
+	}
+	close(up.release)
+	wg.Wait()
+
+	if got := up.calls.Load(); got != 1 {
+		t.Errorf("%d upstream queries for %d identical questions, want 1", got, n)
+	}
+	for i := range n {
+		if errs[i] != nil || len(answers[i].RRs) != 1 {
+			t.Fatalf("caller %d: %v %v", i, answers[i], errs[i])
+		}
+	}
+	if q, h := c.Stats(); q != n || h != n-1 {
+		t.Errorf("Stats() = %d, %d; want %d, %d", q, h, n, n-1)
+	}
+	// Once answered, the question is not asked again.
+	if _, err := c.Query(ctx, "example.com", dns.TypeTXT); err != nil || up.calls.Load() != 1 {
+		t.Errorf("a cached question went upstream again (err %v, %d calls)", err, up.calls.Load())
+	}
+}
+
+func TestCacheDoesNotSerializeIndependentQueries(t *testing.T) {
+	up := newGated(resolvertest.New("a.example. 300 IN A 192.0.2.1", "b.example. 300 IN A 192.0.2.2"))
+	c := resolver.NewCache(up)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	var wg sync.WaitGroup
+	for _, name := range []string{"a.example", "b.example"} {
+		wg.Go(func() {
+			if _, err := c.Query(ctx, name, dns.TypeA); err != nil {
+				t.Error(err)
+			}
+		})
+	}
+	// Both must be upstream at once: a cache holding a lock across the
+	// upstream query would let only one through.
+	for range 2 {
+		select {
+		case <-up.arrived:
+		case <-time.After(2 * time.Second):
+			t.Fatal("the second query did not reach upstream while the first was in flight")
+		}
+	}
+	close(up.release)
+	wg.Wait()
+}
+
+func TestCacheKeepsErrors(t *testing.T) {
+	fake := resolvertest.New()
+	fake.Fail("broken.example", dns.TypeMX, resolver.ServFail)
+	c := resolver.NewCache(fake)
+	for range 3 {
+		_, err := c.Query(context.Background(), "broken.example", dns.TypeMX)
+		var re *resolver.Error
+		if !errors.As(err, &re) || re.Kind != resolver.ServFail {
+			t.Fatalf("got %v, want SERVFAIL", err)
+		}
+	}
+	if got := fake.Queries(); got != 1 {
+		t.Errorf("a failing question was asked %d times upstream, want 1", got)
+	}
+}
+
+func TestCacheCancelledCallerDoesNotPoison(t *testing.T) {
+	t.Run("another caller still waiting gets the answer", func(t *testing.T) {
+		up := newGated(resolvertest.New("mx.example. 300 IN A 192.0.2.25"))
+		c := resolver.NewCache(up)
+		quitter, quit := context.WithCancel(context.Background())
+		patient, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+
+		first := make(chan error, 1)
+		go func() { _, err := c.Query(quitter, "mx.example", dns.TypeA); first <- err }()
+		<-up.arrived
+		second := make(chan *resolver.Answer, 1)
+		go func() {
+			ans, err := c.Query(patient, "mx.example", dns.TypeA)
+			if err != nil {
+				t.Error(err)
+			}
+			second <- ans
+		}()
+		waitQueries(t, c, 2)
+		quit()
+		if err := <-first; !errors.Is(err, context.Canceled) {
+			t.Errorf("the cancelled caller got %v, want context.Canceled", err)
+		}
+		close(up.release)
+		if ans := <-second; ans == nil || len(ans.RRs) != 1 {
+			t.Errorf("the patient caller got %v", ans)
+		}
+		if up.calls.Load() != 1 {
+			t.Errorf("%d upstream queries, want 1", up.calls.Load())
+		}
+	})
+	t.Run("an abandoned query is asked again", func(t *testing.T) {
+		up := newGated(resolvertest.New("mx.example. 300 IN A 192.0.2.25"))
+		c := resolver.NewCache(up)
+		quitter, quit := context.WithCancel(context.Background())
+		done := make(chan error, 1)
+		go func() { _, err := c.Query(quitter, "mx.example", dns.TypeA); done <- err }()
+		<-up.arrived
+		quit()
+		<-done
+		close(up.release)
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		ans, err := c.Query(ctx, "mx.example", dns.TypeA)
+		if err != nil || len(ans.RRs) != 1 {
+			t.Fatalf("after an abandoned query: %v %v, want the record", ans, err)
+		}
+		if up.calls.Load() != 2 {
+			t.Errorf("%d upstream queries, want 2 (the abandoned one and a fresh one)", up.calls.Load())
+		}
+	})
+}
+
+func waitQueries(t *testing.T, c *resolver.Cache, n int) {
+	t.Helper()
+	for deadline := time.Now().Add(2 * time.Second); time.Now().Before(deadline); time.Sleep(time.Millisecond) {
+		if q, _ := c.Stats(); q >= n {
+			return
+		}
+	}
+	t.Fatalf("fewer than %d queries reached the cache", n)
+}
+
+func TestCacheAnswersAreCallersOwn(t *testing.T) {
+	c := resolver.NewCache(loadTestZone(t))
+	ctx := context.Background()
+	ans, err := c.Query(ctx, "example.com", dns.TypeMX)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ans.RRs[0].(*dns.MX).Mx = "evil.example."
+	ans.Origins[0].Line = 999
+	ans.RRs = append(ans.RRs, &dns.A{})
+	again, err := c.Query(ctx, "example.com", dns.TypeMX)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(again.RRs) != 1 || again.RRs[0].(*dns.MX).Mx != "mail.example.com." || again.Origins[0].Line != 5 {
+		t.Errorf("a caller's changes reached the cache: %v %v", again.RRs, again.Origins)
+	}
+}
