@@ -198,3 +198,17 @@ func (r Report) MarshalJSON() ([]byte, error) {
 	}
 	return json.Marshal(p)
 }
+
+// MarshalJSON writes AuthBeforeTLS and AuthAfterTLS as [] when empty: the
+// schema promises arrays, and scripts iterate them without a null check.
+func (p Probe) MarshalJSON() ([]byte, error) {
+	type plain Probe
+	q := plain(p)
+	if q.AuthBeforeTLS == nil {
+		q.AuthBeforeTLS = []string{}
+	}
+	if q.AuthAfterTLS == nil {
+		q.AuthAfterTLS = []string{}
+	}
+	return json.Marshal(q)
+}
