@@ -1,0 +1,393 @@
+package gate
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/miekg/dns"
+
+	"github.com/mailcheck-cli/mailcheck/finding"
+	"github.com/mailcheck-cli/mailcheck/resolver"
+)
+
+// ChangeOptions tune ChangeRules.
+type ChangeOptions struct {
+	// DKIMSelectors are the selectors given with --dkim-selector; the
+	// common selectors (CommonDKIMSelectors) are checked as well.
+	DKIMSelectors []string
+}
+
+// CommonDKIMSelectors are selectors that mail providers and MTAs use by
+// default, checked for removal even when none is given.
+//
+// TODO(merge): the DKIM check keeps a list of common selectors too; once
+// checks exports it, use that one here.
+var CommonDKIMSelectors = []string{
+	"default", "dkim", "mail", "selector1", "selector2", "google", "k1", "k2", "k3",
+	"s1", "s2", "smtp", "mx", "fm1", "fm2", "fm3", "protonmail", "protonmail2",
+	"protonmail3", "mandrill", "zoho", "mxvault",
+}
+
+// ChangeRules compares the baseline and proposed states of domain and
+// reports changes that hurt mail in flight even when both states are fine
+// on their own:
+//
+//   - change.dkim-selector-removed: a selector with a key in the baseline
+//     has none in the proposed state, so mail signed with it and still
+//     queued fails DKIM. change.dkim-key-replaced: a selector's key was
+//     replaced in place, with the same effect.
+//   - change.mtasts-id-unchanged: the MTA-STS policy changed but the id of
+//     the _mta-sts TXT record did not, so senders keep the old policy.
+//   - change.mx-not-in-mtasts: a new MX host that the published MTA-STS
+//     policy (mode enforce or testing) does not cover.
+//   - change.ttl-cached: a changed record whose baseline TTL is over an hour:
+//     resolvers keep serving the old value that long.
+//
+// A failed lookup yields dns.lookup-failed (inconclusive) and never a
+// "removed" finding. Findings point at the proposed record when it was read
+// from a zone file, else at the proposed zone file.
+func ChangeRules(ctx context.Context, base, proposed State, domain string, opts ChangeOptions) []finding.Finding {
+	domain = fqdn(domain)
+	file := zoneFile(ctx, proposed.Resolver, domain)
+	var out []finding.Finding
+	selectors := dkimSelectors(opts.DKIMSelectors)
+	out = append(out, dkimChanges(ctx, base.Resolver, proposed.Resolver, domain, selectors, opts.DKIMSelectors, file)...)
+	out = append(out, mtastsChanges(ctx, base, proposed, domain)...)
+	out = append(out, ttlChanges(ctx, base.Resolver, proposed.Resolver, domain, selectors, file)...)
+	return out
+}
+
+// dkimSelectors merges the given selectors with the common ones, given
+// first, without repeats.
+func dkimSelectors(given []string) []string {
+	var out []string
+	for _, s := range append(slices.Clone(given), CommonDKIMSelectors...) {
+		s = strings.ToLower(strings.TrimSuffix(strings.TrimSpace(s), "."))
+		if s != "" && !slices.Contains(out, s) {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+func dkimChanges(ctx context.Context, base, proposed resolver.Resolver, domain string, selectors, given []string, file *finding.Location) []finding.Finding {
+	var out []finding.Finding
+	for _, sel := range selectors {
+		bk, err := lookupDKIMKey(ctx, base, sel, domain)
+		if err != nil {
+			// A common selector that the baseline cannot answer for is
+			// noise; one the user named is a check that did not happen.
+			if slices.Contains(given, sel) {
+				out = append(out, lookupFinding("The baseline DKIM key of selector "+sel, bk.Name, dns.TypeTXT, err))
+			}
+			continue
+		}
+		if !bk.Found || bk.Key == "" {
+			continue // nothing published, or already revoked: nothing to lose
+		}
+		pk, err := lookupDKIMKey(ctx, proposed, sel, domain)
+		if err != nil {
+			out = append(out, lookupFinding("Whether DKIM selector "+sel+" is still published", pk.Name, dns.TypeTXT, err))
+			continue
+		}
+		ttl := answerTTL(bk.Answer)
+		switch {
+		case !pk.Found:
+			state := "no DKIM key record (NODATA)"
+			if pk.Answer != nil && pk.Answer.NXDomain() {
+				state = "the name does not exist (NXDOMAIN)"
+			}
+			f := finding.New("change.dkim-selector-removed", subject(pk.Name, dns.TypeTXT),
+				fmt.Sprintf("DKIM selector %s is removed while mail signed with it may still be in flight", sel),
+				"baseline: "+abbreviate(bk.Text), "proposed: "+state)
+			f.Location = file
+			f.Fix = fmt.Sprintf("Keep publishing the old key at %s until mail signed with it has been delivered: at least its TTL (%s) plus a few days for queued and retried mail (RFC 5321 §4.5.4.1 suggests retrying for 4–5 days). Sign new mail with a new selector first, then remove %s in a later change (or publish it with an empty p= to revoke it, RFC 6376 §3.6.1)",
+				trimDot(pk.Name), humanTTL(ttl), sel)
+			out = append(out, f)
+		case pk.Key != "" && pk.Key != bk.Key:
+			f := finding.New("change.dkim-key-replaced", subject(pk.Name, dns.TypeTXT),
+				fmt.Sprintf("The key of DKIM selector %s is replaced in place: mail signed with the old key fails verification", sel),
+				"baseline: "+abbreviate(bk.Text), "proposed: "+abbreviate(pk.Text))
+			f.Location = pk.Loc
+			if f.Location == nil {
+				f.Location = file
+			}
+			f.Fix = fmt.Sprintf("Publish the new key under a new selector (e.g. %s-new or a dated one), switch signing to it, and keep %s's old key until mail signed with it has been delivered (its TTL, %s, plus a few days)",
+				sel, sel, humanTTL(ttl))
+			out = append(out, f)
+		}
+	}
+	return out
+}
+
+// abbreviate shortens a long record (a DKIM key) for evidence lines.
+func abbreviate(s string) string {
+	const max = 100
+	if len(s) <= max {
+		return s
+	}
+	return s[:max-20] + "…" + s[len(s)-19:]
+}
+
+func mtastsChanges(ctx context.Context, base, proposed State, domain string) []finding.Finding {
+	brec, _, err := lookupSTSRecord(ctx, base.Resolver, domain)
+	if err != nil {
+		return []finding.Finding{lookupFinding("The published MTA-STS record", "_mta-sts."+domain, dns.TypeTXT, err)}
+	}
+	prec, _, err := lookupSTSRecord(ctx, proposed.Resolver, domain)
+	if err != nil {
+		return []finding.Finding{lookupFinding("The proposed MTA-STS record", "_mta-sts."+domain, dns.TypeTXT, err)}
+	}
+	if !brec.Present {
+		return nil // nothing published that senders could have cached
+	}
+	bpol, bErr := base.MTASTS.load(ctx, domain)
+	var out []finding.Finding
+
+	// RFC 8461 §3.1: senders refetch the policy only when the TXT id
+	// differs from the one of their cached policy.
+	if prec.Present && prec.ID == brec.ID && hasSource(proposed.MTASTS) {
+		f := finding.New("change.mtasts-id-unchanged", subject("_mta-sts."+domain, dns.TypeTXT), "", "id: "+prec.ID+" (unchanged)")
+		f.Location = prec.Loc
+		ppol, pErr := proposed.MTASTS.load(ctx, domain)
+		switch {
+		case bErr != nil || pErr != nil:
+			f.Severity = finding.Error
+			f.Title = "Whether the MTA-STS policy changed could not be checked: a policy could not be read"
+			for _, e := range []error{bErr, pErr} {
+				if e != nil {
+					f.Evidence = append(f.Evidence, e.Error())
+				}
+			}
+			out = append(out, f)
+		case !bpol.sameAs(ppol):
+			f.Title = "The MTA-STS policy changes but the id in _mta-sts." + trimDot(domain) + " stays " + prec.ID
+			f.Evidence = append(f.Evidence, "published ("+bpol.Where+"): "+bpol.summary(), "proposed ("+ppol.Where+"): "+ppol.summary())
+			if prec.Loc != nil {
+				f.Evidence = append(f.Evidence, recordEvidence(prec.Loc)...)
+			}
+			f.Fix = fmt.Sprintf("Give the _mta-sts.%s TXT record a new id (1–32 letters and digits, e.g. the date and a serial: \"v=STSv1; id=%s\" → a new value) in the same change as the policy: senders that cached the old policy fetch the new one only when the id changes (RFC 8461 §3.1), otherwise they keep it for up to max_age (%s)",
+				trimDot(domain), prec.ID, humanTTL(uint32(bpol.MaxAge)))
+			out = append(out, f)
+		}
+	}
+
+	// RFC 8461 §4.1: in enforce mode a sender refuses to deliver to an MX
+	// the cached policy does not list; in testing mode it only reports.
+	bhosts, _, bMXErr := mxHosts(ctx, base.Resolver, domain)
+	phosts, pans, err := mxHosts(ctx, proposed.Resolver, domain)
+	if err != nil {
+		return out // the MX check reports the failed lookup
+	}
+	for i, rr := range pans.RRs {
+		mx, ok := rr.(*dns.MX)
+		if !ok || fqdn(mx.Mx) == "." {
+			continue
+		}
+		host := fqdn(mx.Mx)
+		if bMXErr == nil && slices.Contains(bhosts, host) {
+			continue // not new: the MTA-STS check reports an old mismatch
+		}
+		f := finding.New("change.mx-not-in-mtasts", subject(domain, dns.TypeMX), "")
+		f.Location = locationOf(pans, i)
+		if bErr != nil {
+			f.Severity = finding.Error
+			f.Title = "Whether the published MTA-STS policy covers the new MX " + trimDot(host) + " could not be checked"
+			f.Evidence = []string{bErr.Error()}
+			out = append(out, f)
+			continue
+		}
+		if bpol.Mode == "none" || bpol.covers(host) {
+			continue
+		}
+		f.Title = fmt.Sprintf("The new MX %s is not covered by the published MTA-STS policy (mode %s)", trimDot(host), bpol.Mode)
+		if bpol.Mode == "testing" {
+			f.Severity = finding.Warn
+			f.Title += ": senders will report TLS failures for it"
+		}
+		f.Evidence = []string{"new MX: " + trimDot(host), "published policy (" + bpol.Where + "): " + bpol.summary(),
+			"proposed MX: " + hostList(phosts)}
+		f.Fix = fmt.Sprintf("First add \"mx: %s\" (or a *. pattern covering it) to the MTA-STS policy and publish it with a new id in _mta-sts.%s; merge the MX change only after senders have refetched it (the TXT record's TTL, and up to max_age %s for senders that do not recheck)",
+			trimDot(host), trimDot(domain), humanTTL(uint32(bpol.MaxAge)))
+		out = append(out, f)
+	}
+	return out
+}
+
+func hasSource(s MTASTSSource) bool { return s.File != "" || s.Dialer != nil }
+
+// cachedSet is one record set the checks rely on, and how to name it.
+type cachedSet struct {
+	name  string
+	qtype uint16
+	what  string
+	// keep, when set, selects the records of the set that matter (the SPF
+	// record among the apex TXT records).
+	keep func(dns.RR) bool
+}
+
+func isSPF(rr dns.RR) bool {
+	t, ok := rr.(*dns.TXT)
+	if !ok {
+		return false
+	}
+	s := strings.ToLower(strings.Join(t.Txt, ""))
+	return s == "v=spf1" || strings.HasPrefix(s, "v=spf1 ")
+}
+
+// Thresholds of change.ttl-cached: an hour of stale answers is ordinary;
+// more than a day deserves a warning.
+const (
+	ttlNotable = 3600
+	ttlLong    = 86400
+)
+
+// ttlChanges reports record sets that differ between the states while the
+// baseline TTL lets resolvers keep the old value for more than an hour
+// (RFC 1035 §3.2.1, RFC 2181 §8: a cached RRset is served until its TTL
+// runs out, whatever the zone says meanwhile).
+func ttlChanges(ctx context.Context, base, proposed resolver.Resolver, domain string, selectors []string, file *finding.Location) []finding.Finding {
+	sets := []cachedSet{
+		{domain, dns.TypeMX, "MX", nil},
+		{domain, dns.TypeTXT, "SPF record", isSPF},
+		{"_dmarc." + domain, dns.TypeTXT, "DMARC record", nil},
+		{"_mta-sts." + domain, dns.TypeTXT, "MTA-STS record", nil},
+		{"_smtp._tls." + domain, dns.TypeTXT, "TLS-RPT record", nil},
+	}
+	for _, sel := range selectors {
+		sets = append(sets, cachedSet{sel + "._domainkey." + domain, dns.TypeTXT, "DKIM key " + sel, nil})
+	}
+	var out []finding.Finding
+	for _, s := range sets {
+		bans, err := base.Query(ctx, s.name, s.qtype)
+		if err != nil {
+			continue // the checks report failed lookups
+		}
+		brrs, _ := s.records(bans)
+		if len(brrs) == 0 {
+			continue // nothing cached but a negative answer
+		}
+		pans, err := proposed.Query(ctx, s.name, s.qtype)
+		if err != nil {
+			continue
+		}
+		prrs, pidx := s.records(pans)
+		if slices.Equal(rdataSet(brrs), rdataSet(prrs)) {
+			continue
+		}
+		ttl := brrs[0].Header().Ttl
+		for _, rr := range brrs[1:] {
+			ttl = min(ttl, rr.Header().Ttl)
+		}
+		if ttl <= ttlNotable {
+			continue
+		}
+		f := finding.New("change.ttl-cached", subject(s.name, s.qtype),
+			fmt.Sprintf("The old %s stays cached for up to %s (TTL %d)", s.what, humanTTL(ttl), ttl),
+			"baseline: "+rdataSummary(brrs)+fmt.Sprintf(" (TTL %d)", ttl), "proposed: "+rdataSummary(prrs))
+		if ttl > ttlLong {
+			f.Severity = finding.Warn
+		} else {
+			f.Severity = finding.Info
+		}
+		f.Location = file
+		if len(pidx) > 0 {
+			if loc := locationOf(pans, pidx[0]); loc != nil {
+				f.Location = loc
+			}
+		}
+		f.Fix = fmt.Sprintf("Resolvers may serve the old %s for up to %s after this change is published. Where both values must not overlap, lower the TTL first (e.g. to 300) in a separate change, wait one old TTL (%s), then make this change, and raise the TTL again afterwards",
+			s.what, humanTTL(ttl), humanTTL(ttl))
+		out = append(out, f)
+	}
+	return out
+}
+
+// records returns the records of the set in ans (a CNAME at the name
+// counts: it is what resolvers cache) and their indexes in ans.RRs.
+func (s cachedSet) records(ans *resolver.Answer) ([]dns.RR, []int) {
+	var rrs []dns.RR
+	var idx []int
+	for i, rr := range ans.RRs {
+		t := rr.Header().Rrtype
+		if t != s.qtype && t != dns.TypeCNAME {
+			continue
+		}
+		if s.keep != nil && t == s.qtype && !s.keep(rr) {
+			continue
+		}
+		rrs = append(rrs, rr)
+		idx = append(idx, i)
+	}
+	return rrs, idx
+}
+
+// rdataSet is the records' data without owner case, TTL or order.
+func rdataSet(rrs []dns.RR) []string {
+	out := make([]string, 0, len(rrs))
+	for _, rr := range rrs {
+		c := dns.Copy(rr)
+		c.Header().Ttl = 0
+		c.Header().Name = strings.ToLower(c.Header().Name)
+		if mx, ok := c.(*dns.MX); ok {
+			mx.Mx = strings.ToLower(mx.Mx)
+		}
+		out = append(out, c.String())
+	}
+	slices.Sort(out)
+	return slices.Compact(out)
+}
+
+func rdataSummary(rrs []dns.RR) string {
+	if len(rrs) == 0 {
+		return "(none)"
+	}
+	parts := make([]string, 0, len(rrs))
+	for _, rr := range rrs {
+		h := rr.Header().String()
+		parts = append(parts, abbreviate(strings.TrimSpace(strings.TrimPrefix(rr.String(), h))))
+	}
+	return strings.Join(parts, " | ")
+}
+
+// answerTTL is the smallest TTL in ans, 0 when there is none.
+func answerTTL(ans *resolver.Answer) uint32 {
+	var ttl uint32
+	if ans == nil {
+		return 0
+	}
+	for i, rr := range ans.RRs {
+		if i == 0 || rr.Header().Ttl < ttl {
+			ttl = rr.Header().Ttl
+		}
+	}
+	return ttl
+}
+
+// humanTTL writes a TTL as people say it: "1 day", "2 hours 30 minutes".
+func humanTTL(sec uint32) string {
+	units := []struct {
+		n    uint32
+		name string
+	}{{86400, "day"}, {3600, "hour"}, {60, "minute"}, {1, "second"}}
+	var parts []string
+	for _, u := range units {
+		if sec >= u.n && len(parts) < 2 {
+			k := sec / u.n
+			sec -= k * u.n
+			name := u.name
+			if k != 1 {
+				name += "s"
+			}
+			parts = append(parts, fmt.Sprintf("%d %s", k, name))
+		} else if len(parts) > 0 {
+			break
+		}
+	}
+	if len(parts) == 0 {
+		return "0 seconds"
+	}
+	return strings.Join(parts, " ")
+}

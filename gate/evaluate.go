@@ -1,0 +1,348 @@
+package gate
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/miekg/dns"
+
+	"github.com/mailcheck-cli/mailcheck/dialer"
+	"github.com/mailcheck-cli/mailcheck/finding"
+	"github.com/mailcheck-cli/mailcheck/resolver"
+)
+
+// State is one state of a domain's mail DNS: how to ask its records (the
+// proposed zone files, the baseline zone files, or live DNS) and where its
+// MTA-STS policy document comes from.
+type State struct {
+	Resolver resolver.Resolver
+	MTASTS   MTASTSSource
+}
+
+// LiveState is the usual state for live DNS: records through r, the
+// MTA-STS policy over HTTPS through d.
+func LiveState(r resolver.Resolver, d *dialer.Dialer) State {
+	return State{Resolver: r, MTASTS: MTASTSSource{Dialer: d}}
+}
+
+// Evaluate checks the policy's requirements against st (the proposed
+// state) and returns findings followed by the policy.* findings, with the
+// policy's allow entries applied to all of them: a finding whose ID an
+// unexpired entry names gets Allowed set and an evidence line saying until
+// when and why, so that it shows but no longer counts (finding.Report.Worst
+// skips it). An expired entry allows nothing and yields policy.allow-expired.
+// When every requirement holds, a policy.ok finding lists what was checked.
+// findings itself is not modified.
+func (p *Policy) Evaluate(ctx context.Context, st State, domain string, now time.Time, findings []finding.Finding) []finding.Finding {
+	var pol []finding.Finding
+	var met []string
+	add := func(fs []finding.Finding, ok string) {
+		pol = append(pol, fs...)
+		if len(fs) == 0 && ok != "" {
+			met = append(met, ok)
+		}
+	}
+	req := p.Require
+	if req.MX != nil {
+		add(p.evalMX(ctx, st.Resolver, domain))
+	}
+	if req.DMARCPolicy != "" {
+		add(p.evalDMARC(ctx, st.Resolver, domain))
+	}
+	if req.DKIMSelectors != nil {
+		add(p.evalDKIM(ctx, st.Resolver, domain))
+	}
+	if req.SPFMaxLookups != nil {
+		add(p.evalSPF(ctx, st.Resolver, domain))
+	}
+	if req.MTASTSMode != "" {
+		add(p.evalMTASTS(ctx, st, domain))
+	}
+	if len(pol) == 0 && len(met) > 0 {
+		ok := finding.New("policy.ok", trimDot(fqdn(domain)), "", met...)
+		ok.Location = &finding.Location{File: p.File}
+		pol = append(pol, ok)
+	}
+
+	out := make([]finding.Finding, 0, len(findings)+len(pol)+len(p.Allow))
+	out = append(out, findings...)
+	out = append(out, pol...)
+	return append(out, p.applyAllowances(out, now)...)
+}
+
+// applyAllowances marks the findings in fs that an unexpired allow entry
+// accepts, and returns a policy.allow-expired finding per expired entry.
+func (p *Policy) applyAllowances(fs []finding.Finding, now time.Time) []finding.Finding {
+	var expired []finding.Finding
+	for _, a := range p.Allow {
+		if a.Expired(now) {
+			f := finding.New("policy.allow-expired", p.File+" allow "+a.ID,
+				fmt.Sprintf("The allowance for %s expired on %s", a.ID, a.UntilText()),
+				"id: "+a.ID, "reason: "+a.Reason, "until: "+a.UntilText(),
+				"today: "+now.UTC().Format(time.DateOnly))
+			f.Fix = fmt.Sprintf("Fix what %s reports, or, if the reason %q still holds, set a new until date for this entry in %s", a.ID, a.Reason, p.File)
+			f.Location = &finding.Location{File: p.File, Line: a.Line}
+			expired = append(expired, f)
+		}
+	}
+	for i := range fs {
+		f := &fs[i]
+		if f.Severity == finding.Pass || f.Allowed != "" || f.Baseline == "fixed" {
+			continue
+		}
+		for _, a := range p.Allow {
+			if a.ID != f.ID || a.Expired(now) {
+				continue
+			}
+			f.Allowed = "until " + a.UntilText() + ": " + a.Reason
+			// A fresh slice: the caller's findings share Evidence arrays.
+			f.Evidence = append(slices.Clip(f.Evidence), fmt.Sprintf("allowed until %s by %s:%d: %s", a.UntilText(), p.File, a.Line, a.Reason))
+			break
+		}
+	}
+	return expired
+}
+
+func (p *Policy) at(line int) *finding.Location {
+	return &finding.Location{File: p.File, Line: line}
+}
+
+// recordEvidence names where a proposed record was read, for a finding
+// whose Location points at the requirement.
+func recordEvidence(loc *finding.Location) []string {
+	if loc == nil {
+		return nil
+	}
+	if loc.Line > 0 {
+		return []string{fmt.Sprintf("at: %s:%d", loc.File, loc.Line)}
+	}
+	return []string{"zone file: " + loc.File}
+}
+
+// evalMX: require.mx lists exactly the MX hosts the domain must have.
+func (p *Policy) evalMX(ctx context.Context, r resolver.Resolver, domain string) ([]finding.Finding, string) {
+	req := p.Require
+	f := finding.New("policy.mx", subject(fqdn(domain), dns.TypeMX), "")
+	f.Location = p.at(req.MXLine)
+	hosts, ans, err := mxHosts(ctx, r, domain)
+	if err != nil {
+		return []finding.Finding{inconclusive(f, "The MX requirement", err)}, ""
+	}
+	have := map[string]bool{}
+	for _, h := range hosts {
+		have[h] = true
+	}
+	want := map[string]bool{}
+	for _, h := range req.MX {
+		want[h] = true
+	}
+	var extra, missing []string
+	for _, h := range sortedKeys(have) {
+		if !want[h] {
+			extra = append(extra, trimDot(h))
+		}
+	}
+	for _, h := range sortedKeys(want) {
+		if !have[h] {
+			missing = append(missing, trimDot(h))
+		}
+	}
+	actual := "actual MX: " + hostList(hosts)
+	if len(extra) == 0 && len(missing) == 0 {
+		return nil, actual
+	}
+	var parts []string
+	if len(missing) > 0 {
+		parts = append(parts, "lacks "+strings.Join(missing, ", "))
+	}
+	if len(extra) > 0 {
+		parts = append(parts, "has unexpected "+strings.Join(extra, ", "))
+	}
+	f.Title = "MX hosts differ from the policy: " + strings.Join(parts, "; ")
+	f.Evidence = append([]string{actual, "required MX: " + hostList(req.MX)}, recordEvidence(locationOf(ans, 0))...)
+	if len(missing) > 0 {
+		f.Evidence = append(f.Evidence, "missing: "+strings.Join(missing, ", "))
+	}
+	if len(extra) > 0 {
+		f.Evidence = append(f.Evidence, "extra: "+strings.Join(extra, ", "))
+	}
+	f.Fix = fmt.Sprintf("Publish exactly the MX hosts %s lists (%s), or update require.mx there if the change is intended",
+		p.File, hostList(req.MX))
+	return []finding.Finding{f}, ""
+}
+
+func hostList(hosts []string) string {
+	if len(hosts) == 0 {
+		return "(none)"
+	}
+	out := make([]string, len(hosts))
+	for i, h := range hosts {
+		out[i] = trimDot(h)
+	}
+	slices.Sort(out)
+	return strings.Join(out, ", ")
+}
+
+func sortedKeys(m map[string]bool) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	slices.Sort(out)
+	return out
+}
+
+// evalDMARC: require.dmarc_policy is the weakest acceptable p=.
+func (p *Policy) evalDMARC(ctx context.Context, r resolver.Resolver, domain string) ([]finding.Finding, string) {
+	want := p.Require.DMARCPolicy
+	f := finding.New("policy.dmarc-policy", subject("_dmarc."+fqdn(domain), dns.TypeTXT), "")
+	f.Location = p.at(p.Require.DMARCPolicyLine)
+	st, err := lookupDMARC(ctx, r, domain)
+	if err != nil {
+		return []finding.Finding{inconclusive(f, "The DMARC requirement", err)}, ""
+	}
+	actual := "actual: p=" + st.Policy
+	if st.Policy == "" {
+		actual = "actual: no DMARC policy"
+	}
+	if st.Note != "" {
+		actual += " (" + st.Note + ")"
+	}
+	// A missing policy ranks below p=none.
+	if strength(dmarcStrength, st.Policy) >= strength(dmarcStrength, want) {
+		return nil, "DMARC " + strings.TrimPrefix(actual, "actual: ")
+	}
+	if st.Policy == "" {
+		f.Title = "No DMARC policy applies; the policy requires at least p=" + want
+	} else {
+		f.Title = fmt.Sprintf("DMARC p=%s is weaker than the p=%s the policy requires", st.Policy, want)
+	}
+	f.Evidence = []string{actual, "required: p=" + want + " or stronger"}
+	if st.Text != "" {
+		f.Evidence = append(f.Evidence, "record: "+st.Text)
+	}
+	f.Evidence = append(f.Evidence, recordEvidence(st.Loc)...)
+	f.Fix = fmt.Sprintf("Publish one TXT record at _dmarc.%s with p=%s (or stronger), e.g. \"v=DMARC1; p=%s; rua=mailto:dmarc-reports@%s\"",
+		trimDot(fqdn(domain)), want, want, trimDot(fqdn(domain)))
+	return []finding.Finding{f}, ""
+}
+
+// evalDKIM: each require.dkim_selectors selector must publish a valid key.
+func (p *Policy) evalDKIM(ctx context.Context, r resolver.Resolver, domain string) ([]finding.Finding, string) {
+	var out []finding.Finding
+	var ok []string
+	for _, sel := range p.Require.DKIMSelectors {
+		k, err := lookupDKIMKey(ctx, r, sel, domain)
+		f := finding.New("policy.dkim-selector", subject(k.Name, dns.TypeTXT), "")
+		f.Location = p.at(p.Require.DKIMSelectorsLine)
+		if err != nil {
+			out = append(out, inconclusive(f, "The DKIM selector "+sel, err))
+			continue
+		}
+		if k.Valid {
+			ok = append(ok, sel)
+			continue
+		}
+		f.Title = fmt.Sprintf("The required DKIM selector %s has no valid key", sel)
+		f.Evidence = []string{"actual: " + k.Reason}
+		if k.Text != "" {
+			f.Evidence = append(f.Evidence, "record: "+k.Text)
+		}
+		f.Evidence = append(f.Evidence, recordEvidence(k.Loc)...)
+		f.Fix = fmt.Sprintf("Publish the public key of selector %s as a TXT record at %s: \"v=DKIM1; k=rsa; p=<base64 SubjectPublicKeyInfo>\" (your mail system shows it), or remove %s from require.dkim_selectors in %s",
+			sel, trimDot(k.Name), sel, p.File)
+		out = append(out, f)
+	}
+	if len(out) > 0 {
+		return out, ""
+	}
+	return nil, "DKIM keys valid at selectors " + strings.Join(ok, ", ")
+}
+
+// evalSPF: require.spf_max_lookups caps the DNS-querying terms of SPF.
+func (p *Policy) evalSPF(ctx context.Context, r resolver.Resolver, domain string) ([]finding.Finding, string) {
+	max := *p.Require.SPFMaxLookups
+	f := finding.New("policy.spf-lookups", subject(fqdn(domain), dns.TypeTXT), "")
+	f.Location = p.at(p.Require.SPFMaxLookupsLine)
+	c, err := countSPFLookups(ctx, r, domain)
+	if err != nil && c.Lookups <= max {
+		f.Evidence = []string{"counted before the failure: " + strconv.Itoa(c.Lookups)}
+		return []finding.Finding{inconclusive(f, "The SPF lookup count", err)}, ""
+	}
+	if c.Lookups <= max {
+		return nil, fmt.Sprintf("SPF needs %s (at most %d allowed)", lookups(c.Lookups), max)
+	}
+	atLeast := ""
+	if err != nil {
+		atLeast = "at least "
+	}
+	f.Title = fmt.Sprintf("SPF needs %s%s; the policy allows %d", atLeast, lookups(c.Lookups), max)
+	f.Evidence = []string{"actual: " + atLeast + lookups(c.Lookups), "required: at most " + strconv.Itoa(max)}
+	if c.Record != "" {
+		f.Evidence = append(f.Evidence, "record: "+c.Record)
+	}
+	f.Evidence = append(f.Evidence, recordEvidence(c.Loc)...)
+	f.Evidence = append(f.Evidence, c.Terms...)
+	f.Fix = fmt.Sprintf("Bring the SPF record of %s down to %d lookups: replace a, mx and small includes with ip4:/ip6: ranges, drop includes of services no longer used, or raise spf_max_lookups in %s (never above 10, RFC 7208 §4.6.4)",
+		trimDot(fqdn(domain)), max, p.File)
+	return []finding.Finding{f}, ""
+}
+
+func lookups(n int) string {
+	if n == 1 {
+		return "1 DNS lookup"
+	}
+	return strconv.Itoa(n) + " DNS lookups"
+}
+
+// evalMTASTS: require.mta_sts_mode is the weakest acceptable MTA-STS mode
+// (none < testing < enforce). The mode comes from the policy file given
+// with --mta-sts-policy, else from the published policy: a domain without
+// a valid _mta-sts TXT record has no policy, i.e. mode none (RFC 8461 §3.1).
+func (p *Policy) evalMTASTS(ctx context.Context, st State, domain string) ([]finding.Finding, string) {
+	want := p.Require.MTASTSMode
+	f := finding.New("policy.mta-sts-mode", policyURL(domain), "")
+	f.Location = p.at(p.Require.MTASTSModeLine)
+	mode, where := "none", ""
+	var modeLoc *finding.Location
+	if st.MTASTS.File == "" {
+		rec, _, err := lookupSTSRecord(ctx, st.Resolver, domain)
+		if err != nil {
+			return []finding.Finding{inconclusive(f, "The MTA-STS requirement", err)}, ""
+		}
+		if !rec.Present {
+			where = "no valid _mta-sts." + trimDot(fqdn(domain)) + " TXT record, so no policy applies"
+		}
+		if rec.Present {
+			pol, err := st.MTASTS.load(ctx, domain)
+			if err != nil {
+				f.Severity = finding.Error
+				f.Title = "The MTA-STS requirement could not be checked: the policy could not be read"
+				f.Evidence = []string{err.Error()}
+				return []finding.Finding{f}, ""
+			}
+			mode, where, modeLoc = pol.Mode, pol.Where, pol.ModeLocation
+		}
+	} else {
+		pol, err := st.MTASTS.load(ctx, domain)
+		if err != nil {
+			// An invalid policy is no policy to a sender (RFC 8461 §3.3).
+			where = "the policy is invalid: " + err.Error()
+		} else {
+			mode, where, modeLoc = pol.Mode, pol.Where, pol.ModeLocation
+		}
+	}
+	actual := "actual: mode " + mode + " (" + where + ")"
+	if strength(mtastsStrength, mode) >= strength(mtastsStrength, want) {
+		return nil, "MTA-STS mode " + mode
+	}
+	f.Title = fmt.Sprintf("MTA-STS mode is %s; the policy requires %s", mode, want)
+	f.Evidence = append([]string{actual, "required: mode " + want + " or stronger"}, recordEvidence(modeLoc)...)
+	f.Fix = fmt.Sprintf("Publish an MTA-STS policy with \"mode: %s\" at %s and a new id= in the _mta-sts.%s TXT record (RFC 8461 §3); move to enforce only after TLS-RPT reports show no failures in testing",
+		want, policyURL(domain), trimDot(fqdn(domain)))
+	return []finding.Finding{f}, ""
+}
