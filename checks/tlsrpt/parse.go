@@ -1,0 +1,167 @@
+// Package tlsrpt parses SMTP TLS Reporting records, the TXT record at
+// _smtp._tls.<domain> (RFC 8460 §3).
+package tlsrpt
+
+import (
+	"fmt"
+	"net/mail"
+	"net/url"
+	"strings"
+)
+
+// Version is the only version of the record.
+const Version = "TLSRPTv1"
+
+// ParseError says what in a record does not follow RFC 8460 §3.
+type ParseError struct {
+	Reason string
+}
+
+func (e *ParseError) Error() string { return e.Reason }
+
+func errorf(format string, args ...any) error {
+	return &ParseError{Reason: fmt.Sprintf(format, args...)}
+}
+
+// Extension is a field RFC 8460 does not define.
+type Extension struct {
+	Name, Value string
+}
+
+// Record is a parsed TLS-RPT record.
+type Record struct {
+	Version string
+	// RUA holds the report destinations: mailto: or https: URIs.
+	RUA        []*url.URL
+	Extensions []Extension
+}
+
+// IsRecord reports whether a TXT record is meant as a TLS-RPT record.
+// RFC 8460 §3 has senders discard records that do not begin with
+// "v=TLSRPTv1;"; this is looser (case, leading blanks) so that a record
+// which almost says so is reported as malformed rather than as absent.
+func IsRecord(txt string) bool {
+	s := strings.TrimLeft(txt, " \t")
+	return len(s) >= 10 && strings.EqualFold(s[:10], "v="+Version)
+}
+
+// ParseRecord parses a record (RFC 8460 §3):
+//
+//	tlsrpt-record  = tlsrpt-version 1*(field-delim tlsrpt-field) [field-delim]
+//	field-delim    = *WSP ";" *WSP
+//	tlsrpt-version = %s"v=TLSRPTv1"
+//	tlsrpt-rua     = %s"rua=" tlsrpt-uri *(*WSP "," *WSP tlsrpt-uri)
+func ParseRecord(txt string) (*Record, error) {
+	if !strings.HasPrefix(txt, "v="+Version) {
+		return nil, errorf("the record must begin with v=%s", Version)
+	}
+	fields := strings.Split(txt, ";")
+	if strings.TrimRight(fields[0], " \t") != "v="+Version {
+		return nil, errorf("v=%s must be followed by \";\"", Version)
+	}
+	r := &Record{Version: Version}
+	seenRUA := false
+	for i, f := range fields[1:] {
+		f = strings.Trim(f, " \t")
+		if f == "" {
+			if i == len(fields)-2 {
+				break // the optional final delimiter
+			}
+			return nil, errorf("an empty field between semicolons")
+		}
+		name, value, ok := strings.Cut(f, "=")
+		if !ok {
+			return nil, errorf("%q is not a name=value field", f)
+		}
+		switch {
+		case name == "rua":
+			if seenRUA {
+				return nil, errorf("rua= appears more than once; list every destination in one rua=, separated by commas")
+			}
+			seenRUA = true
+			for u := range strings.SplitSeq(value, ",") {
+				dest, err := parseDestination(strings.Trim(u, " \t"))
+				if err != nil {
+					return nil, err
+				}
+				r.RUA = append(r.RUA, dest)
+			}
+		case validExtensionName(name):
+			if !validExtValue(value) {
+				return nil, errorf("the value of %s= is empty or holds a character the record may not contain", name)
+			}
+			r.Extensions = append(r.Extensions, Extension{name, value})
+		default:
+			return nil, errorf("%q is not a valid field name", name)
+		}
+	}
+	if !seenRUA {
+		return nil, errorf("the record has no rua= field, so no report can be sent")
+	}
+	return r, nil
+}
+
+// parseDestination checks one report URI: RFC 8460 §3 allows mailto:
+// (RFC 6068) and https: only.
+func parseDestination(s string) (*url.URL, error) {
+	if s == "" {
+		return nil, errorf("an empty report URI in rua=")
+	}
+	u, err := url.Parse(s)
+	if err != nil {
+		return nil, errorf("rua URI %q does not parse: %v", s, err)
+	}
+	switch strings.ToLower(u.Scheme) {
+	case "mailto":
+		addr := u.Opaque
+		if addr == "" {
+			addr = u.Path
+		}
+		if addr, err = url.PathUnescape(addr); err != nil || addr == "" {
+			return nil, errorf("rua URI %q holds no address", s)
+		}
+		if _, err := mail.ParseAddress(addr); err != nil || !strings.Contains(addr, "@") {
+			return nil, errorf("rua URI %q: %q is not a mail address", s, addr)
+		}
+	case "https":
+		if u.Host == "" {
+			return nil, errorf("rua URI %q names no host", s)
+		}
+	case "":
+		return nil, errorf("rua %q is not a URI: write mailto:%s or an https:// URL", s, s)
+	default:
+		return nil, errorf("rua URI %q: the scheme must be mailto or https", s)
+	}
+	return u, nil
+}
+
+// validExtensionName checks tlsrpt-ext-name = (ALPHA / DIGIT) *31(ALPHA /
+// DIGIT / "_" / "-" / ".").
+func validExtensionName(s string) bool {
+	if s == "" || len(s) > 32 || !isAlnum(s[0]) {
+		return false
+	}
+	for _, c := range []byte(s[1:]) {
+		if !isAlnum(c) && c != '_' && c != '-' && c != '.' {
+			return false
+		}
+	}
+	return true
+}
+
+func isAlnum(c byte) bool {
+	return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9'
+}
+
+// validExtValue checks tlsrpt-ext-value = 1*(%x21-3A / %x3C / %x3E-7E).
+func validExtValue(s string) bool {
+	if s == "" {
+		return false
+	}
+	for _, c := range []byte(s) {
+		if c < 0x21 || c > 0x7e || c == ';' || c == '=' {
+			return false
+		}
+	}
+	return true
+}
