@@ -2,7 +2,9 @@ package gate
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
+	"io"
 	"os"
 	"strconv"
 	"strings"
@@ -141,7 +143,7 @@ func (p *policyParser) errorf(n *yaml.Node, format string, args ...any) error {
 func (p *policyParser) parse(data []byte) (*Policy, error) {
 	var doc yaml.Node
 	dec := yaml.NewDecoder(bytes.NewReader(data))
-	if err := dec.Decode(&doc); err != nil {
+	if err := dec.Decode(&doc); err != nil && !errors.Is(err, io.EOF) {
 		return nil, p.yamlError(err)
 	}
 	if len(doc.Content) == 0 {
@@ -357,7 +359,7 @@ func (p *policyParser) names(n *yaml.Node, what string, hosts bool) ([]string, e
 			out = append(out, ".")
 			continue
 		}
-		if _, ok := dns.IsDomainName(v); !ok || v == "" || strings.HasSuffix(v, "..") {
+		if !validName(v) {
 			return nil, p.errorf(it, "%s: %q is not a valid DNS name", what, s.Value)
 		}
 		if hosts {
@@ -368,4 +370,26 @@ func (p *policyParser) names(n *yaml.Node, what string, hosts bool) ([]string, e
 		out = append(out, v)
 	}
 	return out, nil
+}
+
+// validName accepts host names and DKIM selectors: dot-separated labels of
+// 1 to 63 letters, digits, hyphens or underscores (RFC 1035 §2.3.1, with
+// the underscore that service labels and some selectors use), at most 253
+// characters in all, an optional trailing dot.
+func validName(name string) bool {
+	name = strings.TrimSuffix(name, ".")
+	if name == "" || len(name) > 253 {
+		return false
+	}
+	for _, label := range strings.Split(name, ".") {
+		if label == "" || len(label) > 63 {
+			return false
+		}
+		for _, c := range label {
+			if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '_') {
+				return false
+			}
+		}
+	}
+	return true
 }
