@@ -1,0 +1,202 @@
+package gate
+
+import (
+	"context"
+	"strings"
+	"testing"
+
+	"github.com/miekg/dns"
+
+	"github.com/mailcheck-cli/mailcheck/resolver"
+	"github.com/mailcheck-cli/mailcheck/resolver/resolvertest"
+)
+
+func TestChangeRulesLookupFailureIsNotRemoval(t *testing.T) {
+	key := `s1._domainkey.example.com. 3600 IN TXT "v=DKIM1; p=` + rsaKey + `"`
+	base := resolvertest.New(key)
+	for _, tt := range []struct {
+		kind resolver.Kind
+		want string
+	}{
+		{resolver.ServFail, "dns.lookup-failed error"},
+		{resolver.Timeout, "dns.lookup-failed error"},
+		{resolver.OutOfZone, "dns.not-checked info"},
+	} {
+		t.Run(tt.kind.String(), func(t *testing.T) {
+			prop := resolvertest.New()
+			prop.Fail("s1._domainkey.example.com.", dns.TypeTXT, tt.kind)
+			got := ChangeRules(context.Background(), State{Resolver: base}, State{Resolver: prop}, "example.com",
+				ChangeOptions{DKIMSelectors: []string{"s1"}})
+			if s := idsAndSeverities(got); s != tt.want {
+				t.Errorf("got %q, want %q", s, tt.want)
+			}
+		})
+	}
+}
+
+func TestChangeRulesRevokedKeyIsDeliberate(t *testing.T) {
+	base := resolvertest.New(`s1._domainkey.example.com. 300 IN TXT "v=DKIM1; p=` + rsaKey + `"`)
+	prop := resolvertest.New(`s1._domainkey.example.com. 300 IN TXT "v=DKIM1; p="`)
+	got := ChangeRules(context.Background(), State{Resolver: base}, State{Resolver: prop}, "example.com",
+		ChangeOptions{DKIMSelectors: []string{"s1"}})
+	if len(got) != 0 {
+		t.Errorf("an explicit revocation (empty p=) was reported: %s", idsAndSeverities(got))
+	}
+}
+
+func TestChangeRulesTTLOnlyChangeIsQuiet(t *testing.T) {
+	// Lowering the TTL ahead of a change is the remedy, not a problem.
+	base := resolvertest.New("example.com. 86400 IN MX 10 mx1.example.com.")
+	prop := resolvertest.New("example.com. 300 IN MX 10 MX1.example.com.")
+	got := ChangeRules(context.Background(), State{Resolver: base}, State{Resolver: prop}, "example.com", ChangeOptions{})
+	if len(got) != 0 {
+		t.Errorf("got %s", idsAndSeverities(got))
+	}
+}
+
+func TestChangeRulesTTLOfSPFIgnoresOtherTXT(t *testing.T) {
+	base := resolvertest.New(`example.com. 86400 IN TXT "v=spf1 mx -all"`, `example.com. 86400 IN TXT "google-site-verification=abc"`)
+	prop := resolvertest.New(`example.com. 86400 IN TXT "v=spf1 mx -all"`, `example.com. 86400 IN TXT "google-site-verification=xyz"`)
+	if got := ChangeRules(context.Background(), State{Resolver: base}, State{Resolver: prop}, "example.com", ChangeOptions{}); len(got) != 0 {
+		t.Errorf("a non-SPF TXT change was reported: %s", idsAndSeverities(got))
+	}
+	prop = resolvertest.New(`example.com. 86400 IN TXT "v=spf1 mx include:_spf.example.net -all"`)
+	got := ChangeRules(context.Background(), State{Resolver: base}, State{Resolver: prop}, "example.com", ChangeOptions{})
+	if s := idsAndSeverities(got); s != "change.ttl-cached info" || !strings.Contains(got[0].Title, "up to 1 day (TTL 86400)") {
+		t.Errorf("got %q %+v", s, got)
+	}
+}
+
+func TestMXPatternMatches(t *testing.T) {
+	for _, tt := range []struct {
+		pattern, host string
+		want          bool
+	}{
+		{"mx1.example.com", "MX1.Example.com.", true},
+		{"mx1.example.com.", "mx1.example.com", true},
+		{"mx1.example.com", "mx2.example.com", false},
+		{"*.example.com", "mx.example.com", true},
+		{"*.example.com", "example.com", false},         // RFC 8461 §4.1: one whole label
+		{"*.example.com", "a.b.example.com", false},     // and only one
+		{"*.example.com", "mx.example.com.evil", false}, // suffix, not substring
+		{"*.Example.COM", "mx.example.com", true},
+	} {
+		if got := mxPatternMatches(tt.pattern, tt.host); got != tt.want {
+			t.Errorf("mxPatternMatches(%q, %q) = %v, want %v", tt.pattern, tt.host, got, tt.want)
+		}
+	}
+}
+
+func TestParseSTSPolicy(t *testing.T) {
+	a, err := parseSTSPolicy("version: STSv1\nmode: enforce\nmx: mx1.example.com\nmx: *.example.net\nmax_age: 86400\n", "a")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := parseSTSPolicy("max_age:86400\r\nmx: *.EXAMPLE.net\r\nversion: STSv1\r\nmx: mx1.example.com.\r\nmode: enforce\r\nextension: ignored\r\n", "b")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !a.sameAs(b) {
+		t.Errorf("same policy, other layout: %s vs %s", a.summary(), b.summary())
+	}
+	c, err := parseSTSPolicy("version: STSv1\nmode: testing\nmx: mx1.example.com\nmx: *.example.net\nmax_age: 86400\n", "c")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a.sameAs(c) {
+		t.Error("a mode change went unnoticed")
+	}
+	for _, bad := range []string{
+		"version: STSv2\nmode: enforce\nmx: a.example\nmax_age: 1\n",
+		"version: STSv1\nmode: strict\nmx: a.example\nmax_age: 1\n",
+		"version: STSv1\nmode: enforce\nmax_age: 1\n",
+		"version: STSv1\nmode: enforce\nmx: a.example\n",
+		"version: STSv1\nmode: enforce\nmx: a.example\nmax_age: 99999999999\n",
+		"<html>not found</html>",
+	} {
+		if _, err := parseSTSPolicy(bad, "x"); err == nil {
+			t.Errorf("parseSTSPolicy(%q) accepted it", bad)
+		}
+	}
+	if _, err := parseSTSPolicy("version: STSv1\nmode: none\nmax_age: 86400\n", "none"); err != nil {
+		t.Errorf("mode none needs no mx: %v", err)
+	}
+}
+
+func TestCheckDKIMKey(t *testing.T) {
+	for _, tt := range []struct {
+		record string
+		valid  bool
+	}{
+		{"v=DKIM1; k=rsa; p=" + rsaKey, true},
+		{"p=" + rsaKey, true}, // v= and k= are optional
+		{"v=DKIM1; p=" + rsaKey[:40] + " " + rsaKey[40:], true},
+		{"k=rsa; v=DKIM1; p=" + rsaKey, false}, // v= must come first
+		{"v=DKIM1; p=", false},
+		{"v=DKIM1; p=AAAA", false},
+		{"v=DKIM1; k=ed25519; p=11qYAYKxCrfVS/7TyWQHOg7hcvPapiMlrwIaaPcHURo=", true},
+		{"v=DKIM1; k=ed25519; p=" + rsaKey, false},
+		{"v=DKIM1; k=dsa; p=" + rsaKey, false},
+	} {
+		_, valid, reason := checkDKIMKey(parseTags(tt.record))
+		if valid != tt.valid {
+			t.Errorf("%.50q: valid %v (%s), want %v", tt.record, valid, reason, tt.valid)
+		}
+	}
+}
+
+func TestCountSPFLookups(t *testing.T) {
+	for _, tt := range []struct {
+		name    string
+		records []string
+		want    int
+	}{
+		{"redirect ignored beside all", []string{
+			`example.com. 300 IN TXT "v=spf1 mx redirect=_spf.example.com -all"`,
+			`_spf.example.com. 300 IN TXT "v=spf1 a a a -all"`}, 1},
+		{"redirect followed", []string{
+			`example.com. 300 IN TXT "v=spf1 mx redirect=_spf.example.com"`,
+			`_spf.example.com. 300 IN TXT "v=spf1 a a -all"`}, 4},
+		{"loop ends", []string{
+			`example.com. 300 IN TXT "v=spf1 include:_a.example.com -all"`,
+			`_a.example.com. 300 IN TXT "v=spf1 include:example.com -all"`}, 2},
+		{"macro target counted, not followed", []string{
+			`example.com. 300 IN TXT "v=spf1 exists:%{i}._spf.example.com include:%{d}._x.example.com -all"`}, 2},
+		{"modifiers and ip ranges cost nothing", []string{
+			`example.com. 300 IN TXT "v=spf1 ip4:192.0.2.0/24 ip6:2001:db8::/32 exp=explain.example.com -all"`}, 0},
+		{"qualifiers and prefixes", []string{
+			`example.com. 300 IN TXT "v=spf1 -a/24 ~mx:example.net/24//64 ?ptr +include:_i.example.com -all"`,
+			`_i.example.com. 300 IN TXT "v=spf1 -all"`}, 4},
+		{"include target without SPF", []string{
+			`example.com. 300 IN TXT "v=spf1 include:_gone.example.com -all"`}, 1},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			c, err := countSPFLookups(context.Background(), resolvertest.New(tt.records...), "example.com")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if c.Lookups != tt.want {
+				t.Errorf("lookups = %d, want %d (%q)", c.Lookups, tt.want, c.Terms)
+			}
+		})
+	}
+}
+
+func TestHumanTTL(t *testing.T) {
+	for _, tt := range []struct {
+		sec  uint32
+		want string
+	}{
+		{300, "5 minutes"},
+		{3600, "1 hour"},
+		{5400, "1 hour 30 minutes"},
+		{86400, "1 day"},
+		{172800, "2 days"},
+		{90061, "1 day 1 hour"},
+		{0, "0 seconds"},
+	} {
+		if got := humanTTL(tt.sec); got != tt.want {
+			t.Errorf("humanTTL(%d) = %q, want %q", tt.sec, got, tt.want)
+		}
+	}
+}
