@@ -33,7 +33,9 @@ func runOn(check func(context.Context, *Env, string) Result, r resolver.Resolver
 
 // assertFindings checks that every wanted finding is present and that no
 // other finding at warn or above (or any finding with a catalogue-less ID)
-// is: the findings a user acts on are exactly those expected.
+// is: the findings a user acts on are exactly those expected. As in the
+// scenario comparison, a finding repeated for several subjects is
+// expected once its ID and severity are listed.
 func assertFindings(t *testing.T, got []finding.Finding, wants ...want) {
 	t.Helper()
 	matched := make([]bool, len(got))
@@ -52,7 +54,8 @@ func assertFindings(t *testing.T, got []finding.Finding, wants ...want) {
 		if _, ok := finding.Lookup(f.ID); !ok {
 			t.Errorf("finding %s is not in the catalogue", f.ID)
 		}
-		if !matched[i] && f.Severity >= finding.Warn {
+		listed := slices.ContainsFunc(wants, func(w want) bool { return w.id == f.ID && w.sev == f.Severity })
+		if !matched[i] && !listed && f.Severity >= finding.Warn {
 			t.Errorf("unexpected %s/%s %q: %s", f.ID, f.Severity, f.Subject, f.Title)
 		}
 	}
@@ -262,6 +265,7 @@ func TestMXHostsResolvedConcurrently(t *testing.T) {
 type barrier struct {
 	next    resolver.Resolver
 	qtype   uint16
+	exempt  string // a name whose queries pass straight through
 	mu      sync.Mutex
 	waiting int
 	n       int
@@ -273,7 +277,7 @@ func newBarrier(next resolver.Resolver, qtype uint16, n int) *barrier {
 }
 
 func (b *barrier) Query(ctx context.Context, name string, qtype uint16) (*resolver.Answer, error) {
-	if qtype == b.qtype {
+	if qtype == b.qtype && dns.Fqdn(name) != b.exempt {
 		b.mu.Lock()
 		b.waiting++
 		if b.waiting == b.n {
