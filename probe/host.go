@@ -1,0 +1,177 @@
+package probe
+
+import (
+	"cmp"
+	"context"
+	"fmt"
+	"net/netip"
+	"slices"
+	"strings"
+	"sync"
+
+	"github.com/miekg/dns"
+
+	"github.com/mailcheck-cli/mailcheck/finding"
+	"github.com/mailcheck-cli/mailcheck/resolver"
+)
+
+// Host resolves host (A and AAAA) and probes every address on every port
+// concurrently; each address is reported separately. ports defaults to
+// DefaultPorts; protocol, when set, applies to every port (for
+// non-standard ports). When port 25 is probed, each address's reverse DNS
+// is checked too (ptr.*): receiving MTAs judge a sender by it, and an MX
+// usually sends as well.
+func Host(ctx context.Context, o Options, host string, ports []int, protocol string) ([]finding.Probe, []finding.Finding) {
+	if len(ports) == 0 {
+		ports = DefaultPorts
+	}
+	host = strings.TrimSuffix(strings.ToLower(host), ".")
+	var addrs []netip.Addr
+	var lookupErr error
+	if a, err := netip.ParseAddr(host); err == nil {
+		addrs = []netip.Addr{a}
+	} else {
+		addrs, lookupErr = lookupAddrs(ctx, o, host)
+	}
+	var pre []finding.Finding
+	if lookupErr != nil || len(addrs) == 0 {
+		pre = append(pre, addrFinding(host, host, lookupErr))
+	}
+	withPTR := slices.Contains(ports, 25)
+	var targets []Target
+	for _, a := range addrs {
+		for _, p := range ports {
+			targets = append(targets, Target{Host: host, Addr: a, Port: p, Protocol: protocol})
+		}
+	}
+	probes, fs := runAll(ctx, o, targets, len(addrs) > 1, withPTR, true)
+	return probes, append(pre, fs...)
+}
+
+// MX probes port 25 of every address of every MX host of domain,
+// concurrently, checking each certificate against the MX host name (as
+// MTA-STS, RFC 8461 §4.2, and DANE do). A domain without MX is probed at
+// its own addresses (the implicit MX, RFC 5321 §5.1); a null MX (RFC 7505)
+// is not probed. Probe.PTR is filled for every address; the ptr.* findings
+// for MX addresses are the domain audit's (checks), not repeated here.
+func MX(ctx context.Context, o Options, domain string) ([]finding.Probe, []finding.Finding) {
+	domain = strings.TrimSuffix(strings.ToLower(domain), ".")
+	r := o.resolver()
+	ans, _, err := resolver.Follow(ctx, r, domain, dns.TypeMX)
+	subject := domain + " MX"
+	if err != nil {
+		if resolver.IsOutOfZone(err) {
+			return nil, []finding.Finding{finding.New("dns.not-checked", subject,
+				"MX servers not probed: "+domain+" is outside the given zones and no --resolver was given")}
+		}
+		return nil, []finding.Finding{finding.New("dns.lookup-failed", subject, "MX servers not probed: "+err.Error())}
+	}
+	type mx struct {
+		pref uint16
+		host string
+	}
+	var hosts []mx
+	for _, rr := range ans.RRs {
+		if m, ok := rr.(*dns.MX); ok {
+			h := strings.TrimSuffix(strings.ToLower(m.Mx), ".")
+			if h == "" { // null MX, RFC 7505 §3
+				continue
+			}
+			if !slices.ContainsFunc(hosts, func(x mx) bool { return x.host == h }) {
+				hosts = append(hosts, mx{m.Preference, h})
+			}
+		}
+	}
+	if len(hosts) == 0 {
+		if len(ans.RRs) > 0 {
+			return nil, nil // null MX only: the domain accepts no mail
+		}
+		hosts = []mx{{0, domain}}
+	}
+	slices.SortStableFunc(hosts, func(a, b mx) int { return cmp.Compare(a.pref, b.pref) })
+
+	// Resolve every host at once, then probe every address at once.
+	addrs := make([][]netip.Addr, len(hosts))
+	errs := make([]error, len(hosts))
+	var wg sync.WaitGroup
+	for i, h := range hosts {
+		wg.Go(func() {
+			if a, err := netip.ParseAddr(h.host); err == nil {
+				addrs[i] = []netip.Addr{a}
+				return
+			}
+			addrs[i], errs[i] = lookupAddrs(ctx, o, h.host)
+		})
+	}
+	wg.Wait()
+	var pre []finding.Finding
+	var targets []Target
+	multi := false
+	for i, h := range hosts {
+		if errs[i] != nil || len(addrs[i]) == 0 {
+			pre = append(pre, addrFinding(h.host, h.host+":25", errs[i]))
+		}
+		multi = multi || len(addrs[i]) > 1
+		for _, a := range addrs[i] {
+			targets = append(targets, Target{Host: h.host, Addr: a, Port: 25, Protocol: "smtp"})
+		}
+	}
+	probes, fs := runAll(ctx, o, targets, multi, true, false)
+	return probes, append(pre, fs...)
+}
+
+// runAll probes every target concurrently and looks up each distinct
+// address's reverse DNS alongside; results keep the targets' order.
+func runAll(ctx context.Context, o Options, targets []Target, withAddr, withPTR, ptrFindings bool) ([]finding.Probe, []finding.Finding) {
+	probes := make([]finding.Probe, len(targets))
+	fss := make([][]finding.Finding, len(targets))
+	var addrs []netip.Addr
+	for _, t := range targets {
+		if !slices.Contains(addrs, t.Addr) {
+			addrs = append(addrs, t.Addr)
+		}
+	}
+	ptrs := make([]reverse, len(addrs))
+	var wg sync.WaitGroup
+	for i, t := range targets {
+		wg.Go(func() { probes[i], fss[i] = run(ctx, o, t, subjectFor(t, withAddr)) })
+	}
+	if withPTR {
+		for i, a := range addrs {
+			wg.Go(func() { ptrs[i] = lookupReverse(ctx, o.resolver(), a) })
+		}
+	}
+	wg.Wait()
+	var out []finding.Finding
+	for _, fs := range fss {
+		out = append(out, fs...)
+	}
+	if withPTR {
+		for i := range probes {
+			rv := ptrs[slices.Index(addrs, targets[i].Addr)]
+			probes[i].PTR = rv.names
+		}
+		if ptrFindings {
+			for _, rv := range ptrs {
+				out = append(out, rv.finding())
+			}
+		}
+	}
+	return probes, out
+}
+
+func lookupAddrs(ctx context.Context, o Options, host string) ([]netip.Addr, error) {
+	return resolver.Addrs(ctx, o.resolver(), host)
+}
+
+// addrFinding explains why a host could not be probed: no address, or a
+// lookup that failed (inconclusive, never "missing").
+func addrFinding(host, subject string, err error) finding.Finding {
+	switch {
+	case err == nil:
+		return finding.New("conn.unreachable", subject, host+" has no A or AAAA record: nothing to probe")
+	case resolver.IsOutOfZone(err):
+		return finding.New("dns.not-checked", subject, "Not probed: "+host+" is outside the given zones and no --resolver was given")
+	}
+	return finding.New("dns.lookup-failed", subject, fmt.Sprintf("Not probed: looking up %s failed: %v", host, err))
+}
