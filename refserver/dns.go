@@ -1,3 +1,81 @@
 package refserver
 
-func (s *Server) startDNS() error { return nil }
+import (
+	"context"
+	"fmt"
+	"net"
+	"strconv"
+	"time"
+
+	"github.com/miekg/dns"
+
+	"github.com/mailcheck-cli/mailcheck/resolver"
+)
+
+// startDNS serves the scenario's zones, authoritatively, over UDP and TCP
+// on one port (RFC 7766 §5: TCP is not optional), with the resolver
+// package's zone handler.
+func (s *Server) startDNS() error {
+	zone, err := resolver.ScenarioZone(s.sc)
+	if err != nil {
+		return err
+	}
+	pc, ln, err := s.listenDNS()
+	if err != nil {
+		return err
+	}
+	s.dnsAddr = pc.LocalAddr().String()
+	servers := []*dns.Server{
+		{PacketConn: pc, Handler: zone, ReadTimeout: 2 * time.Second, WriteTimeout: 2 * time.Second},
+		{Listener: ln, Handler: zone, ReadTimeout: 5 * time.Second, WriteTimeout: 5 * time.Second,
+			IdleTimeout: func() time.Duration { return 10 * time.Second }},
+	}
+	for _, srv := range servers {
+		started := make(chan struct{})
+		srv.NotifyStartedFunc = func() { close(started) }
+		failed := make(chan error, 1)
+		s.wg.Add(1)
+		go func() {
+			defer s.wg.Done()
+			failed <- srv.ActivateAndServe()
+		}()
+		// Wait until the server reads from its socket, so a query sent as
+		// soon as Start returns is answered.
+		select {
+		case <-started:
+		case err := <-failed:
+			pc.Close()
+			ln.Close()
+			return fmt.Errorf("refserver: dns on %s: %w", s.dnsAddr, err)
+		}
+		s.onClose(func() error {
+			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+			defer cancel()
+			return srv.ShutdownContext(ctx)
+		})
+	}
+	return nil
+}
+
+// listenDNS binds UDP and TCP on the same port: base+53, or a free port
+// whose TCP side is free too (retrying when another process holds it).
+func (s *Server) listenDNS() (net.PacketConn, net.Listener, error) {
+	var lastErr error
+	for range 20 {
+		pc, err := net.ListenPacket("udp", s.listenAddr(PortDNS))
+		if err != nil {
+			return nil, nil, fmt.Errorf("refserver: dns (port 53): %w", err)
+		}
+		port := pc.LocalAddr().(*net.UDPAddr).Port
+		ln, err := net.Listen("tcp", net.JoinHostPort(s.host, strconv.Itoa(port)))
+		if err == nil {
+			return pc, ln, nil
+		}
+		pc.Close()
+		lastErr = err
+		if s.opts.BasePort > 0 {
+			break
+		}
+	}
+	return nil, nil, fmt.Errorf("refserver: dns (port 53): %w", lastErr)
+}

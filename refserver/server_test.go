@@ -5,9 +5,11 @@ import (
 	"crypto/tls"
 	"errors"
 	"io"
+	"math/rand/v2"
 	"net"
 	"net/http"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -16,6 +18,7 @@ import (
 	"github.com/emersion/go-imap/v2/imapclient"
 	"github.com/emersion/go-sasl"
 	"github.com/emersion/go-smtp"
+	"github.com/miekg/dns"
 )
 
 func smtpClient(t *testing.T, s *Server, port int) *smtp.Client {
@@ -396,5 +399,62 @@ func TestCloseIsPromptWithClientsConnected(t *testing.T) {
 	}
 	if _, err := net.DialTimeout("tcp", sc.addr(PortSMTP), time.Second); err == nil {
 		t.Error("port 25 still accepts after Close")
+	}
+}
+
+func TestDNSAnswersMXOverUDPAndTCP(t *testing.T) {
+	s := startScenario(t, "default")
+	for _, network := range []string{"udp", "tcp"} {
+		c := &dns.Client{Net: network, Timeout: 5 * time.Second}
+		q := new(dns.Msg).SetQuestion("example.test.", dns.TypeMX)
+		r, _, err := c.Exchange(q, s.DNSAddr())
+		if err != nil {
+			t.Fatalf("%s: %v", network, err)
+		}
+		if !r.Authoritative || len(r.Answer) != 1 {
+			t.Fatalf("%s: answer %v", network, r)
+		}
+		if mx, ok := r.Answer[0].(*dns.MX); !ok || mx.Mx != "mail.example.test." {
+			t.Fatalf("%s: MX %v", network, r.Answer[0])
+		}
+	}
+	q := new(dns.Msg).SetQuestion("1.0.0.127.in-addr.arpa.", dns.TypePTR)
+	r, err := dns.Exchange(q, s.DNSAddr())
+	if err != nil || len(r.Answer) != 1 || r.Answer[0].(*dns.PTR).Ptr != "mail.example.test." {
+		t.Fatalf("PTR: %v %v", r, err)
+	}
+}
+
+// TestBasePort lays the ports out as serve --base-port does: each at
+// base + standard port. Another process may hold one of them, so a few
+// random bases are tried.
+func TestBasePort(t *testing.T) {
+	var s *Server
+	var base int
+	var err error
+	for range 10 {
+		base = 20000 + rand.IntN(20000)
+		s, err = Start(context.Background(), Options{BasePort: base})
+		if err == nil {
+			break
+		}
+	}
+	if err != nil {
+		t.Fatalf("no free base port: %v", err)
+	}
+	t.Cleanup(func() { s.Close() })
+	for _, p := range MailPorts {
+		if got := s.PortMap()[p]; got != base+p {
+			t.Errorf("port %d on %d, want %d", p, got, base+p)
+		}
+	}
+	if want := net.JoinHostPort("127.0.0.1", strconv.Itoa(base+53)); s.DNSAddr() != want {
+		t.Errorf("DNS on %s, want %s", s.DNSAddr(), want)
+	}
+	if g := newDialogue(t, dial(t, s, PortSMTP)).line(); !strings.HasPrefix(g, "220 mail.example.test ") {
+		t.Errorf("greeting on %d: %q", base+25, g)
+	}
+	if len(s.Endpoints()) != 9 {
+		t.Errorf("Endpoints() = %v", s.Endpoints())
 	}
 }
