@@ -8,6 +8,7 @@ import (
 
 	"github.com/miekg/dns"
 
+	"github.com/mailcheck-cli/mailcheck/checks/mtasts"
 	"github.com/mailcheck-cli/mailcheck/finding"
 	"github.com/mailcheck-cli/mailcheck/resolver"
 )
@@ -199,11 +200,11 @@ func mtastsChanges(ctx context.Context, base, proposed State, domain string) []f
 			out = append(out, f)
 			continue
 		}
-		if bpol.Mode == "none" || bpol.covers(host) {
+		if bpol.Mode == mtasts.ModeNone || bpol.Matches(host) {
 			continue
 		}
 		f.Title = fmt.Sprintf("The new MX %s is not covered by the published MTA-STS policy (mode %s)", trimDot(host), bpol.Mode)
-		if bpol.Mode == "testing" {
+		if bpol.Mode == mtasts.ModeTesting {
 			f.Severity = finding.Warn
 			f.Title += ": senders will report TLS failures for it"
 		}

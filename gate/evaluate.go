@@ -10,6 +10,7 @@ import (
 
 	"github.com/miekg/dns"
 
+	"github.com/mailcheck-cli/mailcheck/checks"
 	"github.com/mailcheck-cli/mailcheck/dialer"
 	"github.com/mailcheck-cli/mailcheck/finding"
 	"github.com/mailcheck-cli/mailcheck/resolver"
@@ -263,33 +264,57 @@ func (p *Policy) evalDKIM(ctx context.Context, r resolver.Resolver, domain strin
 	return nil, "DKIM keys valid at selectors " + strings.Join(ok, ", ")
 }
 
-// evalSPF: require.spf_max_lookups caps the DNS-querying terms of SPF.
+// evalSPF: require.spf_max_lookups caps the DNS-querying terms of SPF
+// across the include and redirect tree (RFC 7208 §4.6.4), counted by the
+// SPF check's own walk so that both always agree.
 func (p *Policy) evalSPF(ctx context.Context, r resolver.Resolver, domain string) ([]finding.Finding, string) {
 	max := *p.Require.SPFMaxLookups
 	f := finding.New("policy.spf-lookups", subject(fqdn(domain), dns.TypeTXT), "")
 	f.Location = p.at(p.Require.SPFMaxLookupsLine)
-	c, err := countSPFLookups(ctx, r, domain)
-	if err != nil && c.Lookups <= max {
-		f.Evidence = []string{"counted before the failure: " + strconv.Itoa(c.Lookups)}
-		return []finding.Finding{inconclusive(f, "The SPF lookup count", err)}, ""
-	}
-	if c.Lookups <= max {
-		return nil, fmt.Sprintf("SPF needs %s (at most %d allowed)", lookups(c.Lookups), max)
-	}
+	tree := checks.ResolveSPF(ctx, r, trimDot(fqdn(domain)))
+	n, exact := tree.LookupCount()
+	var failed error
+	var terms []string
+	walkSPF(tree.Root, func(node *checks.SPFNode) {
+		if node.Err != nil && failed == nil {
+			failed = node.Err
+		}
+		if node.Own > 0 {
+			line := fmt.Sprintf("%s: %d", node.Domain, node.Own)
+			if node.Via != "" {
+				line += " (via " + node.Via + ")"
+			}
+			terms = append(terms, line)
+		}
+	})
 	atLeast := ""
-	if err != nil {
+	if !exact {
 		atLeast = "at least "
 	}
-	f.Title = fmt.Sprintf("SPF needs %s%s; the policy allows %d", atLeast, lookups(c.Lookups), max)
-	f.Evidence = []string{"actual: " + atLeast + lookups(c.Lookups), "required: at most " + strconv.Itoa(max)}
-	if c.Record != "" {
-		f.Evidence = append(f.Evidence, "record: "+c.Record)
+	if n <= max {
+		if failed != nil {
+			f.Evidence = []string{"counted before the failure: " + strconv.Itoa(n)}
+			return []finding.Finding{inconclusive(f, "The SPF lookup count", failed)}, ""
+		}
+		return nil, fmt.Sprintf("SPF needs %s%s (at most %d allowed)", atLeast, lookups(n), max)
 	}
-	f.Evidence = append(f.Evidence, recordEvidence(c.Loc)...)
-	f.Evidence = append(f.Evidence, c.Terms...)
+	f.Title = fmt.Sprintf("SPF needs %s%s; the policy allows %d", atLeast, lookups(n), max)
+	f.Evidence = []string{"actual: " + atLeast + lookups(n), "required: at most " + strconv.Itoa(max)}
+	if root := tree.Root; len(root.Records) == 1 {
+		f.Evidence = append(f.Evidence, "record: "+root.Records[0])
+		f.Evidence = append(f.Evidence, recordEvidence(locationOf(root.Answer, root.Index))...)
+	}
+	f.Evidence = append(f.Evidence, terms...)
 	f.Fix = fmt.Sprintf("Bring the SPF record of %s down to %d lookups: replace a, mx and small includes with ip4:/ip6: ranges, drop includes of services no longer used, or raise spf_max_lookups in %s (never above 10, RFC 7208 §4.6.4)",
 		trimDot(fqdn(domain)), max, p.File)
 	return []finding.Finding{f}, ""
+}
+
+func walkSPF(n *checks.SPFNode, visit func(*checks.SPFNode)) {
+	visit(n)
+	for _, c := range n.Children {
+		walkSPF(c, visit)
+	}
 }
 
 func lookups(n int) string {
@@ -325,7 +350,7 @@ func (p *Policy) evalMTASTS(ctx context.Context, st State, domain string) ([]fin
 				f.Evidence = []string{err.Error()}
 				return []finding.Finding{f}, ""
 			}
-			mode, where, modeLoc = pol.Mode, pol.Where, pol.ModeLocation
+			mode, where, modeLoc = pol.mode(), pol.Where, pol.ModeLocation
 		}
 	} else {
 		pol, err := st.MTASTS.load(ctx, domain)
@@ -333,7 +358,7 @@ func (p *Policy) evalMTASTS(ctx context.Context, st State, domain string) ([]fin
 			// An invalid policy is no policy to a sender (RFC 8461 §3.3).
 			where = "the policy is invalid: " + err.Error()
 		} else {
-			mode, where, modeLoc = pol.Mode, pol.Where, pol.ModeLocation
+			mode, where, modeLoc = pol.mode(), pol.Where, pol.ModeLocation
 		}
 	}
 	actual := "actual: mode " + mode + " (" + where + ")"

@@ -5,6 +5,8 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"fmt"
+	"io"
+	"log"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -189,6 +191,8 @@ func servePolicy(t *testing.T, file string, leaf tls.Certificate) int {
 		w.Write(body)
 	}))
 	srv.TLS = &tls.Config{Certificates: []tls.Certificate{leaf}}
+	// Handshakes the client rightly refuses (wrong name) are expected.
+	srv.Config.ErrorLog = log.New(io.Discard, "", 0)
 	srv.StartTLS()
 	t.Cleanup(srv.Close)
 	_, p, _ := net.SplitHostPort(srv.Listener.Addr().String())

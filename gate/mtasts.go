@@ -9,11 +9,11 @@ import (
 	"net/http"
 	"os"
 	"slices"
-	"strconv"
 	"strings"
 
 	"github.com/miekg/dns"
 
+	"github.com/mailcheck-cli/mailcheck/checks/mtasts"
 	"github.com/mailcheck-cli/mailcheck/dialer"
 	"github.com/mailcheck-cli/mailcheck/finding"
 	"github.com/mailcheck-cli/mailcheck/resolver"
@@ -28,104 +28,50 @@ type MTASTSSource struct {
 	Dialer *dialer.Dialer
 }
 
-// maxPolicySize bounds the policy document read from a peer; real
-// policies are a few hundred bytes.
-const maxPolicySize = 64 << 10
-
-// stsPolicy is the part of an MTA-STS policy (RFC 8461 §3.2) that affects
-// delivery; extension fields are ignored as the RFC says senders must.
+// stsPolicy is a parsed MTA-STS policy (RFC 8461 §3.2) and where it was
+// read.
 type stsPolicy struct {
-	Version string
-	Mode    string
-	MX      []string // lower case, no trailing dot, sorted
-	MaxAge  int
+	*mtasts.Policy
 	// Where names the source: a file, or the HTTPS URL.
 	Where string
-	// Location is the file and line of the mode field when read from a file.
+	// ModeLocation is the file and line of the mode field when the policy
+	// was read from a file.
 	ModeLocation *finding.Location
 }
 
-// sameAs compares two policies by meaning: line endings, field order and
-// the order of mx lines do not matter.
+// sameAs compares two policies by meaning: line endings, field order, case
+// and the order of mx lines do not matter; extension fields, which senders
+// ignore, do not either.
 func (p *stsPolicy) sameAs(q *stsPolicy) bool {
-	return p.Version == q.Version && p.Mode == q.Mode && p.MaxAge == q.MaxAge && slices.Equal(p.MX, q.MX)
+	return p.Version == q.Version && p.Mode == q.Mode && p.MaxAge == q.MaxAge && slices.Equal(p.mxSet(), q.mxSet())
 }
+
+func (p *stsPolicy) mxSet() []string {
+	out := make([]string, len(p.MX))
+	for i, m := range p.MX {
+		out[i] = strings.ToLower(m)
+	}
+	slices.Sort(out)
+	return slices.Compact(out)
+}
+
+func (p *stsPolicy) mode() string { return string(p.Mode) }
 
 func (p *stsPolicy) summary() string {
-	return fmt.Sprintf("version: %s; mode: %s; mx: %s; max_age: %d", p.Version, p.Mode, strings.Join(p.MX, ", "), p.MaxAge)
+	return fmt.Sprintf("version: %s; mode: %s; mx: %s; max_age: %d", p.Version, p.Mode, strings.Join(p.mxSet(), ", "), p.MaxAge)
 }
 
-// covers reports whether host matches one of the policy's mx patterns.
-func (p *stsPolicy) covers(host string) bool {
-	for _, pat := range p.MX {
-		if mxPatternMatches(pat, host) {
-			return true
-		}
-	}
-	return false
-}
-
-// mxPatternMatches implements RFC 8461 §4.1: a pattern is a host name, or
-// "*." followed by a name, where the wildcard stands for exactly one
-// leftmost label ("*.example.com" matches "mx.example.com", not
-// "example.com" nor "a.b.example.com"). Names compare without regard to
-// case or a trailing dot.
-func mxPatternMatches(pattern, host string) bool {
-	pattern = strings.TrimSuffix(strings.ToLower(pattern), ".")
-	host = strings.TrimSuffix(strings.ToLower(host), ".")
-	if rest, ok := strings.CutPrefix(pattern, "*."); ok {
-		label, parent, found := strings.Cut(host, ".")
-		return found && label != "" && parent == rest
-	}
-	return pattern == host
-}
-
-// parseSTSPolicy parses a policy document. RFC 8461 §3.2: "key: value"
-// lines separated by CRLF (LF accepted, as senders do), version STSv1,
-// mode enforce|testing|none, one mx line per pattern (needed unless the
-// mode is none), max_age in seconds up to 31557600.
+// parseSTSPolicy parses a policy document with the MTA-STS check's parser
+// and records where it came from.
 func parseSTSPolicy(text, where string) (*stsPolicy, error) {
-	p := &stsPolicy{MaxAge: -1, Where: where}
-	for i, line := range strings.Split(strings.ReplaceAll(text, "\r\n", "\n"), "\n") {
-		line = strings.TrimSpace(line)
-		if line == "" {
-			continue
-		}
-		key, value, ok := strings.Cut(line, ":")
-		if !ok {
-			return nil, fmt.Errorf("%s: line %d: %q is not \"key: value\"", where, i+1, line)
-		}
-		key, value = strings.TrimSpace(key), strings.TrimSpace(value)
-		switch key {
-		case "version":
-			p.Version = value
-		case "mode":
-			p.Mode = value
-			if !strings.HasPrefix(where, "https://") {
-				p.ModeLocation = &finding.Location{File: where, Line: i + 1}
-			}
-		case "mx":
-			p.MX = append(p.MX, strings.TrimSuffix(strings.ToLower(value), "."))
-		case "max_age":
-			n, err := strconv.Atoi(value)
-			if err != nil || n < 0 || n > 31557600 {
-				return nil, fmt.Errorf("%s: line %d: max_age %q is not a number of seconds up to 31557600", where, i+1, value)
-			}
-			p.MaxAge = n
-		}
+	pol, err := mtasts.ParsePolicy([]byte(text))
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", where, err)
 	}
-	switch {
-	case p.Version != "STSv1":
-		return nil, fmt.Errorf("%s: version is %q, want STSv1", where, p.Version)
-	case strength(mtastsStrength, p.Mode) < 0:
-		return nil, fmt.Errorf("%s: mode is %q, want enforce, testing or none", where, p.Mode)
-	case p.MaxAge < 0:
-		return nil, fmt.Errorf("%s: max_age is missing", where)
-	case len(p.MX) == 0 && p.Mode != "none":
-		return nil, fmt.Errorf("%s: no mx line", where)
+	p := &stsPolicy{Policy: pol, Where: where}
+	if line, ok := pol.Lines["mode"]; ok && !strings.HasPrefix(where, "https://") {
+		p.ModeLocation = &finding.Location{File: where, Line: line}
 	}
-	slices.Sort(p.MX)
-	p.MX = slices.Compact(p.MX)
 	return p, nil
 }
 
@@ -166,12 +112,9 @@ func (src MTASTSSource) load(ctx context.Context, domain string) (*stsPolicy, er
 	if mt, _, err := mime.ParseMediaType(resp.Header.Get("Content-Type")); err != nil || mt != "text/plain" {
 		return nil, fmt.Errorf("fetching %s: Content-Type %q, want text/plain", url, resp.Header.Get("Content-Type"))
 	}
-	body, err := io.ReadAll(io.LimitReader(resp.Body, maxPolicySize+1))
+	body, err := io.ReadAll(io.LimitReader(resp.Body, mtasts.MaxPolicySize+1))
 	if err != nil {
 		return nil, fmt.Errorf("fetching %s: %w", url, err)
-	}
-	if len(body) > maxPolicySize {
-		return nil, fmt.Errorf("fetching %s: the policy is larger than %d bytes", url, maxPolicySize)
 	}
 	return parseSTSPolicy(string(body), url)
 }
@@ -200,53 +143,17 @@ func lookupSTSRecord(ctx context.Context, r resolver.Resolver, domain string) (s
 			continue
 		}
 		text := strings.Join(t.Txt, "")
-		tags := parseTags(text)
-		if len(tags) == 0 || tags[0].key != "v" || tags[0].value != "STSv1" {
+		if !mtasts.IsRecord(text) {
 			continue
 		}
 		rec := stsRecord{Text: text, Loc: locationOf(ans, i)}
-		for _, tg := range tags[1:] {
-			if tg.key == "id" {
-				rec.ID = tg.value
-			}
+		if parsed, err := mtasts.ParseRecord(text); err == nil {
+			rec.Present, rec.ID = true, parsed.ID
 		}
-		// RFC 8461 §3.1: id is 1 to 32 letters and digits.
-		rec.Present = rec.ID != "" && len(rec.ID) <= 32 && isAlnum(rec.ID)
 		found = append(found, rec)
 	}
 	if len(found) != 1 || !found[0].Present {
 		return stsRecord{}, ans, nil
 	}
 	return found[0], ans, nil
-}
-
-func isAlnum(s string) bool {
-	for _, c := range s {
-		if !(c >= '0' && c <= '9' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z') {
-			return false
-		}
-	}
-	return true
-}
-
-type tag struct{ key, value string }
-
-// parseTags splits a "k=v; k=v" record (DKIM, DMARC, MTA-STS and TLS-RPT
-// share the tag-list form of RFC 6376 §3.2) into its tags, in order. Tag
-// names are case-sensitive there; the values are kept as written.
-func parseTags(text string) []tag {
-	var out []tag
-	for _, part := range strings.Split(text, ";") {
-		part = strings.TrimSpace(part)
-		if part == "" {
-			continue
-		}
-		k, v, ok := strings.Cut(part, "=")
-		if !ok {
-			out = append(out, tag{key: part})
-			continue
-		}
-		out = append(out, tag{key: strings.TrimSpace(k), value: strings.TrimSpace(v)})
-	}
-	return out
 }

@@ -2,16 +2,15 @@ package gate
 
 import (
 	"context"
-	"crypto/ed25519"
-	"crypto/rsa"
-	"crypto/x509"
-	"encoding/base64"
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/miekg/dns"
 	"golang.org/x/net/publicsuffix"
 
+	"github.com/mailcheck-cli/mailcheck/checks/dkim"
+	"github.com/mailcheck-cli/mailcheck/checks/dmarc"
 	"github.com/mailcheck-cli/mailcheck/finding"
 	"github.com/mailcheck-cli/mailcheck/resolver"
 )
@@ -62,8 +61,7 @@ func dmarcAt(ctx context.Context, r resolver.Resolver, domain string, inherited 
 	st := dmarcState{Name: name, Note: "no DMARC record at " + trimDot(name)}
 	var idx []int
 	for i, t := range texts {
-		tags := parseTags(t)
-		if len(tags) > 0 && tags[0].key == "v" && tags[0].value == "DMARC1" {
+		if dmarc.IsDMARC(t) {
 			idx = append(idx, i)
 		}
 	}
@@ -81,14 +79,18 @@ func dmarcAt(ctx context.Context, r resolver.Resolver, domain string, inherited 
 	st.Loc = locationOf(ans, idx[0])
 	var p, sp string
 	var rua bool
-	for _, tg := range parseTags(st.Text) {
-		switch tg.key {
+	// Read leniently rather than with dmarc.Parse: a record that parser
+	// rejects may still carry a policy receivers apply (§6.6.3).
+	for _, part := range strings.Split(st.Text, ";") {
+		name, value, _ := strings.Cut(part, "=")
+		value = strings.ToLower(strings.TrimSpace(value))
+		switch strings.ToLower(strings.TrimSpace(name)) {
 		case "p":
-			p = strings.ToLower(tg.value)
+			p = value
 		case "sp":
-			sp = strings.ToLower(tg.value)
+			sp = value
 		case "rua":
-			rua = tg.value != ""
+			rua = value != ""
 		}
 	}
 	if inherited && sp != "" {
@@ -134,12 +136,12 @@ func lookupDKIMKey(ctx context.Context, r resolver.Resolver, selector, domain st
 		return k, err
 	}
 	for i, t := range texts {
-		tags := parseTags(t)
-		if !hasTag(tags, "p") {
-			continue
+		tags, err := dkim.ParseTagList(t)
+		if err != nil || !slices.ContainsFunc(tags, func(tg dkim.Tag) bool { return tg.Name == "p" }) {
+			continue // not a key record
 		}
 		cand := dkimKey{Name: name, Found: true, Text: t, Loc: locationOf(ans, i), Answer: ans}
-		cand.Key, cand.Valid, cand.Reason = checkDKIMKey(tags)
+		cand.Key, cand.Valid, cand.Reason = checkDKIMKey(t, tags)
 		if !k.Found || cand.Valid && !k.Valid {
 			k = cand
 		}
@@ -147,159 +149,24 @@ func lookupDKIMKey(ctx context.Context, r resolver.Resolver, selector, domain st
 	return k, nil
 }
 
-func hasTag(tags []tag, key string) bool {
-	for _, t := range tags {
-		if t.key == key {
-			return true
+// checkDKIMKey validates a key record with the DKIM check's parser (RFC
+// 6376 §3.6.1, RFC 8463): v=, when present, first and DKIM1; a known k=;
+// a p= that decodes to a public key of that type. An empty p= is a revoked
+// key. key is the p= value without whitespace, to tell keys apart.
+func checkDKIMKey(txt string, tags []dkim.Tag) (key string, valid bool, reason string) {
+	for _, tg := range tags {
+		if tg.Name == "p" {
+			key = strings.Join(strings.Fields(tg.Value), "")
 		}
 	}
-	return false
-}
-
-// checkDKIMKey validates a key record's tags per RFC 6376 §3.6.1: v=, when
-// present, is first and DKIM1; p= is the base64 public key (folding
-// whitespace allowed), empty for a revoked key; k= is rsa (the default,
-// a SubjectPublicKeyInfo) or ed25519 (RFC 8463 §4.2: the raw 32 bytes).
-func checkDKIMKey(tags []tag) (key string, valid bool, reason string) {
-	kType := "rsa"
-	for i, t := range tags {
-		switch t.key {
-		case "v":
-			if i != 0 || t.value != "DKIM1" {
-				return "", false, "v= must be the first tag and read DKIM1"
-			}
-		case "k":
-			kType = strings.ToLower(t.value)
-		case "p":
-			key = strings.Join(strings.Fields(t.value), "")
-		}
+	rec, err := dkim.ParseRecord(txt)
+	switch {
+	case err != nil:
+		return key, false, err.Error()
+	case rec.Revoked():
+		return key, false, "p= is empty: the key is revoked (RFC 6376 §3.6.1)"
 	}
-	if key == "" {
-		return "", false, "p= is empty: the key is revoked (RFC 6376 §3.6.1)"
-	}
-	der, err := base64.StdEncoding.DecodeString(key)
-	if err != nil {
-		return key, false, "p= is not valid base64"
-	}
-	switch kType {
-	case "rsa":
-		pub, err := x509.ParsePKIXPublicKey(der)
-		if err != nil {
-			// Some signers publish a bare PKCS#1 RSAPublicKey; verifiers
-			// commonly accept it.
-			if _, err1 := x509.ParsePKCS1PublicKey(der); err1 == nil {
-				return key, true, ""
-			}
-			return key, false, "p= does not hold an RSA public key: " + err.Error()
-		}
-		if _, ok := pub.(*rsa.PublicKey); !ok {
-			return key, false, fmt.Sprintf("k=rsa but p= holds a %T", pub)
-		}
-		return key, true, ""
-	case "ed25519":
-		if len(der) != ed25519.PublicKeySize {
-			return key, false, fmt.Sprintf("k=ed25519 but p= holds %d bytes, not %d", len(der), ed25519.PublicKeySize)
-		}
-		return key, true, ""
-	}
-	return key, false, fmt.Sprintf("unknown key type k=%s", kType)
-}
-
-// spfCount is the result of counting SPF lookups.
-type spfCount struct {
-	Lookups int
-	// Terms lists each counted term with the record it appears in, for the
-	// evidence.
-	Terms []string
-	// Record is the domain's own SPF record, and where it was read.
-	Record string
-	Loc    *finding.Location
-}
-
-// maxSPFWalk bounds the include tree walked; past it the count is already
-// far beyond any limit.
-const maxSPFWalk = 40
-
-// countSPFLookups counts the DNS-querying terms that evaluating domain's
-// SPF record costs, across includes and redirect (RFC 7208 §4.6.4:
-// include, a, mx, ptr and exists count one each, and so does redirect,
-// which §6.1 applies only when the record has no "all"). Loops and targets
-// without an SPF record end that branch (the SPF check reports them). On a
-// failed lookup the count so far comes back with the error: a lower bound.
-//
-// TODO(merge): checks/spf is being written with its own counter; once it
-// exports one, use it here instead.
-func countSPFLookups(ctx context.Context, r resolver.Resolver, domain string) (spfCount, error) {
-	var c spfCount
-	var walk func(name string, stack []string, top bool) error
-	walk = func(name string, stack []string, top bool) error {
-		for _, s := range stack {
-			if s == name {
-				return nil
-			}
-		}
-		if c.Lookups > maxSPFWalk {
-			return nil
-		}
-		texts, ans, err := resolver.TXT(ctx, r, name)
-		if err != nil {
-			return err
-		}
-		var recs []int
-		for i, t := range texts {
-			low := strings.ToLower(t)
-			if low == "v=spf1" || strings.HasPrefix(low, "v=spf1 ") {
-				recs = append(recs, i)
-			}
-		}
-		if len(recs) != 1 {
-			return nil // none or several: a permerror the SPF check reports
-		}
-		rec := texts[recs[0]]
-		if top {
-			c.Record, c.Loc = rec, locationOf(ans, recs[0])
-		}
-		stack = append(stack, name)
-		var redirect string
-		hasAll := false
-		for _, term := range strings.Fields(rec)[1:] {
-			low := strings.ToLower(term)
-			if mod, target, ok := strings.Cut(low, "="); ok && !strings.ContainsAny(mod, ":/") {
-				if mod == "redirect" {
-					redirect = target
-				}
-				continue
-			}
-			mech := strings.TrimLeft(low, "+-~?")
-			mname, target, _ := strings.Cut(mech, ":")
-			mname, _, _ = strings.Cut(mname, "/")
-			switch mname {
-			case "all":
-				hasAll = true
-			case "a", "mx", "ptr", "exists":
-				c.Lookups++
-				c.Terms = append(c.Terms, term+" (in "+trimDot(name)+")")
-			case "include":
-				c.Lookups++
-				c.Terms = append(c.Terms, term+" (in "+trimDot(name)+")")
-				if target != "" && !strings.Contains(target, "%") {
-					if err := walk(fqdn(target), stack, false); err != nil {
-						return err
-					}
-				}
-			}
-		}
-		if redirect != "" && !hasAll {
-			c.Lookups++
-			c.Terms = append(c.Terms, "redirect="+redirect+" (in "+trimDot(name)+")")
-			if !strings.Contains(redirect, "%") {
-				return walk(fqdn(redirect), stack, false)
-			}
-		}
-		return nil
-	}
-	err := walk(fqdn(domain), nil, true)
-	return c, err
+	return key, true, ""
 }
 
 // mxHosts reads the MX host names of domain (lower case, fully qualified;
