@@ -1,0 +1,252 @@
+// Package report renders finding reports for people (text, markdown) and for
+// machines (json, ndjson, sarif, junit). Renderers only format: what counts
+// towards the exit code is decided by finding.Report.Worst and Options.FailOn.
+package report
+
+import (
+	"fmt"
+	"io"
+	"strings"
+	"time"
+
+	"github.com/mailcheck-cli/mailcheck/finding"
+)
+
+// Options selects and tunes a format.
+type Options struct {
+	// Format is one of Formats(); empty means "text".
+	Format string
+	// Color turns on ANSI colour in the text format. The caller decides
+	// (terminal, NO_COLOR, --no-color); the renderer never looks at the
+	// environment.
+	Color bool
+	// Verbose adds Detail lines and probe transcripts to the text format.
+	Verbose bool
+	// FailOn is the lowest severity that fails (JUnit failures). The zero
+	// value, Pass, is taken as Fail, the CLI's default; Error or above means
+	// nothing fails (--fail-on never), since Error is inconclusive, not a
+	// failure.
+	FailOn finding.Severity
+	// GitHubActions adds ::error/::warning workflow commands to the text
+	// format so that GitHub annotates the zone file lines at fault.
+	GitHubActions bool
+	// ToolName and ToolVersion name the tool in SARIF and JUnit output;
+	// ToolName defaults to "mailcheck".
+	ToolName, ToolVersion string
+	// Now is the clock for times the renderer adds itself (SARIF's
+	// invocation end); nil means time.Now. Tests pass a fixed clock.
+	Now func() time.Time
+}
+
+// FormatError reports an unknown format name; the CLI maps it to exit code 2.
+type FormatError struct {
+	Format string
+}
+
+func (e *FormatError) Error() string {
+	return fmt.Sprintf("unknown format %q (want one of %s)", e.Format, strings.Join(Formats(), ", "))
+}
+
+type renderer func(w io.Writer, reports []finding.Report, opts Options) error
+
+var renderers = map[string]renderer{
+	"text":     renderText,
+	"json":     renderJSON,
+	"ndjson":   renderNDJSON,
+	"sarif":    renderSARIF,
+	"junit":    renderJUnit,
+	"markdown": renderMarkdown,
+}
+
+// Formats lists the format names Render accepts, in the order SPEC lists them.
+func Formats() []string {
+	return []string{"text", "json", "ndjson", "sarif", "junit", "markdown"}
+}
+
+// Render writes reports to w in opts.Format.
+func Render(w io.Writer, reports []finding.Report, opts Options) error {
+	name := opts.Format
+	if name == "" {
+		name = "text"
+	}
+	r, ok := renderers[name]
+	if !ok {
+		return &FormatError{Format: opts.Format}
+	}
+	if opts.FailOn == finding.Pass {
+		opts.FailOn = finding.Fail
+	}
+	if opts.ToolName == "" {
+		opts.ToolName = "mailcheck"
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	return r(w, reports, opts)
+}
+
+// counts reports whether a finding counts towards the exit code: findings
+// the baseline already had, findings the change fixed and findings a policy
+// allowance accepts are shown but do not count.
+func counts(f finding.Finding) bool {
+	return f.Baseline != "unchanged" && f.Baseline != "fixed" && f.Allowed == ""
+}
+
+// fails reports whether f fails at opts.FailOn. Error findings never fail:
+// they are inconclusive and have their own exit code.
+func fails(f finding.Finding, failOn finding.Severity) bool {
+	return counts(f) && f.Severity != finding.Error && f.Severity >= failOn
+}
+
+// tally counts findings per severity and per baseline state.
+type tally struct {
+	bySeverity [5]int
+	baseline   map[string]int
+}
+
+func tallyOf(findings []finding.Finding) tally {
+	t := tally{baseline: map[string]int{}}
+	for _, f := range findings {
+		if f.Severity >= finding.Pass && f.Severity <= finding.Error {
+			t.bySeverity[f.Severity]++
+		}
+		if f.Baseline != "" {
+			t.baseline[f.Baseline]++
+		}
+	}
+	return t
+}
+
+func (t tally) add(u tally) tally {
+	out := tally{baseline: map[string]int{}}
+	for i := range t.bySeverity {
+		out.bySeverity[i] = t.bySeverity[i] + u.bySeverity[i]
+	}
+	for k, v := range t.baseline {
+		out.baseline[k] += v
+	}
+	for k, v := range u.baseline {
+		out.baseline[k] += v
+	}
+	return out
+}
+
+// String is the closing summary line: "3 pass, 1 info, 2 warn, 1 fail, 0 error".
+func (t tally) String() string {
+	parts := make([]string, 0, 5)
+	for s := finding.Pass; s <= finding.Error; s++ {
+		parts = append(parts, fmt.Sprintf("%d %s", t.bySeverity[s], s))
+	}
+	return strings.Join(parts, ", ")
+}
+
+// baselineStates is the order baseline counts are shown in.
+var baselineStates = []string{"new", "unchanged", "fixed"}
+
+// areaTitles names the check areas as admins know them.
+var areaTitles = map[string]string{
+	"mx":     "MX",
+	"spf":    "SPF",
+	"dmarc":  "DMARC",
+	"dkim":   "DKIM",
+	"mtasts": "MTA-STS",
+	"tlsrpt": "TLS-RPT",
+	"dnssec": "DNSSEC",
+	"ptr":    "Reverse DNS (PTR)",
+	"dns":    "DNS",
+	"conn":   "Connections",
+	"tls":    "TLS",
+	"auth":   "Authentication",
+	"login":  "Login",
+	"policy": "Policy",
+	"change": "Change safety",
+}
+
+func areaTitle(area string) string {
+	if t, ok := areaTitles[area]; ok {
+		return t
+	}
+	return strings.ToUpper(area)
+}
+
+// group is the findings of one area, in the order they came.
+type group struct {
+	area     string
+	findings []finding.Finding
+}
+
+// groupByArea keeps the order in which areas first appear: the checks run
+// in a meaningful order (MX before SPF before the live probes), so the
+// output follows it instead of sorting alphabetically.
+func groupByArea(findings []finding.Finding) []group {
+	var groups []group
+	index := map[string]int{}
+	for _, f := range findings {
+		a := f.Area()
+		i, ok := index[a]
+		if !ok {
+			i = len(groups)
+			index[a] = i
+			groups = append(groups, group{area: a})
+		}
+		groups[i].findings = append(groups[i].findings, f)
+	}
+	return groups
+}
+
+// marks are the one-character severity marks of the text format.
+var marks = [...]string{finding.Pass: "✓", finding.Info: "i", finding.Warn: "!", finding.Fail: "✗", finding.Error: "?"}
+
+func mark(s finding.Severity) string {
+	if s < finding.Pass || s > finding.Error {
+		return "?"
+	}
+	return marks[s]
+}
+
+// fixOf is the finding's fix, or the catalogue's when the check left it
+// empty.
+func fixOf(f finding.Finding) string {
+	if f.Fix != "" {
+		return f.Fix
+	}
+	if e, ok := finding.Lookup(f.ID); ok {
+		return e.Fix
+	}
+	return ""
+}
+
+// oneLine folds runs of white space, newlines included, into single spaces:
+// a title or subject must not break a line of the text format or a table.
+func oneLine(s string) string {
+	return strings.Join(strings.Fields(s), " ")
+}
+
+// printable replaces control characters with visible \x escapes. Titles,
+// evidence and transcripts carry text from DNS records and remote servers;
+// a banner with terminal escape sequences must not reach the terminal.
+func printable(s string) string {
+	clean := true
+	for _, r := range s {
+		if isControl(r) {
+			clean = false
+			break
+		}
+	}
+	if clean {
+		return s
+	}
+	var b strings.Builder
+	for _, r := range s {
+		if isControl(r) {
+			fmt.Fprintf(&b, `\x%02x`, r)
+			continue
+		}
+		b.WriteRune(r)
+	}
+	return b.String()
+}
+
+func isControl(r rune) bool {
+	return r < 0x20 || r == 0x7f || (r >= 0x80 && r < 0xa0)
+}

@@ -1,0 +1,256 @@
+package report
+
+import (
+	"bufio"
+	"fmt"
+	"io"
+	"strconv"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/fatih/color"
+	"github.com/mailcheck-cli/mailcheck/finding"
+)
+
+// palette colours text when enabled and passes it through otherwise. Each
+// colour is forced on or off explicitly so that fatih/color's own terminal
+// and NO_COLOR detection never overrides the caller's decision.
+type palette struct {
+	severity [5]*color.Color
+	heading  *color.Color
+	faint    *color.Color
+}
+
+func newPalette(enabled bool) palette {
+	p := palette{
+		severity: [5]*color.Color{
+			finding.Pass:  color.New(color.FgGreen),
+			finding.Info:  color.New(color.FgCyan),
+			finding.Warn:  color.New(color.FgYellow),
+			finding.Fail:  color.New(color.FgRed),
+			finding.Error: color.New(color.FgMagenta),
+		},
+		heading: color.New(color.Bold),
+		faint:   color.New(color.Faint),
+	}
+	for _, c := range append(p.severity[:], p.heading, p.faint) {
+		if enabled {
+			c.EnableColor()
+		} else {
+			c.DisableColor()
+		}
+	}
+	return p
+}
+
+func (p palette) sev(s finding.Severity, text string) string {
+	if s < finding.Pass || s > finding.Error {
+		return text
+	}
+	return p.severity[s].Sprint(text)
+}
+
+func renderText(w io.Writer, reports []finding.Report, opts Options) error {
+	bw := bufio.NewWriter(w)
+	p := newPalette(opts.Color)
+	var total tally
+	for i, r := range reports {
+		if i > 0 {
+			fmt.Fprintln(bw)
+		}
+		t := writeTextReport(bw, r, opts, p)
+		total = total.add(t)
+	}
+	if len(reports) > 1 {
+		fmt.Fprintf(bw, "\n%s %s\n", p.heading.Sprint("total:"), summaryLine(total, p))
+	}
+	if opts.GitHubActions {
+		for _, r := range reports {
+			writeAnnotations(bw, r)
+		}
+	}
+	return bw.Flush()
+}
+
+func writeTextReport(w io.Writer, r finding.Report, opts Options, p palette) tally {
+	header := p.heading.Sprint(printable(r.Target))
+	var when []string
+	if !r.Started.IsZero() {
+		when = append(when, r.Started.UTC().Format("2006-01-02 15:04:05 UTC"))
+	}
+	if r.DurationMS > 0 {
+		when = append(when, strconv.FormatInt(r.DurationMS, 10)+" ms")
+	}
+	if len(when) > 0 {
+		header += p.faint.Sprint(" (" + strings.Join(when, ", ") + ")")
+	}
+	fmt.Fprintln(w, header)
+
+	for _, g := range groupByArea(r.Findings) {
+		fmt.Fprintln(w)
+		fmt.Fprintln(w, p.heading.Sprint(areaTitle(g.area)))
+		for _, f := range g.findings {
+			writeTextFinding(w, f, p)
+		}
+	}
+	if len(r.Probes) > 0 {
+		fmt.Fprintln(w)
+		fmt.Fprintln(w, p.heading.Sprint("Probes"))
+		writeProbeTable(w, r.Probes)
+		if opts.Verbose {
+			writeTranscripts(w, r.Probes, p)
+		}
+	}
+	if r.Login != nil && len(r.Login.Candidates) > 0 {
+		fmt.Fprintln(w)
+		fmt.Fprintln(w, p.heading.Sprint("Client settings for "+printable(r.Login.Address)))
+		writeLoginTable(w, r.Login.Candidates)
+	}
+	if opts.Verbose && len(r.Detail) > 0 {
+		fmt.Fprintln(w)
+		fmt.Fprintln(w, p.heading.Sprint("Detail"))
+		for _, line := range r.Detail {
+			fmt.Fprintln(w, "  "+printable(line))
+		}
+	}
+	t := tallyOf(r.Findings)
+	fmt.Fprintln(w)
+	fmt.Fprintln(w, summaryLine(t, p))
+	return t
+}
+
+func writeTextFinding(w io.Writer, f finding.Finding, p palette) {
+	line := "  " + p.sev(f.Severity, mark(f.Severity)) + " " + printable(oneLine(f.Title))
+	if f.Subject != "" {
+		line += " — " + printable(oneLine(f.Subject))
+	}
+	tags := []string{f.ID}
+	if f.Baseline != "" {
+		tags = append(tags, f.Baseline)
+	}
+	if f.Allowed != "" {
+		tags = append(tags, "allowed "+printable(oneLine(f.Allowed)))
+	}
+	line += " " + p.faint.Sprint("["+strings.Join(tags, ", ")+"]")
+	fmt.Fprintln(w, line)
+	// Only what needs attention gets its evidence and fix; a finding the
+	// change fixed is listed, but there is nothing left to do about it.
+	if f.Severity < finding.Warn || f.Baseline == "fixed" {
+		return
+	}
+	for _, ev := range f.Evidence {
+		for _, l := range strings.Split(ev, "\n") {
+			fmt.Fprintln(w, "      "+printable(strings.TrimRight(l, "\r")))
+		}
+	}
+	if l := locationText(f.Location); l != "" {
+		fmt.Fprintln(w, "      at "+printable(l))
+	}
+	if fix := fixOf(f); fix != "" {
+		fmt.Fprintln(w, "      fix: "+printable(oneLine(fix)))
+	}
+}
+
+func summaryLine(t tally, p palette) string {
+	parts := make([]string, 0, 5)
+	for s := finding.Pass; s <= finding.Error; s++ {
+		part := fmt.Sprintf("%d %s", t.bySeverity[s], s)
+		if t.bySeverity[s] > 0 {
+			part = p.sev(s, part)
+		}
+		parts = append(parts, part)
+	}
+	line := strings.Join(parts, ", ")
+	var base []string
+	for _, state := range baselineStates {
+		if n := t.baseline[state]; n > 0 {
+			base = append(base, fmt.Sprintf("%d %s", n, state))
+		}
+	}
+	if len(base) > 0 {
+		line += " (baseline: " + strings.Join(base, ", ") + ")"
+	}
+	return line
+}
+
+func writeProbeTable(w io.Writer, probes []finding.Probe) {
+	rows := [][]string{{"HOST", "ADDRESS", "PROTOCOL", "STATUS", "TLS", "VERIFIED", "AUTH BEFORE TLS", "AUTH AFTER TLS"}}
+	for _, pr := range probes {
+		version, verified := "-", "-"
+		if pr.TLS != nil {
+			version = pr.TLS.Version
+			verified = "no"
+			if pr.TLS.Verified {
+				verified = "yes"
+			}
+		}
+		rows = append(rows, []string{pr.Host, pr.Addr, pr.Protocol, pr.Status, version, verified,
+			listOrDash(pr.AuthBeforeTLS), listOrDash(pr.AuthAfterTLS)})
+	}
+	writeTable(w, rows)
+}
+
+func writeTranscripts(w io.Writer, probes []finding.Probe, p palette) {
+	for _, pr := range probes {
+		if len(pr.Transcript) == 0 && pr.Error == "" {
+			continue
+		}
+		fmt.Fprintln(w)
+		fmt.Fprintln(w, "  "+p.faint.Sprint(printable(pr.Host+" "+pr.Addr+" ("+pr.Protocol+")")))
+		if pr.Error != "" {
+			fmt.Fprintln(w, "    error: "+printable(oneLine(pr.Error)))
+		}
+		for _, line := range pr.Transcript {
+			fmt.Fprintln(w, "    "+printable(strings.TrimRight(line, "\r\n")))
+		}
+	}
+}
+
+func writeLoginTable(w io.Writer, candidates []finding.ClientEndpoint) {
+	rows := [][]string{{"ROLE", "PROTOCOL", "HOST", "PORT", "TLS", "VERDICT", "REASON"}}
+	for _, c := range candidates {
+		verdict := c.Verdict
+		if c.Recommended && verdict != "recommended" {
+			verdict += " (recommended)"
+		}
+		rows = append(rows, []string{c.Role, c.Protocol, c.Host, strconv.Itoa(c.Port), c.TLS, verdict, c.Reason})
+	}
+	writeTable(w, rows)
+}
+
+func listOrDash(items []string) string {
+	if len(items) == 0 {
+		return "-"
+	}
+	return strings.Join(items, " ")
+}
+
+// writeTable aligns columns by rune count, indented by two spaces, without
+// trailing blanks.
+func writeTable(w io.Writer, rows [][]string) {
+	for _, row := range rows {
+		for i := range row {
+			row[i] = printable(oneLine(row[i]))
+		}
+	}
+	var widths []int
+	for _, row := range rows {
+		for i, cell := range row {
+			if i >= len(widths) {
+				widths = append(widths, 0)
+			}
+			widths[i] = max(widths[i], utf8.RuneCountInString(cell))
+		}
+	}
+	for _, row := range rows {
+		var b strings.Builder
+		b.WriteString("  ")
+		for i, cell := range row {
+			b.WriteString(cell)
+			if i < len(row)-1 {
+				b.WriteString(strings.Repeat(" ", widths[i]-utf8.RuneCountInString(cell)+2))
+			}
+		}
+		fmt.Fprintln(w, strings.TrimRight(b.String(), " "))
+	}
+}
