@@ -112,20 +112,7 @@ func certFindings(subject, host string, st *tls.ConnectionState, roots *x509.Cer
 		}
 	}
 
-	// Trust, judged at a moment when the leaf is valid so that an
-	// expired certificate from a trusted CA is reported as expired only.
-	at := now
-	if now.After(leaf.NotAfter) || now.Before(leaf.NotBefore) {
-		at = leaf.NotAfter.Add(-time.Minute)
-		if at.Before(leaf.NotBefore) {
-			at = leaf.NotBefore
-		}
-	}
-	_, verr := leaf.Verify(x509.VerifyOptions{
-		Roots: roots, Intermediates: pool(certs[1:]), CurrentTime: at,
-		KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
-	})
-	if verr != nil {
+	if verr := trustError(certs, roots, now); verr != nil {
 		out = append(out, trustFinding(subject, certs, verr))
 	}
 
@@ -159,6 +146,42 @@ func certFindings(subject, host string, st *tls.ConnectionState, roots *x509.Cer
 	return append(out, finding.New("tls.ok", subject,
 		fmt.Sprintf("%s, certificate valid for %s until %s, issued by %s",
 			versionName(st.Version), host, day(leaf.NotAfter), issuerName(leaf))))
+}
+
+// trustError verifies the chain up to a trusted root regardless of the
+// clock, so that an expired certificate from a trusted CA is reported as
+// expired only: it tries now, then moments when the leaf and then every
+// certificate presented is valid. Errors that only say "expired" are the
+// validity checks' business and are dropped here.
+func trustError(certs []*x509.Certificate, roots *x509.CertPool, now time.Time) error {
+	leaf := certs[0]
+	latestStart, earliestEnd := leaf.NotBefore, leaf.NotAfter
+	for _, c := range certs[1:] {
+		if c.NotBefore.After(latestStart) {
+			latestStart = c.NotBefore
+		}
+		if c.NotAfter.Before(earliestEnd) {
+			earliestEnd = c.NotAfter
+		}
+	}
+	var first error
+	for _, at := range []time.Time{now, leaf.NotAfter.Add(-time.Minute), latestStart.Add(time.Minute), earliestEnd.Add(-time.Minute)} {
+		_, err := leaf.Verify(x509.VerifyOptions{
+			Roots: roots, Intermediates: pool(certs[1:]), CurrentTime: at,
+			KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+		})
+		if err == nil {
+			return nil
+		}
+		var ci x509.CertificateInvalidError
+		if errors.As(err, &ci) && ci.Reason == x509.Expired {
+			continue
+		}
+		if first == nil {
+			first = err
+		}
+	}
+	return first
 }
 
 // trustFinding explains why the chain does not lead to a trusted root.

@@ -117,6 +117,11 @@ func run(ctx context.Context, o Options, t Target, subject string) (finding.Prob
 	}
 	if r.s != nil {
 		r.s.Close(ctx)
+		var rh tls.RecordHeaderError
+		if errors.As(r.err, &rh) && r.s.Banner == "" {
+			// A plaintext greeting answered our ClientHello: show it.
+			r.s.Banner = printable(firstLine(r.s.peek.firstBytes()))
+		}
 	}
 	// A plaintext port that stays silent may be speaking implicit TLS,
 	// waiting for our ClientHello: ask it, on a second connection, only
@@ -312,7 +317,7 @@ func (r *result) findings() []finding.Finding {
 		}
 		f := finding.New("tls.starttls-missing", subject,
 			fmt.Sprintf("Port %d offers no %s: everything, passwords included, crosses the network in clear", port, cmd),
-			"capabilities: "+orNone(s.CapsBeforeTLS.List()))
+			"capabilities: "+capsText(s.CapsBeforeTLS))
 		if r.t.Protocol == "smtp" {
 			// Kept at fail on an MX too: without STARTTLS every
 			// message arrives readable by anyone on the path, and
@@ -376,10 +381,7 @@ func (r *result) failureFinding() finding.Finding {
 			fmt.Sprintf("The server refuses service to this client: %s", printable(re.Reply)), ev...)
 		return f
 	case errors.As(err, &rh):
-		got := printable(firstLine(r.s.peek.firstBytes()))
-		if r.s.Banner == "" && got != "" {
-			r.s.Banner = got
-		}
+		got := r.s.Banner
 		return finding.New("conn.protocol", subject,
 			fmt.Sprintf("Port %d answers in plaintext (%q), but %s expects implicit TLS (RFC 8314)", port, got, protocolNames[r.t.Protocol]),
 			append(ev, "first bytes: "+got)...)
@@ -406,6 +408,13 @@ func (r *result) failureFinding() finding.Finding {
 		title = fmt.Sprintf("The server accepted STARTTLS on port %d, then closed the connection instead of completing the TLS handshake", port)
 	}
 	return finding.New("conn.protocol", subject, title, ev...)
+}
+
+func capsText(c Caps) string {
+	if c.Len() == 0 {
+		return "none announced"
+	}
+	return strings.Join(c.List(), ", ")
 }
 
 func firstLine(b []byte) string {
@@ -448,10 +457,15 @@ func (r *result) authFindings() []finding.Finding {
 			exposed = true
 			out = append(out, finding.New("auth.plaintext-exposed", subject,
 				fmt.Sprintf("Port %d offers %s before TLS: a client may send its password in clear", r.t.Port, strings.Join(bad, ", ")),
-				"capabilities before TLS: "+orNone(s.CapsBeforeTLS.List())))
+				"capabilities before TLS: "+capsText(s.CapsBeforeTLS)))
 		}
 	}
 	if !s.HaveCaps {
+		// No TLS session to judge. Port 25 needs no AUTH at all, so a
+		// plaintext MX that exposes nothing is fine on this count.
+		if !exposed && !needsAuth(r.t.Protocol) && s.HaveCapsBefore {
+			out = append(out, finding.New("auth.ok", subject, "No authentication is offered in clear"))
+		}
 		return out
 	}
 	mechs := s.d.mechanisms(s.CapsAfterTLS)
@@ -459,7 +473,7 @@ func (r *result) authFindings() []finding.Finding {
 		if len(mechs) == 0 {
 			return append(out, finding.New("auth.none-offered", subject,
 				fmt.Sprintf("Port %d offers no authentication mechanism even over TLS: mail clients cannot log in", r.t.Port),
-				"capabilities after TLS: "+orNone(s.CapsAfterTLS.List())))
+				"capabilities after TLS: "+capsText(s.CapsAfterTLS)))
 		}
 		oauthOnly := true
 		for _, m := range mechs {
@@ -475,7 +489,7 @@ func (r *result) authFindings() []finding.Finding {
 	if exposed {
 		return out
 	}
-	title := fmt.Sprintf("Authentication (%s) is offered only over TLS", orNone(mechs))
+	title := fmt.Sprintf("Authentication (%s) is offered only over TLS", strings.Join(mechs, ", "))
 	if len(mechs) == 0 {
 		title = "No authentication is offered before TLS"
 	}
