@@ -205,12 +205,11 @@ func buildZone(file, apex, apexFrom string, rrs []dns.RR, lines []int) (*zoneDat
 		}
 		n.rrs = append(n.rrs, rr)
 		n.origins = append(n.origins, Origin{File: file, Line: lines[i]})
-		for cur := name; ; {
+		for cur := name; ; cur = parent(cur) {
 			zd.exists[cur] = true
-			if cur == apex {
+			if cur == apex || cur == "." {
 				break
 			}
-			cur = parent(cur)
 		}
 	}
 	for name, n := range zd.nodes {
@@ -561,7 +560,7 @@ func (zd *zoneData) lookup(name string, qtype uint16) ([]dns.RR, []Origin, int) 
 	// ancestor; a wildcard directly below it is the source of synthesis.
 	// Names that exist, empty non-terminals included, never match one.
 	encloser := parent(name)
-	for !zd.exists[encloser] && encloser != zd.origin {
+	for !zd.exists[encloser] && encloser != zd.origin && encloser != "." {
 		encloser = parent(encloser)
 	}
 	wild := zd.nodes["*."+encloser]
