@@ -21,10 +21,10 @@ import (
 type action int
 
 const (
-	carryOn  action = iota
-	upgrade         // start a TLS handshake (after STARTTLS/STLS)
-	hangUp          // close the connection
-	hangUpTLS       // close instead of handshaking (a reset mid-STARTTLS)
+	carryOn   action = iota
+	upgrade          // start a TLS handshake (after STARTTLS/STLS)
+	hangUp           // close the connection
+	hangUpTLS        // close instead of handshaking (a reset mid-STARTTLS)
 )
 
 // scripted is a small line server: it sends greeting, then answers each
