@@ -131,15 +131,6 @@ func (t tally) add(u tally) tally {
 	return out
 }
 
-// String is the closing summary line: "3 pass, 1 info, 2 warn, 1 fail, 0 error".
-func (t tally) String() string {
-	parts := make([]string, 0, 5)
-	for s := finding.Pass; s <= finding.Error; s++ {
-		parts = append(parts, fmt.Sprintf("%d %s", t.bySeverity[s], s))
-	}
-	return strings.Join(parts, ", ")
-}
-
 // baselineStates is the order baseline counts are shown in.
 var baselineStates = []string{"new", "unchanged", "fixed"}
 
