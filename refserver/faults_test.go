@@ -254,6 +254,37 @@ func TestNoAuth(t *testing.T) {
 	if caps := d.multi(); slices.Contains(caps, "USER") || slices.ContainsFunc(caps, func(c string) bool { return strings.HasPrefix(c, "SASL") }) {
 		t.Errorf("995 CAPA %q offers a login", caps)
 	}
+	// IMAP: healthy before TLS, LOGINDISABLED and no AUTH= after it.
+	ic := imapStartTLS(t, s)
+	caps, err := ic.Capability().Wait()
+	if err != nil || !caps.Has(imap.CapLoginDisabled) || len(caps.AuthMechanisms()) != 0 || caps.Has(imap.CapStartTLS) {
+		t.Errorf("143 after TLS: caps %v (%v), want LOGINDISABLED and no AUTH=", caps, err)
+	}
+	var ie *imap.Error
+	if err := ic.Login(alice, alicePwd).Wait(); !errors.As(err, &ie) || ie.Type != imap.StatusResponseTypeNo {
+		t.Errorf("LOGIN after TLS: %v, want NO", err)
+	}
+}
+
+// imapStartTLS logs nothing in: it checks the plaintext greeting of 143 is
+// a healthy one and upgrades the connection.
+func imapStartTLS(t *testing.T, s *Server) *imapclient.Client {
+	t.Helper()
+	plain, err := imapclient.DialInsecure(s.addr(PortIMAP), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	caps, err := plain.Capability().Wait()
+	plain.Close()
+	if err != nil || !caps.Has(imap.CapStartTLS) || !caps.Has(imap.CapLoginDisabled) || len(caps.AuthMechanisms()) != 0 {
+		t.Fatalf("143 before TLS: caps %v (%v), want STARTTLS LOGINDISABLED", caps, err)
+	}
+	ic, err := imapclient.DialStartTLS(s.addr(PortIMAP), &imapclient.Options{TLSConfig: clientTLS(s)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ic.Close() })
+	return ic
 }
 
 func TestOAuthOnly(t *testing.T) {
@@ -271,6 +302,24 @@ func TestOAuthOnly(t *testing.T) {
 	d.line()
 	if caps := d.multi(); !slices.Contains(caps, "SASL XOAUTH2 OAUTHBEARER") || slices.Contains(caps, "USER") {
 		t.Errorf("995 CAPA %q", caps)
+	}
+	ic := imapStartTLS(t, s)
+	caps, err := ic.Capability().Wait()
+	if mechs := caps.AuthMechanisms(); err != nil || !caps.Has(imap.CapLoginDisabled) || !slices.Equal(mechs, []string{"XOAUTH2", "OAUTHBEARER"}) {
+		t.Errorf("143 after TLS: caps %v (%v), want AUTH=XOAUTH2 AUTH=OAUTHBEARER LOGINDISABLED", caps, err)
+	}
+	err = ic.Authenticate(sasl.NewOAuthBearerClient(&sasl.OAuthBearerOptions{Username: alice, Token: "not-a-token"}))
+	var ie *imap.Error
+	if !errors.As(err, &ie) || ie.Code != imap.ResponseCodeAuthenticationFailed {
+		t.Errorf("AUTHENTICATE OAUTHBEARER: %v, want NO [AUTHENTICATIONFAILED]", err)
+	}
+	ic2, err := imapclient.DialTLS(s.addr(PortIMAPS), &imapclient.Options{TLSConfig: clientTLS(s)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ic2.Close()
+	if caps, err := ic2.Capability().Wait(); err != nil || !caps.Has(imap.CapLoginDisabled) || caps.Has(imap.CapStartTLS) {
+		t.Errorf("993: caps %v (%v)", caps, err)
 	}
 }
 

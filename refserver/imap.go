@@ -16,6 +16,10 @@ import (
 // (RFC 9051 §6.2.1, §6.2.3; RFC 8314 §4.1), 993 with implicit TLS.
 func (s *Server) startIMAP(ln net.Listener) error {
 	port := ln.(*faultListener).port
+	if s.fault(FaultNoAuth, port) || s.fault(FaultOAuthOnly, port) {
+		s.startIMAPNoLogin(ln, port)
+		return nil
+	}
 	opts := &imapserver.Options{
 		NewSession: func(c *imapserver.Conn) (imapserver.Session, *imapserver.GreetingData, error) {
 			return &imapSession{s: s, port: port, conn: c}, nil, nil
@@ -66,10 +70,6 @@ func (is *imapSession) AuthenticateMechanisms() []string {
 		// tls-required: login is accepted as a command but nothing is
 		// advertised before TLS.
 		return nil
-	case s.fault(FaultNoAuth, p):
-		return nil
-	case s.fault(FaultOAuthOnly, p):
-		return []string{"XOAUTH2", "OAUTHBEARER"}
 	}
 	return []string{sasl.Plain}
 }
@@ -84,10 +84,6 @@ func (is *imapSession) Authenticate(mech string) (sasl.Server, error) {
 			return nil, imapTLSRequired
 		}
 		return nil, &imap.Error{Type: imap.StatusResponseTypeNo, Code: imap.ResponseCodeCannot, Text: "SASL mechanism not supported"}
-	}
-	if !strings.EqualFold(mech, sasl.Plain) {
-		// oauth-only: no token is ever valid here.
-		return rejectServer{err: imapserver.ErrAuthFailed}, nil
 	}
 	return sasl.NewPlainServer(func(identity, user, pass string) error {
 		// RFC 4616 §2: acting for another identity is not supported.
@@ -109,10 +105,6 @@ var (
 // "alice@example.test" name the same account) and the login faults.
 func (is *imapSession) Login(user, pass string) error {
 	s, p := is.s, is.port
-	if s.fault(FaultNoAuth, p) || s.fault(FaultOAuthOnly, p) {
-		// The server offers no password login at all.
-		return &imap.Error{Type: imap.StatusResponseTypeNo, Code: imap.ResponseCodeAuthenticationFailed, Text: "Password login is not available"}
-	}
 	u, out := s.login(p, is.secure(), user, pass)
 	switch out {
 	case authOK:
