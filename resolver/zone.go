@@ -21,14 +21,20 @@ import (
 const maxZoneFileSize = 16 << 20
 
 // ZoneError is a zone file that cannot be used. Its Error is "FILE:LINE:
-// reason", the form editors and CI annotations understand.
+// reason", the form editors and CI annotations understand, or "FILE:
+// reason" when no line is at fault (Line 0: the file cannot be read).
 type ZoneError struct {
 	File   string
 	Line   int
 	Reason string
 }
 
-func (e *ZoneError) Error() string { return fmt.Sprintf("%s:%d: %s", e.File, e.Line, e.Reason) }
+func (e *ZoneError) Error() string {
+	if e.Line == 0 {
+		return fmt.Sprintf("%s: %s", e.File, e.Reason)
+	}
+	return fmt.Sprintf("%s:%d: %s", e.File, e.Line, e.Reason)
+}
 
 // Zone answers from RFC 1035 zone files as their authoritative server
 // would. It holds one or more zones; the zone whose origin is the longest
@@ -85,7 +91,7 @@ func LoadZoneFiles(paths []string) (*Zone, error) {
 	for _, p := range paths {
 		f, err := os.Open(p)
 		if err != nil {
-			return nil, &ZoneError{File: p, Line: 0, Reason: unwrapPathError(err)}
+			return nil, &ZoneError{File: p, Reason: unwrapPathError(err)}
 		}
 		err = ParseZone(z, p, "", f)
 		f.Close()

@@ -269,7 +269,7 @@ func TestLoadZoneFiles(t *testing.T) {
 
 	_, err = resolver.LoadZoneFiles([]string{filepath.Join(dir, "missing.zone")})
 	var ze *resolver.ZoneError
-	if !errors.As(err, &ze) || !strings.HasPrefix(err.Error(), filepath.Join(dir, "missing.zone")+":") {
+	if !errors.As(err, &ze) || ze.Line != 0 || err.Error() != filepath.Join(dir, "missing.zone")+": no such file or directory" {
 		t.Errorf("missing file: got %v, want a ZoneError naming the file", err)
 	}
 }
