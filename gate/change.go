@@ -57,6 +57,10 @@ func ChangeRules(ctx context.Context, base, proposed State, domain string, opts 
 	out = append(out, dkimChanges(ctx, base.Resolver, proposed.Resolver, domain, selectors, opts.DKIMSelectors, file)...)
 	out = append(out, mtastsChanges(ctx, base, proposed, domain)...)
 	out = append(out, ttlChanges(ctx, base.Resolver, proposed.Resolver, domain, selectors, file)...)
+	// Every finding here is about the change itself, so new by definition.
+	for i := range out {
+		out[i].Baseline = New
+	}
 	return out
 }
 
@@ -227,6 +231,9 @@ type cachedSet struct {
 	// keep, when set, selects the records of the set that matter (the SPF
 	// record among the apex TXT records).
 	keep func(dns.RR) bool
+	// staleRemovalHarmless: a cached old value of a removed record does no
+	// harm (an old DKIM key keeps verifying mail signed with it).
+	staleRemovalHarmless bool
 }
 
 func isSPF(rr dns.RR) bool {
@@ -251,14 +258,14 @@ const (
 // runs out, whatever the zone says meanwhile).
 func ttlChanges(ctx context.Context, base, proposed resolver.Resolver, domain string, selectors []string, file *finding.Location) []finding.Finding {
 	sets := []cachedSet{
-		{domain, dns.TypeMX, "MX", nil},
-		{domain, dns.TypeTXT, "SPF record", isSPF},
-		{"_dmarc." + domain, dns.TypeTXT, "DMARC record", nil},
-		{"_mta-sts." + domain, dns.TypeTXT, "MTA-STS record", nil},
-		{"_smtp._tls." + domain, dns.TypeTXT, "TLS-RPT record", nil},
+		{domain, dns.TypeMX, "MX", nil, false},
+		{domain, dns.TypeTXT, "SPF record", isSPF, false},
+		{"_dmarc." + domain, dns.TypeTXT, "DMARC record", nil, false},
+		{"_mta-sts." + domain, dns.TypeTXT, "MTA-STS record", nil, false},
+		{"_smtp._tls." + domain, dns.TypeTXT, "TLS-RPT record", nil, false},
 	}
 	for _, sel := range selectors {
-		sets = append(sets, cachedSet{sel + "._domainkey." + domain, dns.TypeTXT, "DKIM key " + sel, nil})
+		sets = append(sets, cachedSet{sel + "._domainkey." + domain, dns.TypeTXT, "DKIM key " + sel, nil, true})
 	}
 	var out []finding.Finding
 	for _, s := range sets {
@@ -275,7 +282,7 @@ func ttlChanges(ctx context.Context, base, proposed resolver.Resolver, domain st
 			continue
 		}
 		prrs, pidx := s.records(pans)
-		if slices.Equal(rdataSet(brrs), rdataSet(prrs)) {
+		if slices.Equal(rdataSet(brrs), rdataSet(prrs)) || len(prrs) == 0 && s.staleRemovalHarmless {
 			continue
 		}
 		ttl := brrs[0].Header().Ttl

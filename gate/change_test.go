@@ -45,6 +45,24 @@ func TestChangeRulesRevokedKeyIsDeliberate(t *testing.T) {
 	}
 }
 
+func TestChangeRulesDKIMRemovalWithLongTTL(t *testing.T) {
+	// The old key staying cached is harmless; the removal itself is not.
+	base := resolvertest.New(`s1._domainkey.example.com. 172800 IN TXT "v=DKIM1; p=`+rsaKey+`"`,
+		"example.com. 300 IN MX 10 mx1.example.com.")
+	prop := resolvertest.New("example.com. 300 IN MX 10 mx1.example.com.")
+	got := ChangeRules(context.Background(), State{Resolver: base}, State{Resolver: prop}, "example.com",
+		ChangeOptions{DKIMSelectors: []string{"s1"}})
+	if s := idsAndSeverities(got); s != "change.dkim-selector-removed fail" {
+		t.Fatalf("got %q", s)
+	}
+	if got[0].Baseline != New {
+		t.Errorf("Baseline = %q, want %q", got[0].Baseline, New)
+	}
+	if !strings.Contains(got[0].Fix, "2 days") {
+		t.Errorf("the fix does not name the old TTL: %q", got[0].Fix)
+	}
+}
+
 func TestChangeRulesTTLOnlyChangeIsQuiet(t *testing.T) {
 	// Lowering the TTL ahead of a change is the remedy, not a problem.
 	base := resolvertest.New("example.com. 86400 IN MX 10 mx1.example.com.")

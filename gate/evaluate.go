@@ -2,6 +2,7 @@ package gate
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"strconv"
@@ -11,6 +12,7 @@ import (
 	"github.com/miekg/dns"
 
 	"github.com/mailcheck-cli/mailcheck/checks"
+	"github.com/mailcheck-cli/mailcheck/checks/mtasts"
 	"github.com/mailcheck-cli/mailcheck/dialer"
 	"github.com/mailcheck-cli/mailcheck/finding"
 	"github.com/mailcheck-cli/mailcheck/resolver"
@@ -325,41 +327,38 @@ func lookups(n int) string {
 }
 
 // evalMTASTS: require.mta_sts_mode is the weakest acceptable MTA-STS mode
-// (none < testing < enforce). The mode comes from the policy file given
-// with --mta-sts-policy, else from the published policy: a domain without
-// a valid _mta-sts TXT record has no policy, i.e. mode none (RFC 8461 §3.1).
+// (none < testing < enforce). Senders look for the _mta-sts TXT record
+// first: without exactly one valid record there is no policy, i.e. mode
+// none (RFC 8461 §3.1). With the record, the mode is that of the policy file
+// given with --mta-sts-policy, else of the policy served over HTTPS. A
+// policy that does not parse is no policy either (§3.3); one that cannot be
+// fetched leaves the requirement undecided.
 func (p *Policy) evalMTASTS(ctx context.Context, st State, domain string) ([]finding.Finding, string) {
 	want := p.Require.MTASTSMode
 	f := finding.New("policy.mta-sts-mode", policyURL(domain), "")
 	f.Location = p.at(p.Require.MTASTSModeLine)
 	mode, where := "none", ""
 	var modeLoc *finding.Location
-	if st.MTASTS.File == "" {
-		rec, _, err := lookupSTSRecord(ctx, st.Resolver, domain)
-		if err != nil {
-			return []finding.Finding{inconclusive(f, "The MTA-STS requirement", err)}, ""
-		}
-		if !rec.Present {
-			where = "no valid _mta-sts." + trimDot(fqdn(domain)) + " TXT record, so no policy applies"
-		}
-		if rec.Present {
-			pol, err := st.MTASTS.load(ctx, domain)
-			if err != nil {
-				f.Severity = finding.Error
-				f.Title = "The MTA-STS requirement could not be checked: the policy could not be read"
-				f.Evidence = []string{err.Error()}
-				return []finding.Finding{f}, ""
-			}
+	rec, _, err := lookupSTSRecord(ctx, st.Resolver, domain)
+	if err != nil {
+		return []finding.Finding{inconclusive(f, "The MTA-STS requirement", err)}, ""
+	}
+	if rec.Present {
+		pol, err := st.MTASTS.load(ctx, domain)
+		var perr *mtasts.ParseError
+		switch {
+		case errors.As(err, &perr):
+			where = "the policy is invalid: " + err.Error()
+		case err != nil:
+			f.Severity = finding.Error
+			f.Title = "The MTA-STS requirement could not be checked: the policy could not be read"
+			f.Evidence = []string{err.Error()}
+			return []finding.Finding{f}, ""
+		default:
 			mode, where, modeLoc = pol.mode(), pol.Where, pol.ModeLocation
 		}
 	} else {
-		pol, err := st.MTASTS.load(ctx, domain)
-		if err != nil {
-			// An invalid policy is no policy to a sender (RFC 8461 §3.3).
-			where = "the policy is invalid: " + err.Error()
-		} else {
-			mode, where, modeLoc = pol.mode(), pol.Where, pol.ModeLocation
-		}
+		where = "no valid _mta-sts." + trimDot(fqdn(domain)) + " TXT record, so no policy applies"
 	}
 	actual := "actual: mode " + mode + " (" + where + ")"
 	if strength(mtastsStrength, mode) >= strength(mtastsStrength, want) {

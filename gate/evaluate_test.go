@@ -48,6 +48,7 @@ func TestEvaluateRequirements(t *testing.T) {
 		domain  string
 		records []string
 		fail    func(*resolvertest.Fake)
+		stsFile string // --mta-sts-policy
 		want    string
 		mention string // evidence must mention it
 	}{
@@ -146,6 +147,29 @@ func TestEvaluateRequirements(t *testing.T) {
 			mention: "mode none",
 		},
 		{
+			name:    "mta-sts policy file in the repository, TXT record dropped",
+			policy:  "require:\n  mta_sts_mode: testing\n",
+			records: []string{"example.com. 300 IN MX 10 mx1.example.com."},
+			stsFile: "testdata/clean/baseline/mta-sts.txt",
+			want:    "policy.mta-sts-mode fail",
+			mention: "no valid _mta-sts.example.com TXT record",
+		},
+		{
+			name:    "mta-sts policy file in the repository, TXT record kept",
+			policy:  "require:\n  mta_sts_mode: enforce\n",
+			records: []string{`_mta-sts.example.com. 300 IN TXT "v=STSv1; id=2"`},
+			stsFile: "testdata/clean/baseline/mta-sts.txt",
+			want:    "policy.ok pass",
+		},
+		{
+			name:    "mta-sts policy file that does not parse is no policy",
+			policy:  "require:\n  mta_sts_mode: testing\n",
+			records: []string{`_mta-sts.example.com. 300 IN TXT "v=STSv1; id=2"`},
+			stsFile: "testdata/policy-allow-expired/policy.yaml",
+			want:    "policy.mta-sts-mode fail",
+			mention: "invalid",
+		},
+		{
 			name:    "mta-sts TXT present but no way to read the policy",
 			policy:  "require:\n  mta_sts_mode: testing\n",
 			records: []string{`_mta-sts.example.com. 300 IN TXT "v=STSv1; id=1"`},
@@ -161,7 +185,7 @@ func TestEvaluateRequirements(t *testing.T) {
 			if domain == "" {
 				domain = "example.com"
 			}
-			got := evalOnly(t, tt.policy, State{Resolver: r}, domain)
+			got := evalOnly(t, tt.policy, State{Resolver: r, MTASTS: MTASTSSource{File: tt.stsFile}}, domain)
 			if s := idsAndSeverities(got); s != tt.want {
 				t.Fatalf("got %q, want %q", s, tt.want)
 			}
