@@ -1,0 +1,238 @@
+package cli
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/spf13/cobra"
+	"golang.org/x/net/idna"
+
+	"github.com/mailcheck-cli/mailcheck/checks"
+	"github.com/mailcheck-cli/mailcheck/finding"
+	"github.com/mailcheck-cli/mailcheck/probe"
+	"github.com/mailcheck-cli/mailcheck/report"
+)
+
+// DomainOptions are the inputs of `mailcheck domain`.
+type DomainOptions struct {
+	IO      *IOStreams
+	Net     NetFlags
+	Domains []string
+	// File names a list of domains, one per line ("-" for stdin).
+	File          string
+	DKIMSelectors []string
+	NoProbe       bool
+}
+
+// NewCmdDomain builds `mailcheck domain`. runF replaces the run function in
+// tests of flag handling; nil means domainRun.
+func NewCmdDomain(io *IOStreams, runF func(context.Context, *DomainOptions) error) *cobra.Command {
+	opts := &DomainOptions{IO: io}
+	cmd := &cobra.Command{
+		Use:   "domain DOMAIN...",
+		Short: "Audit domains: MX, SPF, DMARC, DKIM, MTA-STS, TLS-RPT, DNSSEC, PTR and the MX servers",
+		Example: `  mailcheck domain example.com
+  mailcheck domain example.com --dkim-selector s2026 --format json
+  mailcheck domain example.com --zone proposed/example.com.zone --no-probe --fail-on warn`,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			opts.Domains = args
+			if runF != nil {
+				return runF(cmd.Context(), opts)
+			}
+			return domainRun(cmd.Context(), opts)
+		},
+	}
+	opts.Net.register(cmd)
+	fl := cmd.Flags()
+	fl.StringArrayVar(&opts.DKIMSelectors, "dkim-selector", nil, "DKIM selector to check (repeatable); common selectors are tried too")
+	fl.BoolVar(&opts.NoProbe, "no-probe", false, "check DNS only; do not connect to the mail servers")
+	fl.StringVar(&opts.File, "file", "", "read domains from this file, one per line (- for standard input)")
+	return cmd
+}
+
+func domainRun(ctx context.Context, opts *DomainOptions) error {
+	domains, err := collectDomains(opts)
+	if err != nil {
+		return err
+	}
+	selectors, err := normaliseSelectors(opts.DKIMSelectors)
+	if err != nil {
+		return err
+	}
+	n, err := opts.Net.build(opts.IO)
+	if err != nil {
+		return err
+	}
+	ctx, cancel := n.runContext(ctx)
+	defer cancel()
+
+	env := &checks.Env{Resolver: n.Resolver, Dialer: n.Dialer, Now: time.Now, DKIMSelectors: selectors}
+	reports := make([]finding.Report, len(domains))
+	// Domains are audited concurrently, a few at a time: one domain is
+	// already many parallel lookups.
+	sem := make(chan struct{}, 4)
+	var wg sync.WaitGroup
+	for i, d := range domains {
+		wg.Go(func() {
+			sem <- struct{}{}
+			defer func() { <-sem }()
+			reports[i] = auditDomain(ctx, env, d, opts.NoProbe, n.Verbose())
+		})
+	}
+	wg.Wait()
+	if err := report.Render(opts.IO.Out, reports, n.Render); err != nil {
+		return err
+	}
+	if code := n.exitCode(reports); code != ExitOK {
+		return &ExitError{Code: code}
+	}
+	return nil
+}
+
+// auditDomain runs the DNS checks and, unless noProbe, the probes of every
+// MX address on port 25, all concurrently.
+func auditDomain(ctx context.Context, env *checks.Env, domain string, noProbe, verbose bool) finding.Report {
+	started := time.Now()
+	var res checks.Result
+	var probes []finding.Probe
+	var probeFindings []finding.Finding
+	var wg sync.WaitGroup
+	wg.Go(func() { res = checks.Run(ctx, env, domain) })
+	if !noProbe {
+		wg.Go(func() {
+			probes, probeFindings = probe.MX(ctx, probe.Options{Dialer: env.Dialer, Resolver: env.Resolver, Verbose: verbose}, domain)
+		})
+	}
+	wg.Wait()
+	return finding.Report{
+		Schema:     finding.Schema,
+		Target:     domain,
+		Started:    started.UTC(),
+		DurationMS: time.Since(started).Milliseconds(),
+		Findings:   append(res.Findings, probeFindings...),
+		Probes:     probes,
+		Detail:     res.Detail,
+	}
+}
+
+// collectDomains merges the arguments and --file, validating each.
+func collectDomains(opts *DomainOptions) ([]string, error) {
+	raw := append([]string(nil), opts.Domains...)
+	if opts.File != "" {
+		var r io.Reader
+		if opts.File == "-" {
+			r = opts.IO.In
+		} else {
+			f, err := os.Open(opts.File)
+			if err != nil {
+				return nil, usageErrorf("--file: %v", unwrapPath(err))
+			}
+			defer f.Close()
+			r = f
+		}
+		sc := bufio.NewScanner(io.LimitReader(r, 16<<20))
+		for sc.Scan() {
+			line := strings.TrimSpace(sc.Text())
+			if line == "" || strings.HasPrefix(line, "#") {
+				continue
+			}
+			raw = append(raw, line)
+		}
+		if err := sc.Err(); err != nil {
+			return nil, usageErrorf("--file %s: %v", opts.File, err)
+		}
+	}
+	if len(raw) == 0 {
+		return nil, usageErrorf("no domain given: mailcheck domain DOMAIN... (or --file F)")
+	}
+	seen := map[string]bool{}
+	var out []string
+	for _, d := range raw {
+		nd, err := normaliseDomain(d)
+		if err != nil {
+			return nil, err
+		}
+		if !seen[nd] {
+			seen[nd] = true
+			out = append(out, nd)
+		}
+	}
+	return out, nil
+}
+
+// normaliseDomain turns user input into a lower-case ASCII domain name
+// (IDNA 2008, RFC 5891) or explains why it is not one.
+func normaliseDomain(in string) (string, error) {
+	d := strings.TrimSuffix(strings.TrimSpace(in), ".")
+	if d == "" {
+		return "", usageErrorf("invalid domain %q: empty", in)
+	}
+	if strings.Contains(d, "@") {
+		return "", usageErrorf("invalid domain %q: that is an address; use the part after @ or `mailcheck login`", in)
+	}
+	if strings.Contains(d, "://") || strings.ContainsAny(d, "/:") {
+		return "", usageErrorf("invalid domain %q: give a bare domain name such as example.com", in)
+	}
+	ascii, err := idna.Lookup.ToASCII(d)
+	if err != nil {
+		return "", usageErrorf("invalid domain %q: %v", in, err)
+	}
+	ascii = strings.ToLower(ascii)
+	if len(ascii) > 253 {
+		return "", usageErrorf("invalid domain %q: longer than 253 characters", in)
+	}
+	labels := strings.Split(ascii, ".")
+	if len(labels) < 2 {
+		return "", usageErrorf("invalid domain %q: a mail domain has at least two labels", in)
+	}
+	for _, l := range labels {
+		if err := checkLabel(l); err != nil {
+			return "", usageErrorf("invalid domain %q: %v", in, err)
+		}
+	}
+	return ascii, nil
+}
+
+func checkLabel(l string) error {
+	if l == "" {
+		return fmt.Errorf("empty label")
+	}
+	if len(l) > 63 {
+		return fmt.Errorf("label %q is longer than 63 characters", l)
+	}
+	if l[0] == '-' || l[len(l)-1] == '-' {
+		return fmt.Errorf("label %q starts or ends with a hyphen", l)
+	}
+	for _, c := range l {
+		if !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '-' || c == '_') {
+			return fmt.Errorf("label %q has the character %q", l, c)
+		}
+	}
+	return nil
+}
+
+// normaliseSelectors validates --dkim-selector values (RFC 6376 §3.1: a
+// selector is one or more dot-separated labels).
+func normaliseSelectors(in []string) ([]string, error) {
+	var out []string
+	for _, s := range in {
+		s = strings.ToLower(strings.TrimSpace(s))
+		s = strings.TrimSuffix(s, "._domainkey")
+		if s == "" {
+			return nil, usageErrorf("empty --dkim-selector")
+		}
+		for _, l := range strings.Split(s, ".") {
+			if err := checkLabel(l); err != nil {
+				return nil, usageErrorf("invalid --dkim-selector %q: %v", s, err)
+			}
+		}
+		out = append(out, s)
+	}
+	return out, nil
+}

@@ -1,0 +1,130 @@
+// Package cli holds mailcheck's commands: one file per command. Each command's
+// RunE only fills an options struct; the work happens in a xRun(opts)
+// function that tests call directly with buffer streams.
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"strings"
+
+	"github.com/spf13/cobra"
+	"golang.org/x/term"
+)
+
+// Exit codes (SPEC "Exit codes").
+const (
+	ExitOK           = 0
+	ExitFindings     = 1
+	ExitUsage        = 2
+	ExitInconclusive = 3
+)
+
+// Version is set at build time with -ldflags "-X .../internal/cli.Version=v1.2.3".
+var Version = "dev"
+
+// IOStreams are the command's standard streams; tests use buffers.
+type IOStreams struct {
+	In     io.Reader
+	Out    io.Writer
+	ErrOut io.Writer
+	// OutTTY says whether Out is a terminal (colour, prompts).
+	OutTTY bool
+	// InTTY says whether In is a terminal (password prompt).
+	InTTY bool
+	// Getenv reads the environment (NO_COLOR, GITHUB_ACTIONS, password vars).
+	Getenv func(string) string
+}
+
+// SystemIO returns the process's streams.
+func SystemIO() *IOStreams {
+	return &IOStreams{
+		In: os.Stdin, Out: os.Stdout, ErrOut: os.Stderr,
+		OutTTY: term.IsTerminal(int(os.Stdout.Fd())),
+		InTTY:  term.IsTerminal(int(os.Stdin.Fd())),
+		Getenv: os.Getenv,
+	}
+}
+
+// UsageError is bad input: a one-line reason on stderr and exit 2.
+type UsageError struct{ Msg string }
+
+func (e *UsageError) Error() string { return e.Msg }
+
+func usageErrorf(format string, args ...any) error {
+	return &UsageError{Msg: fmt.Sprintf(format, args...)}
+}
+
+// ExitError carries a command's exit code when there is nothing more to say
+// (the findings were already printed).
+type ExitError struct{ Code int }
+
+func (e *ExitError) Error() string { return fmt.Sprintf("exit %d", e.Code) }
+
+// Main runs mailcheck with the process's arguments and returns its exit code.
+func Main() int {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	defer stop()
+	return Run(ctx, SystemIO(), os.Args[1:])
+}
+
+// Run executes one command line and maps its outcome to an exit code in one
+// place.
+func Run(ctx context.Context, io *IOStreams, args []string) int {
+	root := NewRootCmd(io)
+	root.SetArgs(args)
+	root.SetIn(io.In)
+	root.SetOut(io.Out)
+	root.SetErr(io.ErrOut)
+	err := root.ExecuteContext(ctx)
+	if err == nil {
+		return ExitOK
+	}
+	var exit *ExitError
+	if errors.As(err, &exit) {
+		return exit.Code
+	}
+	// Every other error is bad input (a flag, a domain, a file) or a
+	// failure to start (a port in use): one line, exit 2.
+	fmt.Fprintln(io.ErrOut, "mailcheck: "+firstLine(strings.TrimSpace(err.Error())))
+	return ExitUsage
+}
+
+func firstLine(s string) string {
+	if i := strings.IndexByte(s, '\n'); i >= 0 {
+		return s[:i]
+	}
+	return s
+}
+
+// NewRootCmd builds the command tree.
+func NewRootCmd(io *IOStreams) *cobra.Command {
+	root := &cobra.Command{
+		Use:   "mailcheck",
+		Short: "Diagnose mail configuration: DNS policy records and the servers behind them",
+		Long: `mailcheck audits a domain's mail set-up — MX, SPF, DKIM, DMARC, MTA-STS, TLS-RPT,
+DNSSEC, reverse DNS — and probes the SMTP, IMAP and POP3 servers behind it
+(STARTTLS, certificates, TLS versions, AUTH). Every problem comes with its fix.`,
+		SilenceErrors: true,
+		SilenceUsage:  true,
+		Version:       Version,
+	}
+	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error {
+		return &UsageError{Msg: err.Error()}
+	})
+	root.AddCommand(
+		NewCmdDomain(io, nil),
+		NewCmdProbe(io),
+		NewCmdExplain(io, nil),
+		NewCmdServe(io, nil),
+		NewCmdDemo(io),
+		NewCmdSelftest(io),
+		NewCmdVersion(io),
+	)
+	root.CompletionOptions.HiddenDefaultCmd = false
+	return root
+}

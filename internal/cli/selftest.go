@@ -1,0 +1,183 @@
+package cli
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"sync"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/mailcheck-cli/mailcheck/finding"
+	"github.com/mailcheck-cli/mailcheck/fixtures"
+	"github.com/mailcheck-cli/mailcheck/refserver"
+)
+
+// SelftestOptions are the inputs of `mailcheck selftest`.
+type SelftestOptions struct {
+	IO        *IOStreams
+	Scenarios []string
+	Timeout   time.Duration
+	Verbose   bool
+	Format    string
+}
+
+// ScenarioResult is one row of the selftest table.
+type ScenarioResult struct {
+	Scenario   string            `json:"scenario"`
+	OK         bool              `json:"ok"`
+	Missing    []string          `json:"missing,omitempty"`
+	Unexpected []string          `json:"unexpected,omitempty"`
+	Error      string            `json:"error,omitempty"`
+	DurationMS int64             `json:"duration_ms"`
+	Findings   []finding.Finding `json:"-"`
+}
+
+// NewCmdSelftest builds `mailcheck selftest`.
+func NewCmdSelftest(io *IOStreams) *cobra.Command {
+	opts := &SelftestOptions{IO: io}
+	cmd := &cobra.Command{
+		Use:   "selftest [SCENARIO...]",
+		Short: "Run every embedded scenario and compare the findings with what each expects",
+		Long: `selftest serves each embedded scenario with the reference server, audits it, and checks
+that the audit reports exactly the findings the scenario expects. It needs no network.`,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			opts.Scenarios = args
+			return selftestRun(cmd.Context(), opts)
+		},
+	}
+	cmd.Flags().DurationVar(&opts.Timeout, "timeout", 20*time.Second, "bound on each scenario's audit")
+	cmd.Flags().BoolVarP(&opts.Verbose, "verbose", "v", false, "list every finding of failing scenarios")
+	cmd.Flags().StringVar(&opts.Format, "format", "text", "output format: text|json")
+	return cmd
+}
+
+func selftestRun(ctx context.Context, opts *SelftestOptions) error {
+	if opts.Format != "text" && opts.Format != "json" {
+		return usageErrorf("unknown --format %q for selftest (want text or json)", opts.Format)
+	}
+	if opts.Timeout <= 0 {
+		return usageErrorf("--timeout must be positive, got %s", opts.Timeout)
+	}
+	names := opts.Scenarios
+	if len(names) == 0 {
+		names = fixtures.Names()
+	}
+	scenarios := make([]*fixtures.Scenario, len(names))
+	for i, name := range names {
+		sc, err := fixtures.Load(name)
+		if err != nil {
+			return &UsageError{Msg: err.Error()}
+		}
+		scenarios[i] = sc
+	}
+
+	results := make([]ScenarioResult, len(scenarios))
+	sem := make(chan struct{}, 4)
+	var wg sync.WaitGroup
+	for i, sc := range scenarios {
+		wg.Go(func() {
+			sem <- struct{}{}
+			defer func() { <-sem }()
+			results[i] = runScenario(ctx, sc, opts.Timeout)
+		})
+	}
+	wg.Wait()
+
+	failed := 0
+	for _, r := range results {
+		if !r.OK {
+			failed++
+		}
+	}
+	if opts.Format == "json" {
+		if err := writeJSON(opts.IO.Out, results); err != nil {
+			return err
+		}
+	} else {
+		printSelftest(opts, results, failed)
+	}
+	if failed > 0 {
+		return &ExitError{Code: ExitFindings}
+	}
+	return nil
+}
+
+// runScenario serves one scenario and audits it. The probe step timeout is
+// kept short so the tarpit scenario is detected quickly; the tarpit itself
+// waits far longer than that.
+func runScenario(ctx context.Context, sc *fixtures.Scenario, timeout time.Duration) ScenarioResult {
+	started := time.Now()
+	res := ScenarioResult{Scenario: sc.Name}
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	srv, err := refserver.Start(ctx, refserver.Options{Scenario: sc, TarpitDelay: timeout})
+	if err != nil {
+		res.Error = err.Error()
+		return res
+	}
+	defer srv.Close()
+	n := &Net{Timeout: min(timeout, 8*time.Second)}
+	rep, err := auditReference(ctx, n, srv, sc)
+	if err != nil {
+		res.Error = err.Error()
+		return res
+	}
+	keep := fixtures.DNSOnly
+	if sc.Probe {
+		keep = nil
+	}
+	m := sc.Compare(rep.Findings, keep)
+	for _, e := range m.Missing {
+		s := e.ID + " (" + e.Severity.String() + ")"
+		if e.Subject != "" {
+			s += " on " + e.Subject
+		}
+		res.Missing = append(res.Missing, s)
+	}
+	for _, f := range m.Unexpected {
+		res.Unexpected = append(res.Unexpected, f.ID+" ("+f.Severity.String()+") on "+f.Subject)
+	}
+	res.OK = m.OK()
+	res.Findings = rep.Findings
+	res.DurationMS = time.Since(started).Milliseconds()
+	return res
+}
+
+func printSelftest(opts *SelftestOptions, results []ScenarioResult, failed int) {
+	tw := tabwriter.NewWriter(opts.IO.Out, 2, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "SCENARIO\tRESULT\tTIME\tDETAILS")
+	for _, r := range results {
+		verdict, details := "ok", ""
+		if !r.OK {
+			verdict = "FAIL"
+			var parts []string
+			if r.Error != "" {
+				parts = append(parts, "error: "+r.Error)
+			}
+			if len(r.Missing) > 0 {
+				parts = append(parts, "missing: "+strings.Join(r.Missing, ", "))
+			}
+			if len(r.Unexpected) > 0 {
+				parts = append(parts, "unexpected: "+strings.Join(r.Unexpected, ", "))
+			}
+			details = strings.Join(parts, "; ")
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%dms\t%s\n", r.Scenario, verdict, r.DurationMS, details)
+	}
+	tw.Flush()
+	if opts.Verbose {
+		for _, r := range results {
+			if r.OK {
+				continue
+			}
+			fmt.Fprintf(opts.IO.Out, "\n%s produced:\n", r.Scenario)
+			for _, f := range r.Findings {
+				fmt.Fprintf(opts.IO.Out, "  %-5s %-28s %s\n", f.Severity, f.ID, f.Subject)
+			}
+		}
+	}
+	fmt.Fprintf(opts.IO.Out, "\n%d passed, %d failed\n", len(results)-failed, failed)
+}
