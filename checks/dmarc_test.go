@@ -161,7 +161,7 @@ func TestDMARC(t *testing.T) {
 			want: []want{{"dmarc.rua-unauthorized", finding.Warn, ""}},
 		},
 		{
-			name: "authorization lookup fails: inconclusive",
+			name:    "authorization lookup fails: inconclusive",
 			records: []string{dmarcTXT("example.com", "v=DMARC1; p=reject; rua=mailto:d@reports.example.net")},
 			fail: func(f *resolvertest.Fake) {
 				f.Fail("example.com._report._dmarc.reports.example.net", dns.TypeTXT, resolver.Timeout)
