@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -210,6 +211,10 @@ func (r *result) probe() finding.Probe {
 	if r.err != nil {
 		p.Error = r.err.Error()
 	}
+	if r.sniffTLS {
+		p.Status = "protocol-error"
+		p.Error += "; a TLS handshake on a new connection succeeded: the port speaks implicit TLS"
+	}
 	s := r.s
 	if s == nil {
 		return p
@@ -240,8 +245,16 @@ func (r *result) probe() finding.Probe {
 	if r.o.Verbose {
 		p.Transcript = s.Transcript()
 		if p.TLS != nil {
-			p.Transcript = append(p.Transcript, fmt.Sprintf("TLS: %s %s, %d certificates, verified=%t %s",
-				p.TLS.Version, p.TLS.Cipher, len(p.TLS.Chain), p.TLS.Verified, p.TLS.VerifyError))
+			// The verdict goes right after the handshake line.
+			verdict := "TLS: " + strconv.Itoa(len(p.TLS.Chain)) + " certificates, verified for " + r.t.name()
+			if !p.TLS.Verified {
+				verdict = "TLS: " + strconv.Itoa(len(p.TLS.Chain)) + " certificates, NOT verified: " + p.TLS.VerifyError
+			}
+			at := slices.IndexFunc(p.Transcript, func(l string) bool { return strings.HasPrefix(l, "TLS: ") })
+			if at < 0 {
+				at = len(p.Transcript) - 1
+			}
+			p.Transcript = slices.Insert(p.Transcript, at+1, verdict)
 		}
 	}
 	return p
