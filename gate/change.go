@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"sync"
 
 	"github.com/miekg/dns"
 
@@ -15,17 +16,17 @@ import (
 
 // ChangeOptions tune ChangeRules.
 type ChangeOptions struct {
-	// DKIMSelectors are the selectors given with --dkim-selector; the
-	// common selectors (CommonDKIMSelectors) are checked as well.
+	// DKIMSelectors are the selectors given with --dkim-selector; common
+	// selectors of mail providers are checked as well.
 	DKIMSelectors []string
 }
 
-// CommonDKIMSelectors are selectors that mail providers and MTAs use by
+// commonDKIMSelectors are selectors that mail providers and MTAs use by
 // default, checked for removal even when none is given.
 //
 // TODO(merge): the DKIM check keeps a list of common selectors too; once
 // checks exports it, use that one here.
-var CommonDKIMSelectors = []string{
+var commonDKIMSelectors = []string{
 	"default", "dkim", "mail", "selector1", "selector2", "google", "k1", "k2", "k3",
 	"s1", "s2", "smtp", "mx", "fm1", "fm2", "fm3", "protonmail", "protonmail2",
 	"protonmail3", "mandrill", "zoho", "mxvault",
@@ -68,7 +69,7 @@ func ChangeRules(ctx context.Context, base, proposed State, domain string, opts 
 // first, without repeats.
 func dkimSelectors(given []string) []string {
 	var out []string
-	for _, s := range append(slices.Clone(given), CommonDKIMSelectors...) {
+	for _, s := range append(slices.Clone(given), commonDKIMSelectors...) {
 		s = strings.ToLower(strings.TrimSuffix(strings.TrimSpace(s), "."))
 		if s != "" && !slices.Contains(out, s) {
 			out = append(out, s)
@@ -78,51 +79,80 @@ func dkimSelectors(given []string) []string {
 }
 
 func dkimChanges(ctx context.Context, base, proposed resolver.Resolver, domain string, selectors, given []string, file *finding.Location) []finding.Finding {
-	var out []finding.Finding
-	for _, sel := range selectors {
-		bk, err := lookupDKIMKey(ctx, base, sel, domain)
-		if err != nil {
-			// A common selector that the baseline cannot answer for is
-			// noise; one the user named is a check that did not happen.
-			if slices.Contains(given, sel) {
-				out = append(out, lookupFinding("The baseline DKIM key of selector "+sel, bk.Name, dns.TypeTXT, err))
-			}
-			continue
+	return inParallel(len(selectors), func(i int) []finding.Finding {
+		return dkimChange(ctx, base, proposed, domain, selectors[i], slices.Contains(given, selectors[i]), file)
+	})
+}
+
+// dkimChange compares one selector's key between the states.
+func dkimChange(ctx context.Context, base, proposed resolver.Resolver, domain, sel string, given bool, file *finding.Location) []finding.Finding {
+	bk, err := lookupDKIMKey(ctx, base, sel, domain)
+	if err != nil {
+		// A common selector that the baseline cannot answer for is noise;
+		// one the user named is a check that did not happen.
+		if given {
+			return []finding.Finding{lookupFinding("The baseline DKIM key of selector "+sel, bk.Name, dns.TypeTXT, err)}
 		}
-		if !bk.Found || bk.Key == "" {
-			continue // nothing published, or already revoked: nothing to lose
+		return nil
+	}
+	if !bk.Found || bk.Key == "" {
+		return nil // nothing published, or already revoked: nothing to lose
+	}
+	pk, err := lookupDKIMKey(ctx, proposed, sel, domain)
+	if err != nil {
+		return []finding.Finding{lookupFinding("Whether DKIM selector "+sel+" is still published", pk.Name, dns.TypeTXT, err)}
+	}
+	ttl := answerTTL(bk.Answer)
+	switch {
+	case !pk.Found:
+		state := "no DKIM key record (NODATA)"
+		if pk.Answer != nil && pk.Answer.NXDomain() {
+			state = "the name does not exist (NXDOMAIN)"
 		}
-		pk, err := lookupDKIMKey(ctx, proposed, sel, domain)
-		if err != nil {
-			out = append(out, lookupFinding("Whether DKIM selector "+sel+" is still published", pk.Name, dns.TypeTXT, err))
-			continue
-		}
-		ttl := answerTTL(bk.Answer)
-		switch {
-		case !pk.Found:
-			state := "no DKIM key record (NODATA)"
-			if pk.Answer != nil && pk.Answer.NXDomain() {
-				state = "the name does not exist (NXDOMAIN)"
-			}
-			f := finding.New("change.dkim-selector-removed", subject(pk.Name, dns.TypeTXT),
-				fmt.Sprintf("DKIM selector %s is removed while mail signed with it may still be in flight", sel),
-				"baseline: "+abbreviate(bk.Text), "proposed: "+state)
+		f := finding.New("change.dkim-selector-removed", subject(pk.Name, dns.TypeTXT),
+			fmt.Sprintf("DKIM selector %s is removed while mail signed with it may still be in flight", sel),
+			"baseline: "+abbreviate(bk.Text), "proposed: "+state)
+		f.Location = file
+		f.Fix = fmt.Sprintf("Keep publishing the old key at %s until mail signed with it has been delivered: at least its TTL (%s) plus a few days for queued and retried mail (RFC 5321 §4.5.4.1 suggests retrying for 4–5 days). Sign new mail with a new selector first, then remove %s in a later change (or publish it with an empty p= to revoke it, RFC 6376 §3.6.1)",
+			trimDot(pk.Name), humanTTL(ttl), sel)
+		return []finding.Finding{f}
+	case pk.Key != "" && pk.Key != bk.Key:
+		f := finding.New("change.dkim-key-replaced", subject(pk.Name, dns.TypeTXT),
+			fmt.Sprintf("The key of DKIM selector %s is replaced in place: mail signed with the old key fails verification", sel),
+			"baseline: "+abbreviate(bk.Text), "proposed: "+abbreviate(pk.Text))
+		f.Location = pk.Loc
+		if f.Location == nil {
 			f.Location = file
-			f.Fix = fmt.Sprintf("Keep publishing the old key at %s until mail signed with it has been delivered: at least its TTL (%s) plus a few days for queued and retried mail (RFC 5321 §4.5.4.1 suggests retrying for 4–5 days). Sign new mail with a new selector first, then remove %s in a later change (or publish it with an empty p= to revoke it, RFC 6376 §3.6.1)",
-				trimDot(pk.Name), humanTTL(ttl), sel)
-			out = append(out, f)
-		case pk.Key != "" && pk.Key != bk.Key:
-			f := finding.New("change.dkim-key-replaced", subject(pk.Name, dns.TypeTXT),
-				fmt.Sprintf("The key of DKIM selector %s is replaced in place: mail signed with the old key fails verification", sel),
-				"baseline: "+abbreviate(bk.Text), "proposed: "+abbreviate(pk.Text))
-			f.Location = pk.Loc
-			if f.Location == nil {
-				f.Location = file
-			}
-			f.Fix = fmt.Sprintf("Publish the new key under a new selector (e.g. %s-new or a dated one), switch signing to it, and keep %s's old key until mail signed with it has been delivered (its TTL, %s, plus a few days)",
-				sel, sel, humanTTL(ttl))
-			out = append(out, f)
 		}
+		f.Fix = fmt.Sprintf("Publish the new key under a new selector (e.g. %s-new or a dated one), switch signing to it, and keep %s's old key until mail signed with it has been delivered (its TTL, %s, plus a few days)",
+			sel, sel, humanTTL(ttl))
+		return []finding.Finding{f}
+	}
+	return nil
+}
+
+// maxParallel bounds the lookups ChangeRules has in flight: some thirty
+// selectors would otherwise hit a live resolver at once.
+const maxParallel = 8
+
+// inParallel runs work(0..n-1) with at most maxParallel at a time and
+// returns their findings in index order, so output does not depend on
+// timing.
+func inParallel(n int, work func(i int) []finding.Finding) []finding.Finding {
+	results := make([][]finding.Finding, n)
+	sem := make(chan struct{}, maxParallel)
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Go(func() {
+			sem <- struct{}{}
+			defer func() { <-sem }()
+			results[i] = work(i)
+		})
+	}
+	wg.Wait()
+	var out []finding.Finding
+	for _, r := range results {
+		out = append(out, r...)
 	}
 	return out
 }
@@ -267,50 +297,55 @@ func ttlChanges(ctx context.Context, base, proposed resolver.Resolver, domain st
 	for _, sel := range selectors {
 		sets = append(sets, cachedSet{sel + "._domainkey." + domain, dns.TypeTXT, "DKIM key " + sel, nil, true})
 	}
-	var out []finding.Finding
-	for _, s := range sets {
-		bans, err := base.Query(ctx, s.name, s.qtype)
-		if err != nil {
-			continue // the checks report failed lookups
+	return inParallel(len(sets), func(i int) []finding.Finding {
+		if f, ok := sets[i].ttlChange(ctx, base, proposed, file); ok {
+			return []finding.Finding{f}
 		}
-		brrs, _ := s.records(bans)
-		if len(brrs) == 0 {
-			continue // nothing cached but a negative answer
-		}
-		pans, err := proposed.Query(ctx, s.name, s.qtype)
-		if err != nil {
-			continue
-		}
-		prrs, pidx := s.records(pans)
-		if slices.Equal(rdataSet(brrs), rdataSet(prrs)) || len(prrs) == 0 && s.staleRemovalHarmless {
-			continue
-		}
-		ttl := brrs[0].Header().Ttl
-		for _, rr := range brrs[1:] {
-			ttl = min(ttl, rr.Header().Ttl)
-		}
-		if ttl <= ttlNotable {
-			continue
-		}
-		f := finding.New("change.ttl-cached", subject(s.name, s.qtype),
-			fmt.Sprintf("The old %s stays cached for up to %s (TTL %d)", s.what, humanTTL(ttl), ttl),
-			"baseline: "+rdataSummary(brrs)+fmt.Sprintf(" (TTL %d)", ttl), "proposed: "+rdataSummary(prrs))
-		if ttl > ttlLong {
-			f.Severity = finding.Warn
-		} else {
-			f.Severity = finding.Info
-		}
-		f.Location = file
-		if len(pidx) > 0 {
-			if loc := locationOf(pans, pidx[0]); loc != nil {
-				f.Location = loc
-			}
-		}
-		f.Fix = fmt.Sprintf("Resolvers may serve the old %s for up to %s after this change is published. Where both values must not overlap, lower the TTL first (e.g. to 300) in a separate change, wait one old TTL (%s), then make this change, and raise the TTL again afterwards",
-			s.what, humanTTL(ttl), humanTTL(ttl))
-		out = append(out, f)
+		return nil
+	})
+}
+
+// ttlChange compares one record set between the states.
+func (s cachedSet) ttlChange(ctx context.Context, base, proposed resolver.Resolver, file *finding.Location) (finding.Finding, bool) {
+	bans, err := base.Query(ctx, s.name, s.qtype)
+	if err != nil {
+		return finding.Finding{}, false // the checks report failed lookups
 	}
-	return out
+	brrs, _ := s.records(bans)
+	if len(brrs) == 0 {
+		return finding.Finding{}, false // nothing cached but a negative answer
+	}
+	pans, err := proposed.Query(ctx, s.name, s.qtype)
+	if err != nil {
+		return finding.Finding{}, false
+	}
+	prrs, pidx := s.records(pans)
+	if slices.Equal(rdataSet(brrs), rdataSet(prrs)) || len(prrs) == 0 && s.staleRemovalHarmless {
+		return finding.Finding{}, false
+	}
+	ttl := brrs[0].Header().Ttl
+	for _, rr := range brrs[1:] {
+		ttl = min(ttl, rr.Header().Ttl)
+	}
+	if ttl <= ttlNotable {
+		return finding.Finding{}, false
+	}
+	f := finding.New("change.ttl-cached", subject(s.name, s.qtype),
+		fmt.Sprintf("The old %s stays cached for up to %s (TTL %d)", s.what, humanTTL(ttl), ttl),
+		"baseline: "+rdataSummary(brrs)+fmt.Sprintf(" (TTL %d)", ttl), "proposed: "+rdataSummary(prrs))
+	f.Severity = finding.Info
+	if ttl > ttlLong {
+		f.Severity = finding.Warn
+	}
+	f.Location = file
+	if len(pidx) > 0 {
+		if loc := locationOf(pans, pidx[0]); loc != nil {
+			f.Location = loc
+		}
+	}
+	f.Fix = fmt.Sprintf("Resolvers may serve the old %s for up to %s after this change is published. Where both values must not overlap, lower the TTL first (e.g. to 300) in a separate change, wait one old TTL (%s), then make this change, and raise the TTL again afterwards",
+		s.what, humanTTL(ttl), humanTTL(ttl))
+	return f, true
 }
 
 // records returns the records of the set in ans (a CNAME at the name
