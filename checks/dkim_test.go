@@ -73,7 +73,7 @@ func TestDKIM(t *testing.T) {
 			records: []string{dkimKeyRR("s2026._domainkey.example.com.", "v=DKIM1; p="+testRSA1024)}, selectors: []string{"s2026"},
 			want: []want{{"dkim.key-weak", finding.Warn, "s2026"}}, absent: []string{"dkim.ok"}},
 		{name: "revoked",
-			records: []string{dkimKeyRR("s2026._domainkey.example.com.", good), "s2025._domainkey.example.com. IN TXT \"v=DKIM1; p=\""},
+			records:   []string{dkimKeyRR("s2026._domainkey.example.com.", good), "s2025._domainkey.example.com. IN TXT \"v=DKIM1; p=\""},
 			selectors: []string{"s2026", "s2025"},
 			want:      []want{{"dkim.ok", finding.Pass, "s2026"}, {"dkim.revoked", finding.Info, "s2025"}}},
 		{name: "testing",
