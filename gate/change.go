@@ -2,6 +2,7 @@ package gate
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -41,7 +42,9 @@ var commonDKIMSelectors = []string{
 //     queued fails DKIM. change.dkim-key-replaced: a selector's key was
 //     replaced in place, with the same effect.
 //   - change.mtasts-id-unchanged: the MTA-STS policy changed but the id of
-//     the _mta-sts TXT record did not, so senders keep the old policy.
+//     the _mta-sts TXT record did not, so senders keep the old policy. The
+//     proposed policy is proposed.MTASTS.File (--mta-sts-policy); the
+//     published one comes from base.MTASTS.
 //   - change.mx-not-in-mtasts: a new MX host that the published MTA-STS
 //     policy (mode enforce or testing) does not cover.
 //   - change.ttl-cached: a changed record whose baseline TTL is over an hour:
@@ -182,13 +185,16 @@ func mtastsChanges(ctx context.Context, base, proposed State, domain string) []f
 	var out []finding.Finding
 
 	// RFC 8461 §3.1: senders refetch the policy only when the TXT id
-	// differs from the one of their cached policy.
-	if prec.Present && prec.ID == brec.ID && hasSource(proposed.MTASTS) {
+	// differs from the one of their cached policy. Only a policy file
+	// (--mta-sts-policy) can differ from the published policy: fetched over
+	// HTTPS, both states would read the same document.
+	if prec.Present && prec.ID == brec.ID && proposed.MTASTS.File != "" {
 		f := finding.New("change.mtasts-id-unchanged", subject("_mta-sts."+domain, dns.TypeTXT), "", "id: "+prec.ID+" (unchanged)")
 		f.Location = prec.Loc
 		ppol, pErr := proposed.MTASTS.load(ctx, domain)
+		bInvalid, pInvalid := isParseError(bErr), isParseError(pErr)
 		switch {
-		case bErr != nil || pErr != nil:
+		case bErr != nil && !bInvalid || pErr != nil && !pInvalid:
 			f.Severity = finding.Error
 			f.Title = "Whether the MTA-STS policy changed could not be checked: a policy could not be read"
 			for _, e := range []error{bErr, pErr} {
@@ -197,14 +203,18 @@ func mtastsChanges(ctx context.Context, base, proposed State, domain string) []f
 				}
 			}
 			out = append(out, f)
-		case !bpol.sameAs(ppol):
+		case bInvalid && pInvalid:
+			// Two invalid policies: senders use neither, nothing to refetch.
+		case bInvalid != pInvalid || !bpol.sameAs(ppol):
 			f.Title = "The MTA-STS policy changes but the id in _mta-sts." + trimDot(domain) + " stays " + prec.ID
-			f.Evidence = append(f.Evidence, "published ("+bpol.Where+"): "+bpol.summary(), "proposed ("+ppol.Where+"): "+ppol.summary())
-			if prec.Loc != nil {
-				f.Evidence = append(f.Evidence, recordEvidence(prec.Loc)...)
+			f.Evidence = append(f.Evidence, "published: "+policyText(bpol, bErr), "proposed: "+policyText(ppol, pErr))
+			f.Evidence = append(f.Evidence, recordEvidence(prec.Loc)...)
+			maxAge := "its max_age"
+			if bpol != nil {
+				maxAge = "max_age, " + humanTTL(uint32(bpol.MaxAge))
 			}
-			f.Fix = fmt.Sprintf("Give the _mta-sts.%s TXT record a new id (1–32 letters and digits, e.g. the date and a serial: \"v=STSv1; id=%s\" → a new value) in the same change as the policy: senders that cached the old policy fetch the new one only when the id changes (RFC 8461 §3.1), otherwise they keep it for up to max_age (%s)",
-				trimDot(domain), prec.ID, humanTTL(uint32(bpol.MaxAge)))
+			f.Fix = fmt.Sprintf("Give the _mta-sts.%s TXT record a new id (1–32 letters and digits, e.g. the date and a serial) in the same change as the policy: senders that cached the old policy fetch the new one only when the id changes (RFC 8461 §3.1), otherwise they keep it for up to %s",
+				trimDot(domain), maxAge)
 			out = append(out, f)
 		}
 	}
@@ -227,6 +237,9 @@ func mtastsChanges(ctx context.Context, base, proposed State, domain string) []f
 		}
 		f := finding.New("change.mx-not-in-mtasts", subject(domain, dns.TypeMX), "")
 		f.Location = locationOf(pans, i)
+		if isParseError(bErr) {
+			continue // an invalid published policy is no policy (RFC 8461 §3.3)
+		}
 		if bErr != nil {
 			f.Severity = finding.Error
 			f.Title = "Whether the published MTA-STS policy covers the new MX " + trimDot(host) + " could not be checked"
@@ -251,7 +264,19 @@ func mtastsChanges(ctx context.Context, base, proposed State, domain string) []f
 	return out
 }
 
-func hasSource(s MTASTSSource) bool { return s.File != "" || s.Dialer != nil }
+// isParseError tells a policy that was read but is invalid (senders treat
+// it as no policy) from one that could not be read at all.
+func isParseError(err error) bool {
+	var pe *mtasts.ParseError
+	return errors.As(err, &pe)
+}
+
+func policyText(p *stsPolicy, err error) string {
+	if err != nil {
+		return "invalid: " + err.Error()
+	}
+	return p.summary() + " (" + p.Where + ")"
+}
 
 // cachedSet is one record set the checks rely on, and how to name it.
 type cachedSet struct {

@@ -2,12 +2,15 @@ package gate
 
 import (
 	"context"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/miekg/dns"
 
 	"github.com/mailcheck-cli/mailcheck/checks/dkim"
+	"github.com/mailcheck-cli/mailcheck/pki"
 	"github.com/mailcheck-cli/mailcheck/resolver"
 	"github.com/mailcheck-cli/mailcheck/resolver/resolvertest"
 )
@@ -164,5 +167,60 @@ func TestHumanTTL(t *testing.T) {
 		if got := humanTTL(tt.sec); got != tt.want {
 			t.Errorf("humanTTL(%d) = %q, want %q", tt.sec, got, tt.want)
 		}
+	}
+}
+
+func TestMTASTSChangesWithUnreadablePolicies(t *testing.T) {
+	ca, err := pki.NewRoot("gate test CA")
+	if err != nil {
+		t.Fatal(err)
+	}
+	leaf, err := ca.Issue(pki.LeafOptions{Names: []string{"mta-sts.example.com"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	write := func(name, text string) string {
+		path := filepath.Join(dir, name)
+		if err := os.WriteFile(path, []byte(text), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return path
+	}
+	valid := write("valid.txt", "version: STSv1\nmode: enforce\nmx: mx1.example.com\nmax_age: 86400\n")
+	invalid := write("invalid.txt", "<html>Welcome to nginx</html>\n")
+	common := []string{`_mta-sts.example.com. 300 IN TXT "v=STSv1; id=7"`, "mta-sts.example.com. 300 IN A 127.0.0.1",
+		"example.com. 300 IN MX 10 mx1.example.com."}
+
+	for _, tt := range []struct {
+		name      string
+		published string // served over HTTPS; absent: 404
+		proposed  string // --mta-sts-policy; "": fetched like the baseline
+		newMX     bool
+		want      string
+	}{
+		{"invalid published policy restricts no MX", invalid, "", true, ""},
+		{"published policy unreachable", filepath.Join(dir, "absent.txt"), "", true, "change.mx-not-in-mtasts error"},
+		{"policy becomes invalid under the same id", valid, invalid, false, "change.mtasts-id-unchanged fail"},
+		{"policy becomes valid under the same id", invalid, valid, false, "change.mtasts-id-unchanged fail"},
+		{"policy unchanged", valid, valid, false, ""},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			base := resolvertest.New(common...)
+			prop := resolvertest.New(common...)
+			if tt.newMX {
+				prop.Add("example.com. 300 IN MX 20 mx9.example.net.")
+			}
+			port := servePolicy(t, tt.published, leaf)
+			bs := LiveState(base, testDialer(base, port, ca.Pool()))
+			ps := LiveState(prop, testDialer(prop, port, ca.Pool()))
+			if tt.proposed != "" {
+				ps.MTASTS = MTASTSSource{File: tt.proposed}
+			}
+			got := ChangeRules(context.Background(), bs, ps, "example.com", ChangeOptions{})
+			if s := idsAndSeverities(got); s != tt.want {
+				t.Errorf("got %q, want %q", s, tt.want)
+			}
+		})
 	}
 }

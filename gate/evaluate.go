@@ -2,7 +2,6 @@ package gate
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"slices"
 	"strconv"
@@ -12,7 +11,6 @@ import (
 	"github.com/miekg/dns"
 
 	"github.com/mailcheck-cli/mailcheck/checks"
-	"github.com/mailcheck-cli/mailcheck/checks/mtasts"
 	"github.com/mailcheck-cli/mailcheck/dialer"
 	"github.com/mailcheck-cli/mailcheck/finding"
 	"github.com/mailcheck-cli/mailcheck/resolver"
@@ -345,9 +343,8 @@ func (p *Policy) evalMTASTS(ctx context.Context, st State, domain string) ([]fin
 	}
 	if rec.Present {
 		pol, err := st.MTASTS.load(ctx, domain)
-		var perr *mtasts.ParseError
 		switch {
-		case errors.As(err, &perr):
+		case isParseError(err):
 			where = "the policy is invalid: " + err.Error()
 		case err != nil:
 			f.Severity = finding.Error
