@@ -2,11 +2,17 @@ package probe
 
 import (
 	"context"
+	"crypto/tls"
+	"encoding/base64"
+	"errors"
 	"fmt"
+	"net/netip"
 	"slices"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/emersion/go-sasl"
 
 	"github.com/mailcheck-cli/mailcheck/dialer"
 	"github.com/mailcheck-cli/mailcheck/finding"
@@ -262,5 +268,71 @@ func TestFixtureScenarios(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// Session is reusable for a login: each protocol authenticates with
+// go-sasl mechanisms after TLS, a wrong password is a ReplyError, and the
+// transcript never holds the password, plainly or in base64.
+func TestRefserverAuthenticate(t *testing.T) {
+	srv, o := startRef(t, loadScenario(t, fixtures.Default), 2*time.Second, time.Minute)
+	o.Verbose = true
+	user := "alice@example.test"
+	secrets := []string{alicePassword,
+		base64.StdEncoding.EncodeToString([]byte("\x00" + user + "\x00" + alicePassword)),
+		base64.StdEncoding.EncodeToString([]byte(alicePassword))}
+	for _, port := range []int{587, 465, 143, 993, 110, 995} {
+		for _, mech := range []string{"PLAIN", "LOGIN"} {
+			for _, good := range []bool{true, false} {
+				t.Run(fmt.Sprintf("%d/%s/%v", port, mech, good), func(t *testing.T) {
+					ctx := context.Background()
+					tgt := Target{Host: srv.MailHost(), Addr: netip.MustParseAddr("127.0.0.1"), Port: port}
+					cfg := probeTLSConfig(tgt.Host, tls.VersionTLS12, tls.VersionTLS13)
+					s, err := Open(ctx, o, tgt, cfg)
+					if err != nil {
+						t.Fatal(err)
+					}
+					defer s.Close(ctx)
+					if s.TLS == nil {
+						if err := s.Authenticate(ctx, sasl.NewPlainClient("", user, alicePassword), false); !errors.Is(err, ErrNotSecure) {
+							t.Fatalf("authenticated in clear: %v", err)
+						}
+						if err := s.StartTLS(ctx, cfg); err != nil {
+							t.Fatal(err)
+						}
+					}
+					pass := alicePassword
+					if !good {
+						pass = "wrong " + pass
+					}
+					c := sasl.NewPlainClient("", user, pass)
+					if mech == "LOGIN" {
+						c = sasl.NewLoginClient(user, pass)
+					}
+					if slices.Contains(s.SASLMechanisms(), mech) {
+						err = s.Authenticate(ctx, c, false)
+					} else {
+						// IMAP's LOGIN and POP3's USER/PASS commands.
+						err = s.Login(ctx, user, pass, false)
+					}
+					var re *ReplyError
+					switch {
+					case good && err != nil:
+						t.Errorf("login failed: %v", err)
+					case !good && !errors.As(err, &re):
+						t.Errorf("wrong password: err = %v, want a ReplyError", err)
+					}
+					tr := strings.Join(s.Transcript(), "\n")
+					for _, secret := range secrets {
+						if strings.Contains(tr, secret) {
+							t.Errorf("transcript holds a credential:\n%s", tr)
+						}
+					}
+					if !strings.Contains(tr, redacted) {
+						t.Errorf("no redacted AUTH line in the transcript:\n%s", tr)
+					}
+				})
+			}
+		}
 	}
 }
