@@ -10,6 +10,7 @@ import (
 
 	"github.com/miekg/dns"
 
+	"github.com/mailcheck-cli/mailcheck/checks"
 	"github.com/mailcheck-cli/mailcheck/checks/mtasts"
 	"github.com/mailcheck-cli/mailcheck/finding"
 	"github.com/mailcheck-cli/mailcheck/resolver"
@@ -17,20 +18,10 @@ import (
 
 // ChangeOptions tune ChangeRules.
 type ChangeOptions struct {
-	// DKIMSelectors are the selectors given with --dkim-selector; common
-	// selectors of mail providers are checked as well.
+	// DKIMSelectors are the selectors given with --dkim-selector; the DKIM
+	// check's common selectors (checks.CommonDKIMSelectors) are checked as
+	// well.
 	DKIMSelectors []string
-}
-
-// commonDKIMSelectors are selectors that mail providers and MTAs use by
-// default, checked for removal even when none is given.
-//
-// TODO(merge): the DKIM check keeps a list of common selectors too; once
-// checks exports it, use that one here.
-var commonDKIMSelectors = []string{
-	"default", "dkim", "mail", "selector1", "selector2", "google", "k1", "k2", "k3",
-	"s1", "s2", "smtp", "mx", "fm1", "fm2", "fm3", "protonmail", "protonmail2",
-	"protonmail3", "mandrill", "zoho", "mxvault",
 }
 
 // ChangeRules compares the baseline and proposed states of domain and
@@ -72,7 +63,7 @@ func ChangeRules(ctx context.Context, base, proposed State, domain string, opts 
 // first, without repeats.
 func dkimSelectors(given []string) []string {
 	var out []string
-	for _, s := range append(slices.Clone(given), commonDKIMSelectors...) {
+	for _, s := range append(slices.Clone(given), checks.CommonDKIMSelectors...) {
 		s = strings.ToLower(strings.TrimSuffix(strings.TrimSpace(s), "."))
 		if s != "" && !slices.Contains(out, s) {
 			out = append(out, s)

@@ -21,9 +21,16 @@
 //     every finding: an accepted finding stays in the report, marked
 //     Allowed, and does not count.
 //
+// A State describes one side: the resolver to ask (zone files, or live DNS
+// through the CLI's cached chain) and where its MTA-STS policy document
+// comes from (HTTPS through a dialer, or --mta-sts-policy FILE for the
+// proposed side when the policy lives in the repository).
+//
 // Every finding this package makes carries its fix, and a Location (zone
 // file and line of the proposed record, or the policy file and line of the
 // requirement) whenever one is known, for SARIF results and annotations.
+// A lookup that fails makes a finding inconclusive (severity error), never
+// a violation.
 package gate
 
 import (
