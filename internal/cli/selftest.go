@@ -64,23 +64,28 @@ func selftestRun(ctx context.Context, opts *SelftestOptions) error {
 	names := opts.Scenarios
 	if len(names) == 0 {
 		names = fixtures.Names()
-	}
-	scenarios := make([]*fixtures.Scenario, len(names))
-	for i, name := range names {
-		sc, err := fixtures.Load(name)
-		if err != nil {
-			return &UsageError{Msg: err.Error()}
+	} else {
+		for _, name := range names {
+			if _, err := fixtures.Load(name); err != nil {
+				return &UsageError{Msg: err.Error()}
+			}
 		}
-		scenarios[i] = sc
 	}
 
-	results := make([]ScenarioResult, len(scenarios))
+	results := make([]ScenarioResult, len(names))
 	sem := make(chan struct{}, 4)
 	var wg sync.WaitGroup
-	for i, sc := range scenarios {
+	for i, name := range names {
 		wg.Go(func() {
 			sem <- struct{}{}
 			defer func() { <-sem }()
+			sc, err := fixtures.Load(name)
+			if err != nil {
+				// A broken embedded scenario is a failed row, not a
+				// reason to skip the others.
+				results[i] = ScenarioResult{Scenario: name, Error: err.Error()}
+				return
+			}
 			results[i] = runScenario(ctx, sc, opts.Timeout)
 		})
 	}
