@@ -467,10 +467,10 @@ func spfLimitFindings(tree *SPFTree, subject string) []finding.Finding {
 		var names []string
 		for _, c := range heavy {
 			if c.Lookups() > 0 {
-				names = append(names, fmt.Sprintf("%s (%d lookups)", c.Via, c.Lookups()+1))
+				names = append(names, fmt.Sprintf("%s (%s)", c.Via, spfPlural(c.Lookups()+1, "lookup")))
 			}
 		}
-		f.Fix = fmt.Sprintf("Remove %d lookups: drop senders you no longer use, or flatten the heaviest includes into ip4:/ip6: ranges", total-spfMaxLookups)
+		f.Fix = fmt.Sprintf("Remove %s: drop senders you no longer use, or flatten the heaviest includes into ip4:/ip6: ranges", spfPlural(total-spfMaxLookups, "lookup"))
 		if len(names) > 0 {
 			f.Fix += ": " + strings.Join(names, ", ")
 		}
@@ -618,10 +618,7 @@ func spfDetail(tree *SPFTree) []string {
 			lines = append(lines, head+n.Records[0]+" (syntax error)")
 			return
 		}
-		lookups := fmt.Sprintf("%d lookups", n.Lookups())
-		if n.Lookups() == 1 {
-			lookups = "1 lookup"
-		}
+		lookups := spfPlural(n.Lookups(), "lookup")
 		if !n.Complete() {
 			lookups = "at least " + lookups
 		}
@@ -638,4 +635,12 @@ func spfDetail(tree *SPFTree) []string {
 	}
 	rec(tree.Root, "")
 	return lines
+}
+
+// spfPlural writes "1 lookup", "2 lookups".
+func spfPlural(n int, noun string) string {
+	if n == 1 {
+		return "1 " + noun
+	}
+	return fmt.Sprintf("%d %ss", n, noun)
 }

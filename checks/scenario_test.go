@@ -1,0 +1,142 @@
+package checks
+
+import (
+	"context"
+	"crypto/tls"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/mailcheck-cli/mailcheck/dialer"
+	"github.com/mailcheck-cli/mailcheck/finding"
+	"github.com/mailcheck-cli/mailcheck/fixtures"
+	"github.com/mailcheck-cli/mailcheck/pki"
+	"github.com/mailcheck-cli/mailcheck/resolver"
+)
+
+// scenarioResolver is the one place scenarios' zones are loaded: the zone
+// files answer for their names, nothing else answers (a name outside them
+// is "not checked", as with --zone and no --resolver), and a per-run cache
+// sits in front, as in the CLI.
+func scenarioResolver(t testing.TB, sc *fixtures.Scenario) resolver.Resolver {
+	t.Helper()
+	z, err := resolver.ScenarioZone(sc)
+	if err != nil {
+		t.Fatalf("scenario %s: %v", sc.Name, err)
+	}
+	return resolver.NewCache(resolver.Chain{Zone: z})
+}
+
+// scenarioEnv builds the Env of a --no-probe audit of the scenario: DNS
+// from its zones, and HTTPS on port 443 (mapped to an in-test server)
+// serving its mta-sts.txt with a certificate for mta-sts.<domain> from a
+// test CA, or 404 when the scenario has none.
+func scenarioEnv(t testing.TB, sc *fixtures.Scenario, res resolver.Resolver) *Env {
+	t.Helper()
+	ca, err := pki.NewRoot("mailcheck scenario test CA")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cert, err := ca.Issue(pki.LeafOptions{Names: []string{"mta-sts." + sc.Domain}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	policy, policyErr := sc.File("mta-sts.txt")
+	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path != "/.well-known/mta-sts.txt" || policyErr != nil {
+			http.NotFound(w, r)
+			return
+		}
+		w.Header().Set("Content-Type", "text/plain")
+		w.Write(policy)
+	}))
+	srv.TLS = &tls.Config{Certificates: []tls.Certificate{cert}}
+	srv.StartTLS()
+	t.Cleanup(srv.Close)
+	_, port, err := net.SplitHostPort(srv.Listener.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, _ := strconv.Atoi(port)
+	return &Env{
+		Resolver: res,
+		Dialer: &dialer.Dialer{
+			Resolver:    res,
+			PortMap:     map[int]int{443: p},
+			Roots:       ca.Pool(),
+			StepTimeout: 5 * time.Second,
+		},
+		DKIMSelectors: sc.DKIMSelectors,
+	}
+}
+
+// runScenario audits the scenario's domain with every DNS check.
+func runScenario(t testing.TB, name string) (*fixtures.Scenario, Result) {
+	t.Helper()
+	sc, err := fixtures.Load(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	env := scenarioEnv(t, sc, scenarioResolver(t, sc))
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	return sc, Run(ctx, env, sc.Domain)
+}
+
+// TestScenarios runs every embedded scenario's DNS checks (--no-probe) and
+// compares the findings with what the scenario expects: each expectation
+// met, and no warn, fail or error finding it does not list. Expectations
+// of probe areas (conn, tls, auth, login) are left to the probe tests.
+func TestScenarios(t *testing.T) {
+	names := fixtures.Names()
+	if len(names) < 2 {
+		t.Fatalf("only %d scenarios embedded", len(names))
+	}
+	for _, name := range names {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			sc, res := runScenario(t, name)
+			for _, f := range res.Findings {
+				if _, ok := finding.Lookup(f.ID); !ok {
+					t.Errorf("finding %s is not in the catalogue", f.ID)
+				}
+			}
+			m := sc.Compare(res.Findings, fixtures.DNSOnly)
+			for _, e := range m.Missing {
+				t.Errorf("expected %s at %s (subject containing %q), not found", e.ID, e.Severity, e.Subject)
+			}
+			for _, f := range m.Unexpected {
+				t.Errorf("unexpected %s at %s on %s: %s %q", f.ID, f.Severity, f.Subject, f.Title, f.Evidence)
+			}
+			if t.Failed() {
+				t.Logf("all findings:\n%s", listFindings(res.Findings))
+			}
+		})
+	}
+}
+
+// TestDefaultScenarioIsClean holds the healthy domain to its promise: no
+// finding at warn or above, and the MX, SPF and DMARC verdicts point at
+// the zone file lines they judged.
+func TestDefaultScenarioIsClean(t *testing.T) {
+	_, res := runScenario(t, fixtures.Default)
+	for _, f := range res.Findings {
+		if f.Severity >= finding.Warn {
+			t.Errorf("%s at %s on %s: %s %q", f.ID, f.Severity, f.Subject, f.Title, f.Evidence)
+		}
+	}
+	for _, id := range []string{"mx.ok", "spf.ok", "dmarc.ok"} {
+		f := findingByID(res.Findings, id)
+		if f == nil {
+			t.Errorf("%s missing from the healthy domain's findings", id)
+			continue
+		}
+		if f.Location == nil || !strings.HasSuffix(f.Location.File, "example.test.zone") || f.Location.Line <= 0 {
+			t.Errorf("%s has no zone file location: %+v", id, f.Location)
+		}
+	}
+}
