@@ -65,22 +65,7 @@ func newTestPKI(t *testing.T, o pki.LeafOptions) testPKI {
 // start listens on loopback and returns the port.
 func (s scripted) start(t *testing.T, p testPKI) int {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { ln.Close() })
-	cfg := &tls.Config{Certificates: []tls.Certificate{p.cert}, MinVersion: tls.VersionTLS12}
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			go s.handle(c, cfg)
-		}
-	}()
-	return ln.Addr().(*net.TCPAddr).Port
+	return startOn(t, s, p, "127.0.0.1", 0)
 }
 
 func (s scripted) handle(c net.Conn, cfg *tls.Config) {
