@@ -1,8 +1,69 @@
 package checks
 
-import "context"
+import (
+	"context"
+	"fmt"
+	"strings"
 
-// checkTLSRPT is being written: see the issue notes.
+	"github.com/miekg/dns"
+
+	"github.com/mailcheck-cli/mailcheck/checks/tlsrpt"
+	"github.com/mailcheck-cli/mailcheck/finding"
+	"github.com/mailcheck-cli/mailcheck/resolver"
+)
+
+// checkTLSRPT audits the TLS-RPT record at _smtp._tls.<domain> (RFC 8460
+// §3). A missing record is info: reporting is optional, but without it
+// MTA-STS and DANE failures go unseen.
 func checkTLSRPT(ctx context.Context, env *Env, domain string) Result {
-	return Result{}
+	name := dns.Fqdn("_smtp._tls." + domain)
+	subject := Subject(name, dns.TypeTXT)
+	ans, _, err := resolver.Follow(ctx, env.Resolver, name, dns.TypeTXT)
+	if err != nil {
+		return Result{Findings: []finding.Finding{lookupProblem("TLS-RPT", name, dns.TypeTXT, err)}}
+	}
+	var records, others []string
+	var idx []int
+	for i, rr := range ans.RRs {
+		t, ok := rr.(*dns.TXT)
+		if !ok {
+			continue
+		}
+		txt := strings.Join(t.Txt, "")
+		if tlsrpt.IsRecord(txt) {
+			records = append(records, txt)
+			idx = append(idx, i)
+		} else {
+			others = append(others, txt)
+		}
+	}
+	suggested := fmt.Sprintf("%s IN TXT \"v=TLSRPTv1; rua=mailto:tlsrpt@%s\"", name, domain)
+	if len(records) == 0 {
+		f := finding.New("tlsrpt.missing", subject, "No TLS-RPT record: sending servers cannot report TLS failures to you", others...)
+		f.Fix = "Publish " + suggested + " (any mailbox or an https:// endpoint that receives the reports)"
+		return Result{Findings: []finding.Finding{f}}
+	}
+	if len(records) > 1 {
+		// RFC 8460 §3: when the records beginning with v=TLSRPTv1 are not
+		// exactly one, senders assume no TLS-RPT.
+		f := finding.New("tlsrpt.syntax", subject,
+			fmt.Sprintf("%d TLS-RPT records: senders ignore them all", len(records)), records...)
+		f.Fix = "Keep one record and list every destination in its rua=, separated by commas: " + suggested
+		locate(&f, ans, idx[1])
+		return Result{Findings: []finding.Finding{f}}
+	}
+	rec, err := tlsrpt.ParseRecord(records[0])
+	if err != nil {
+		f := finding.New("tlsrpt.syntax", subject, "TLS-RPT record is invalid: "+err.Error()+"; senders ignore it", records[0])
+		f.Fix = "Publish " + suggested + " (report URIs are mailto: or https:, separated by commas)"
+		locate(&f, ans, idx[0])
+		return Result{Findings: []finding.Finding{f}}
+	}
+	var dests []string
+	for _, u := range rec.RUA {
+		dests = append(dests, u.String())
+	}
+	f := finding.New("tlsrpt.ok", subject, "TLS-RPT reports go to "+strings.Join(dests, ", "), records[0])
+	locate(&f, ans, idx[0])
+	return Result{Findings: []finding.Finding{f}}
 }
