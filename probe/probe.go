@@ -143,13 +143,13 @@ func run(ctx context.Context, o Options, t Target, subject string) (finding.Prob
 // soon as it is connected. Bounded by half a step: a TLS server answers a
 // ClientHello at once.
 func sniffImplicitTLS(ctx context.Context, o Options, t Target) bool {
-	step := o.Dialer.StepTimeout
+	step := o.dialer().StepTimeout
 	if step <= 0 {
 		step = 10 * time.Second
 	}
 	ctx, cancel := context.WithTimeout(ctx, step/2)
 	defer cancel()
-	conn, err := o.Dialer.DialAddr(ctx, netip.AddrPortFrom(t.Addr, uint16(t.Port)))
+	conn, err := o.dialer().DialAddr(ctx, netip.AddrPortFrom(t.Addr, uint16(t.Port)))
 	if err != nil {
 		return false
 	}
@@ -211,6 +211,10 @@ func (r *result) probe() finding.Probe {
 	if r.err != nil {
 		p.Error = r.err.Error()
 	}
+	var re *ReplyError
+	if errors.As(r.err, &re) && stepOf(r.err) == "greeting" {
+		p.Status = "rate-limited" // a 554 greeting refuses this client: see failureFinding
+	}
 	if r.sniffTLS {
 		p.Status = "protocol-error"
 		p.Error += "; a TLS handshake on a new connection succeeded: the port speaks implicit TLS"
@@ -234,7 +238,7 @@ func (r *result) probe() finding.Probe {
 		p.AuthAfterTLS = nonNil(s.d.mechanisms(s.CapsAfterTLS))
 	}
 	if s.TLS != nil {
-		p.TLS = tlsState(s.TLS, r.t.name(), r.o.Dialer.Roots, r.o.now())
+		p.TLS = tlsState(s.TLS, r.t.name(), r.o.dialer().Roots, r.o.now())
 		if v := s.TLS.Version; v == tls.VersionTLS10 || v == tls.VersionTLS11 {
 			p.LegacyTLS = append(p.LegacyTLS, versionName(v))
 		}
@@ -342,7 +346,7 @@ func (r *result) findings() []finding.Finding {
 		out = append(out, f)
 	}
 	if s.TLS != nil {
-		out = append(out, certFindings(subject, r.t.name(), s.TLS, r.o.Dialer.Roots, r.o.now())...)
+		out = append(out, certFindings(subject, r.t.name(), s.TLS, r.o.dialer().Roots, r.o.now())...)
 		legacy := r.legacyList()
 		if len(legacy) > 0 {
 			out = append(out, finding.New("tls.version-legacy", subject,
@@ -408,6 +412,12 @@ func (r *result) failureFinding() finding.Finding {
 		}
 		return finding.New("conn.timeout", subject,
 			fmt.Sprintf("Timed out %s on port %d (inconclusive)", what, port), ev...)
+	case errors.As(err, &re) && (step == "STARTTLS" || step == "STLS"):
+		// Announced but refused, typically "454 4.7.0 TLS not available
+		// due to local problem": a missing or unreadable certificate,
+		// which lasts until someone fixes it (RFC 3207 §4).
+		return finding.New("tls.handshake-failed", subject,
+			fmt.Sprintf("Port %d announces %s but refuses it: %s", port, step, printable(re.Reply)), ev...)
 	case errors.As(err, &re):
 		return finding.New("conn.protocol", subject,
 			fmt.Sprintf("The server refused %s on port %d: %s", step, port, printable(re.Reply)), ev...)

@@ -251,6 +251,24 @@ func TestSMTPFaults(t *testing.T) {
 			},
 		},
 		{
+			name: "STARTTLS announced but refused with 454", port: 25, status: "protocol-error",
+			srv: scripted{greeting: "220 mx\r\n", respond: func(cmd string, _ bool) (string, action) {
+				switch {
+				case strings.HasPrefix(cmd, "EHLO"):
+					return "250-mx\r\n250 STARTTLS\r\n", carryOn
+				case cmd == "STARTTLS":
+					return "454 4.7.0 TLS not available due to local problem\r\n", carryOn
+				}
+				return "221 bye\r\n", hangUp
+			}},
+			want: map[string]finding.Severity{"tls.handshake-failed": finding.Fail, "auth.ok": finding.Pass},
+		},
+		{
+			name: "554 greeting refuses this client", port: 25, status: "rate-limited",
+			srv:  scripted{greeting: "554 5.7.1 your address is listed\r\n", respond: func(string, bool) (string, action) { return "", hangUp }},
+			want: map[string]finding.Severity{"conn.rate-limited": finding.Error},
+		},
+		{
 			name: "IMAP greeting on the SMTP port", port: 25, status: "protocol-error",
 			srv:  scripted{greeting: "* OK IMAP4rev1 ready\r\n", respond: func(string, bool) (string, action) { return "", hangUp }},
 			want: map[string]finding.Severity{"conn.protocol": finding.Fail},

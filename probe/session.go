@@ -44,7 +44,27 @@ func (o Options) resolver() resolver.Resolver {
 	if o.Resolver != nil {
 		return o.Resolver
 	}
-	return o.Dialer.Resolver
+	if o.Dialer != nil && o.Dialer.Resolver != nil {
+		return o.Dialer.Resolver
+	}
+	return noResolver{}
+}
+
+// dialer returns o.Dialer, or one with the defaults (system roots, no
+// port map, 10 s steps) when none was given.
+func (o Options) dialer() *dialer.Dialer {
+	if o.Dialer != nil {
+		return o.Dialer
+	}
+	return &dialer.Dialer{}
+}
+
+// noResolver answers when Options name no resolver at all: every lookup
+// fails (inconclusive) instead of panicking.
+type noResolver struct{}
+
+func (noResolver) Query(_ context.Context, name string, qtype uint16) (*resolver.Answer, error) {
+	return nil, &resolver.Error{Kind: resolver.Transport, Name: name, Qtype: qtype, Err: errors.New("no resolver configured")}
 }
 
 // Target is one port of one address.
@@ -148,7 +168,7 @@ func Open(ctx context.Context, o Options, t Target, cfg *tls.Config) (*Session, 
 		}
 		t.Protocol = p
 	}
-	d := o.Dialer
+	d := o.dialer()
 	s := &Session{Target: t}
 	s.Dialled = net.JoinHostPort(t.Addr.String(), strconv.Itoa(d.Port(t.Port)))
 	conn, err := d.DialAddr(ctx, netip.AddrPortFrom(t.Addr, uint16(t.Port)))

@@ -166,8 +166,9 @@ func (d *smtpDialogue) startTLS(ctx context.Context) error {
 		return err
 	}
 	if r.Code != 220 {
-		// RFC 3207 §4: 454 "TLS not available due to temporary reason".
-		return &ReplyError{Reply: r.String(), Code: r.Code, Busy: r.Code == 421 || r.Code == 454}
+		// RFC 3207 §4 calls 454 temporary, but in practice it reports a
+		// server without a usable certificate: not treated as busy.
+		return &ReplyError{Reply: r.String(), Code: r.Code, Busy: r.Code == 421}
 	}
 	return nil
 }
