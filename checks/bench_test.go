@@ -1,0 +1,73 @@
+package checks
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/mailcheck-cli/mailcheck/finding"
+	"github.com/mailcheck-cli/mailcheck/fixtures"
+	"github.com/mailcheck-cli/mailcheck/resolver"
+	"github.com/mailcheck-cli/mailcheck/resolver/resolvertest"
+)
+
+// benchDNSDelay is what every answer of the benchmark's DNS server waits:
+// a distant authoritative server, so that round trips, not CPU, dominate.
+const benchDNSDelay = 30 * time.Millisecond
+
+// defaultLongestChain is the longest chain of DNS lookups of the default
+// scenario's audit in which each lookup needs the previous answer — the
+// least number of round trips any implementation needs, however parallel:
+//
+//	PTR      MX example.test → A mail.example.test → PTR 1.0.0.127.in-addr.arpa → A mail.example.test   4
+//	MX       MX → {A, AAAA, CNAME} of each host                                                          2
+//	SPF      TXT example.test → MX example.test (the void check of "mx")                                 2
+//	DMARC    TXT _dmarc.example.test and _dmarc.test at once (tree walk); rua is in-domain                1
+//	MTA-STS  TXT _mta-sts → A/AAAA mta-sts.example.test → HTTPS (loopback, no DNS)                       2
+//	DKIM, TLS-RPT, DNSSEC: one lookup, or independent lookups at once                                   1
+//
+// The last A of the PTR chain repeats the second lookup, which the cache
+// answers at once, but only when it arrives after it: a correct
+// implementation may not skip the forward confirmation, so 4 stands.
+const defaultLongestChain = 4
+
+// BenchmarkAuditLatency audits the default scenario through a live
+// resolver asking a loopback DNS server that delays every answer by 30 ms,
+// and reports wall time / (longest dependent chain × delay): 1.0 means the
+// audit is as fast as its data dependencies allow; above that, something
+// waits on something it does not need. Goal: at most 1.25.
+func BenchmarkAuditLatency(b *testing.B) {
+	sc, err := fixtures.Load(fixtures.Default)
+	if err != nil {
+		b.Fatal(err)
+	}
+	z, err := resolver.ScenarioZone(sc)
+	if err != nil {
+		b.Fatal(err)
+	}
+	addr := resolvertest.StartServer(b, z, benchDNSDelay)
+	live, err := resolver.NewLive([]string{addr}, resolver.LiveOptions{AttemptTimeout: 2 * time.Second})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	var total time.Duration
+	for b.Loop() {
+		// A new cache per audit, as each CLI run has.
+		res := resolver.NewCache(live)
+		env := scenarioEnv(b, sc, res)
+		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+		start := time.Now()
+		out := Run(ctx, env, sc.Domain)
+		total += time.Since(start)
+		cancel()
+		for _, f := range out.Findings {
+			if f.Severity == finding.Error {
+				b.Fatalf("the audit was inconclusive: %s %s: %s", f.ID, f.Subject, f.Title)
+			}
+		}
+	}
+	wall := total / time.Duration(b.N)
+	b.ReportMetric(float64(wall)/float64(defaultLongestChain*benchDNSDelay), "wall/chain")
+	b.ReportMetric(float64(wall.Microseconds())/1000, "ms/audit")
+}
