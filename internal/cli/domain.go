@@ -28,6 +28,10 @@ type DomainOptions struct {
 	File          string
 	DKIMSelectors []string
 	NoProbe       bool
+	// The CI gate (SPEC "CI gate").
+	Baseline     []string // zone files, or the single word "live"
+	PolicyFile   string
+	MTASTSPolicy string // the proposed MTA-STS policy document, when it lives in the repository
 }
 
 // NewCmdDomain builds `mailcheck domain`. runF replaces the run function in
@@ -53,6 +57,9 @@ func NewCmdDomain(io *IOStreams, runF func(context.Context, *DomainOptions) erro
 	fl.StringArrayVar(&opts.DKIMSelectors, "dkim-selector", nil, "DKIM selector to check (repeatable); common selectors are tried too")
 	fl.BoolVar(&opts.NoProbe, "no-probe", false, "check DNS only; do not connect to the mail servers")
 	fl.StringVar(&opts.File, "file", "", "read domains from this file, one per line (- for standard input)")
+	fl.StringArrayVar(&opts.Baseline, "baseline", nil, "the current state to compare with: zone files (repeatable) or live; only new findings count for --fail-on")
+	fl.StringVar(&opts.PolicyFile, "policy", "", "YAML file of expectations and accepted findings; violations are policy.* findings")
+	fl.StringVar(&opts.MTASTSPolicy, "mta-sts-policy", "", "the proposed MTA-STS policy file (mta-sts.txt), when it is kept beside the zone")
 	return cmd
 }
 
@@ -66,6 +73,10 @@ func domainRun(ctx context.Context, opts *DomainOptions) error {
 		return err
 	}
 	n, err := opts.Net.build(opts.IO)
+	if err != nil {
+		return err
+	}
+	g, err := opts.buildGate(n)
 	if err != nil {
 		return err
 	}
@@ -83,6 +94,9 @@ func domainRun(ctx context.Context, opts *DomainOptions) error {
 			sem <- struct{}{}
 			defer func() { <-sem }()
 			reports[i] = auditDomain(ctx, env, d, opts.NoProbe, n.Verbose())
+			if g != nil {
+				g.apply(ctx, &reports[i], env, opts.NoProbe)
+			}
 		})
 	}
 	wg.Wait()
