@@ -71,6 +71,39 @@ type DMARCPolicy struct {
 	notes     []string
 }
 
+// Applied is the policy that applies to the domain policy discovery was
+// run for: p where the record is the domain's own, sp (else p) when it is
+// inherited from an ancestor. "" when no record was found.
+func (p *DMARCPolicy) Applied(domain string) dmarc.Policy {
+	if p.Record == nil {
+		return ""
+	}
+	return dmarcApplied(p.Record, p.Domain != strings.ToLower(trimDot(domain)))
+}
+
+// DiscoverDMARC runs DMARC policy discovery for domain (RFC 9989 §4.10):
+// the record that applies, where it was found, and the Organizational
+// Domain. A lookup the walk needed that failed is returned as the error
+// (a *resolver.Error): then nothing can be concluded. The CI gate uses it
+// for policy.dmarc-policy.
+func DiscoverDMARC(ctx context.Context, r resolver.Resolver, domain string) (*DMARCPolicy, error) {
+	domain = strings.ToLower(trimDot(domain))
+	lookups := lookupDMARC(ctx, r, domain)
+	if err := lookups[0].err; err != nil {
+		return nil, err
+	}
+	for _, l := range lookups {
+		if l.single() {
+			break
+		}
+		if l.err != nil && !isPublicSuffix(l.domain) {
+			return nil, l.err
+		}
+	}
+	pol, _ := discoverDMARC(domain, lookups)
+	return pol, nil
+}
+
 // lookupDMARC asks for every _dmarc name of the tree walk at once — at
 // most 8 names, and one round trip instead of one per label — and then
 // reads the answers in the order the walk defines.
@@ -381,7 +414,7 @@ func dmarcReportFindings(ctx context.Context, r resolver.Resolver, pol *DMARCPol
 		wg.Go(func() {
 			txts, _, err := resolver.TXT(ctx, r, d.name)
 			d.err = err
-			d.authed = slices.ContainsFunc(txts, func(t string) bool { return strings.HasPrefix(t, "v=DMARC1") })
+			d.authed = slices.ContainsFunc(txts, dmarc.IsDMARC)
 		})
 	}
 	wg.Wait()

@@ -10,6 +10,7 @@ import (
 
 	"github.com/miekg/dns"
 
+	"github.com/mailcheck-cli/mailcheck/checks/dmarc"
 	"github.com/mailcheck-cli/mailcheck/finding"
 	"github.com/mailcheck-cli/mailcheck/resolver"
 	"github.com/mailcheck-cli/mailcheck/resolver/resolvertest"
@@ -316,4 +317,23 @@ func TestDMARCWalkIsOneRoundTrip(t *testing.T) {
 	defer cancel()
 	res := checkDMARC(ctx, &Env{Resolver: g}, "a.b.example.com")
 	assertFindings(t, res.Findings, want{"dmarc.inherited", finding.Info, ""}, want{"dmarc.ok", finding.Pass, ""})
+}
+
+func TestDiscoverDMARC(t *testing.T) {
+	r := resolvertest.New(dmarcTXT("example.com", "v=DMARC1; p=reject; sp=quarantine"))
+	pol, err := DiscoverDMARC(t.Context(), r, "shop.example.com")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if pol.Domain != "example.com" || pol.Applied("shop.example.com") != dmarc.Quarantine || pol.OrgDomain != "example.com" {
+		t.Errorf("policy = %+v, applied %q", pol, pol.Applied("shop.example.com"))
+	}
+	pol, err = DiscoverDMARC(t.Context(), r, "example.com")
+	if err != nil || pol.Applied("example.com") != dmarc.Reject {
+		t.Errorf("own policy: %+v, %v", pol, err)
+	}
+	r.Fail("_dmarc.example.com", dns.TypeTXT, resolver.Timeout)
+	if _, err := DiscoverDMARC(t.Context(), r, "shop.example.com"); err == nil {
+		t.Error("a failed lookup on the walk must be an error, not an absent policy")
+	}
 }
