@@ -157,7 +157,7 @@ func checkDKIM(ctx context.Context, env *Env, domain string) Result {
 			}
 		case len(l.txts) == 0 || (l.wildcard && !l.given):
 			if l.given {
-				out = append(out, dkimMissingGiven(l, domain))
+				out = append(out, dkimMissingGiven(l))
 			}
 		default:
 			if !l.given {
@@ -230,7 +230,7 @@ func randomLabel() string {
 	return hex.EncodeToString(b)
 }
 
-func dkimMissingGiven(l *dkimLookup, domain string) finding.Finding {
+func dkimMissingGiven(l *dkimLookup) finding.Finding {
 	title := "No DKIM key at selector " + l.selector + " (given with --dkim-selector)"
 	var ev []string
 	if l.ans != nil && l.ans.NXDomain() {
