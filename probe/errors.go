@@ -48,6 +48,17 @@ func (e *ProtocolError) Error() string {
 	return e.Reason + ": " + printable(e.Got)
 }
 
+// Probe statuses (finding.Probe.Status): "ok", or where the probe stopped.
+const (
+	StatusOK            = "ok"
+	StatusRefused       = "refused"        // the TCP connection was refused
+	StatusTimeout       = "timeout"        // a connect, read or handshake step ran out of time
+	StatusRateLimited   = "rate-limited"   // 421, * BYE, -ERR greeting: the server turned us away for now
+	StatusProtocolError = "protocol-error" // the port does not speak the expected protocol
+	StatusTLSFailed     = "tls-failed"     // the TLS handshake failed
+	StatusClosed        = "closed"         // the server closed or reset the connection
+)
+
 // failure classifies err into a probe status: where and how it stopped.
 func failure(err error) string {
 	var re *ReplyError
@@ -55,23 +66,23 @@ func failure(err error) string {
 	var rh tls.RecordHeaderError
 	switch {
 	case err == nil:
-		return "ok"
+		return StatusOK
 	case isRefused(err):
-		return "refused"
+		return StatusRefused
 	case isTimeout(err):
-		return "timeout"
+		return StatusTimeout
 	case errors.As(err, &re) && re.Busy:
-		return "rate-limited"
+		return StatusRateLimited
 	case errors.As(err, &pe), errors.As(err, &rh), errors.As(err, &re):
-		return "protocol-error"
+		return StatusProtocolError
 	case isClosed(err):
-		return "closed"
+		return StatusClosed
 	}
 	var se *StepError
 	if errors.As(err, &se) && se.Step == stepHandshake {
-		return "tls-failed"
+		return StatusTLSFailed
 	}
-	return "closed"
+	return StatusClosed
 }
 
 func isRefused(err error) bool { return errors.Is(err, syscall.ECONNREFUSED) }

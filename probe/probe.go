@@ -29,7 +29,7 @@ func Run(ctx context.Context, o Options, t Target) (finding.Probe, []finding.Fin
 			addrs, err := lookupAddrs(ctx, o, t.Host)
 			if len(addrs) == 0 {
 				p := newProbe(t, "")
-				p.Status = "closed"
+				p.Status = StatusClosed
 				p.Error = "no address: " + errString(err)
 				return p, []finding.Finding{addrFinding(t.Host, subjectFor(t, false), err)}
 			}
@@ -104,11 +104,18 @@ func run(ctx context.Context, o Options, t Target, subject string) (finding.Prob
 		p, ok := ProtocolForPort(t.Port)
 		if !ok {
 			pr := newProbe(t, "")
-			pr.Status = "protocol-error"
+			pr.Status = StatusProtocolError
 			pr.Error = fmt.Sprintf("no protocol given for non-standard port %d", t.Port)
 			return pr, []finding.Finding{finding.New("conn.protocol", subject, pr.Error+" (use --protocol)")}
 		}
 		t.Protocol = p
+	}
+	if !slices.Contains(Protocols, t.Protocol) {
+		pr := newProbe(t, "")
+		pr.Status = StatusProtocolError
+		pr.Error = fmt.Sprintf("unknown protocol %q", t.Protocol)
+		return pr, []finding.Finding{finding.New("conn.protocol", subject,
+			pr.Error+"; use one of "+strings.Join(Protocols, ", "))}
 	}
 	r := &result{t: t, subject: subject, o: o}
 	cfg := probeTLSConfig(t.name(), tls.VersionTLS10, tls.VersionTLS13)
@@ -213,10 +220,10 @@ func (r *result) probe() finding.Probe {
 	}
 	var re *ReplyError
 	if errors.As(r.err, &re) && stepOf(r.err) == "greeting" {
-		p.Status = "rate-limited" // a 554 greeting refuses this client: see failureFinding
+		p.Status = StatusRateLimited // a 554 greeting refuses this client: see failureFinding
 	}
 	if r.sniffTLS {
-		p.Status = "protocol-error"
+		p.Status = StatusProtocolError
 		p.Error += "; a TLS handshake on a new connection succeeded: the port speaks implicit TLS"
 	}
 	s := r.s

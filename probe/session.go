@@ -7,7 +7,9 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
+	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -168,6 +170,9 @@ func Open(ctx context.Context, o Options, t Target, cfg *tls.Config) (*Session, 
 		}
 		t.Protocol = p
 	}
+	if !slices.Contains(Protocols, t.Protocol) {
+		return nil, fmt.Errorf("unknown protocol %q (want one of %s)", t.Protocol, strings.Join(Protocols, ", "))
+	}
 	d := o.dialer()
 	s := &Session{Target: t}
 	s.Dialled = net.JoinHostPort(t.Addr.String(), strconv.Itoa(d.Port(t.Port)))
@@ -187,10 +192,8 @@ func Open(ctx context.Context, o Options, t Target, cfg *tls.Config) (*Session, 
 		s.d = &smtpDialogue{w: s.w, ehloName: name}
 	case "imap", "imaps":
 		s.d = &imapDialogue{w: s.w}
-	case "pop3", "pop3s":
-		s.d = &pop3Dialogue{w: s.w}
 	default:
-		return s, fmt.Errorf("unknown protocol %q", t.Protocol)
+		s.d = &pop3Dialogue{w: s.w}
 	}
 	if implicitTLS(t.Protocol) {
 		if err := s.handshake(ctx, cfg); err != nil {
