@@ -19,8 +19,11 @@ import (
 // Run probes one port of one address and judges it. The probe keeps what
 // it learned when a step fails; the findings cover the connection (conn.*),
 // TLS (tls.*) and authentication (auth.*), each with "host:port" (the
-// standard port) as subject. When t.Addr is not set, the host's first
-// address is used; Host probes every address.
+// standard port) as subject. Probe.Addr is the address actually dialled,
+// after --port-map. When t.Addr is not set, the host's first address is
+// used; Host probes every address. Unless SkipLegacyTLS, a port that
+// completed TLS gets two more connections, concurrently, that offer only
+// TLS 1.0 and only TLS 1.1.
 func Run(ctx context.Context, o Options, t Target) (finding.Probe, []finding.Finding) {
 	if !t.Addr.IsValid() {
 		if a, err := netip.ParseAddr(t.Host); err == nil {
