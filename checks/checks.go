@@ -27,6 +27,10 @@ type Env struct {
 	// DKIMSelectors are the selectors given with --dkim-selector; the DKIM
 	// check adds its list of common selectors to them.
 	DKIMSelectors []string
+	// MTASTSPolicyFile, when set, is read as the domain's MTA-STS policy
+	// instead of fetching it over HTTPS (--mta-sts-policy: a CI run on a
+	// proposed zone whose policy file lives in the same repository).
+	MTASTSPolicyFile string
 }
 
 func (e *Env) now() time.Time {

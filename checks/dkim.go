@@ -36,9 +36,10 @@ var CommonDKIMSelectors = []string{
 	"mxvault", "everlytickey1", "everlytickey2", "mailjet", "pm", "amazonses",
 }
 
-// dkimMaxConcurrent bounds the selector queries in flight: a live resolver
-// would see some thirty queries at once otherwise.
-const dkimMaxConcurrent = 8
+// dkimMaxConcurrent bounds the selector queries in flight. The common
+// selectors and a few given ones fit in one wave, so the check costs one
+// round trip; the bound only guards against a very long --dkim-selector list.
+const dkimMaxConcurrent = 64
 
 // dkimLookup is the answer for one selector.
 type dkimLookup struct {

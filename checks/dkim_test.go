@@ -196,7 +196,9 @@ func TestDKIMSelectorCNAMEOutsideZones(t *testing.T) {
 }
 
 func TestDKIMSelectorsQueriedConcurrently(t *testing.T) {
-	g := newBarrier(resolvertest.New(dkimKeyRR("s1._domainkey.example.com.", "v=DKIM1; p="+testRSA2048)), dns.TypeTXT, dkimMaxConcurrent)
+	// Every common selector must be in flight at once: the check costs one
+	// round trip, not one per wave.
+	g := newBarrier(resolvertest.New(dkimKeyRR("s1._domainkey.example.com.", "v=DKIM1; p="+testRSA2048)), dns.TypeTXT, len(CommonDKIMSelectors))
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	res := checkDKIM(ctx, &Env{Resolver: g}, "example.com")

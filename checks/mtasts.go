@@ -10,6 +10,7 @@ import (
 	"mime"
 	"net"
 	"net/http"
+	"os"
 	"slices"
 	"strings"
 
@@ -207,16 +208,33 @@ func checkMTASTS(ctx context.Context, env *Env, domain string) Result {
 		out = append(out, f)
 	}
 
-	// The MX hosts the policy must cover; the MX check asks the same
-	// question and the per-run cache answers it once.
-	mxs, mxAns, mxErr := mtastsMXHosts(ctx, env.Resolver, domain)
+	// The MX hosts the policy must cover, asked while the policy is
+	// fetched; the MX check asks the same question and the per-run cache
+	// answers it once.
+	var mxs []mtastsMXHost
+	var mxAns *resolver.Answer
+	var mxErr error
+	mxDone := make(chan struct{})
+	go func() {
+		defer close(mxDone)
+		mxs, mxAns, mxErr = mtastsMXHosts(ctx, env.Resolver, domain)
+	}()
 
-	d := env.Dialer
-	if d == nil {
-		d = &dialer.Dialer{Resolver: env.Resolver}
-	}
 	url := MTASTSPolicyURL(domain)
-	policy, body, err := FetchMTASTSPolicy(ctx, d, domain)
+	var policy *mtasts.Policy
+	var body []byte
+	if env.MTASTSPolicyFile != "" {
+		// CI: the proposed policy lives in the repository beside the zone.
+		url = env.MTASTSPolicyFile
+		policy, body, err = readMTASTSPolicyFile(env.MTASTSPolicyFile)
+	} else {
+		d := env.Dialer
+		if d == nil {
+			d = &dialer.Dialer{Resolver: env.Resolver}
+		}
+		policy, body, err = FetchMTASTSPolicy(ctx, d, domain)
+	}
+	<-mxDone
 	var fe *MTASTSFetchError
 	var pe *mtasts.ParseError
 	var re *resolver.Error
@@ -285,6 +303,27 @@ func checkMTASTS(ctx context.Context, env *Env, domain string) Result {
 	}
 	sortFindings(out)
 	return Result{Findings: out, Detail: detail}
+}
+
+// readMTASTSPolicyFile reads and parses a policy kept in a local file.
+func readMTASTSPolicyFile(path string) (*mtasts.Policy, []byte, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, nil, &MTASTSFetchError{Stage: FetchHTTP, Reason: err.Error(), Err: err}
+	}
+	defer f.Close()
+	body, err := io.ReadAll(io.LimitReader(f, mtasts.MaxPolicySize+1))
+	if err != nil {
+		return nil, nil, &MTASTSFetchError{Stage: FetchHTTP, Reason: err.Error(), Err: err}
+	}
+	if len(body) > mtasts.MaxPolicySize {
+		return nil, nil, &MTASTSFetchError{Stage: FetchHTTP, Reason: fmt.Sprintf("%s is larger than %d bytes", path, mtasts.MaxPolicySize)}
+	}
+	policy, err := mtasts.ParsePolicy(body)
+	if err != nil {
+		return nil, body, err
+	}
+	return policy, body, nil
 }
 
 // mtastsMXHost is one MX target and where its record is.
