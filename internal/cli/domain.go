@@ -83,7 +83,8 @@ func domainRun(ctx context.Context, opts *DomainOptions) error {
 	ctx, cancel := n.runContext(ctx)
 	defer cancel()
 
-	env := &checks.Env{Resolver: n.Resolver, Dialer: n.Dialer, Now: time.Now, DKIMSelectors: selectors}
+	env := &checks.Env{Resolver: n.Resolver, Dialer: n.Dialer, Now: time.Now, DKIMSelectors: selectors,
+		MTASTSPolicyFile: opts.MTASTSPolicy}
 	reports := make([]finding.Report, len(domains))
 	// Domains are audited concurrently, a few at a time: one domain is
 	// already many parallel lookups.
