@@ -8,11 +8,15 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/miekg/dns"
 	"github.com/spf13/cobra"
 
+	"github.com/mailcheck-cli/mailcheck/checks"
 	"github.com/mailcheck-cli/mailcheck/finding"
 	"github.com/mailcheck-cli/mailcheck/fixtures"
+	"github.com/mailcheck-cli/mailcheck/probe"
 	"github.com/mailcheck-cli/mailcheck/refserver"
+	"github.com/mailcheck-cli/mailcheck/resolver"
 )
 
 // SelftestOptions are the inputs of `mailcheck selftest`.
@@ -110,14 +114,22 @@ func selftestRun(ctx context.Context, opts *SelftestOptions) error {
 	return nil
 }
 
-// runScenario serves one scenario and audits it. The probe step timeout is
-// kept short so the tarpit scenario is detected quickly; the tarpit itself
-// waits far longer than that.
+// runScenario serves one scenario and audits it: the DNS checks answered
+// from the scenario's zone files (so that a signed zone is judged as
+// signed, which a non-validating loopback resolver could not show), and,
+// for server scenarios, every mail port of every MX host probed through the
+// reference server. The probe step timeout is kept short so the tarpit
+// scenario is detected quickly; the tarpit itself waits far longer.
 func runScenario(ctx context.Context, sc *fixtures.Scenario, timeout time.Duration) ScenarioResult {
 	started := time.Now()
 	res := ScenarioResult{Scenario: sc.Name}
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
+	zone, err := resolver.ScenarioZone(sc)
+	if err != nil {
+		res.Error = err.Error()
+		return res
+	}
 	srv, err := refserver.Start(ctx, refserver.Options{Scenario: sc, TarpitDelay: timeout})
 	if err != nil {
 		res.Error = err.Error()
@@ -125,16 +137,31 @@ func runScenario(ctx context.Context, sc *fixtures.Scenario, timeout time.Durati
 	}
 	defer srv.Close()
 	n := &Net{Timeout: min(timeout, 8*time.Second)}
-	rep, err := auditReference(ctx, n, srv, sc)
-	if err != nil {
-		res.Error = err.Error()
-		return res
-	}
+	n.setResolver(&resolver.Chain{Zone: zone}, srv.PortMap(), srv.CA().Pool())
+	env := &checks.Env{Resolver: n.Resolver, Dialer: n.Dialer, DKIMSelectors: sc.DKIMSelectors, Now: time.Now}
+
+	findings := checks.Run(ctx, env, sc.Domain).Findings
 	keep := fixtures.DNSOnly
 	if sc.Probe {
 		keep = nil
+		hosts, err := mxHosts(ctx, n.Resolver, sc.Domain)
+		if err != nil {
+			res.Error = err.Error()
+			return res
+		}
+		var mu sync.Mutex
+		var wg sync.WaitGroup
+		for _, h := range hosts {
+			wg.Go(func() {
+				_, fs := probe.Host(ctx, probe.Options{Dialer: n.Dialer, Resolver: n.Resolver}, h, probe.DefaultPorts, "")
+				mu.Lock()
+				findings = append(findings, fs...)
+				mu.Unlock()
+			})
+		}
+		wg.Wait()
 	}
-	m := sc.Compare(rep.Findings, keep)
+	m := sc.Compare(findings, keep)
 	for _, e := range m.Missing {
 		s := e.ID + " (" + e.Severity.String() + ")"
 		if e.Subject != "" {
@@ -146,9 +173,24 @@ func runScenario(ctx context.Context, sc *fixtures.Scenario, timeout time.Durati
 		res.Unexpected = append(res.Unexpected, f.ID+" ("+f.Severity.String()+") on "+f.Subject)
 	}
 	res.OK = m.OK()
-	res.Findings = rep.Findings
+	res.Findings = findings
 	res.DurationMS = time.Since(started).Milliseconds()
 	return res
+}
+
+// mxHosts returns the MX targets of domain, null MX left out.
+func mxHosts(ctx context.Context, r resolver.Resolver, domain string) ([]string, error) {
+	ans, _, err := resolver.Follow(ctx, r, domain, dns.TypeMX)
+	if err != nil {
+		return nil, err
+	}
+	var hosts []string
+	for _, rr := range ans.RRs {
+		if mx, ok := rr.(*dns.MX); ok && mx.Mx != "." {
+			hosts = append(hosts, strings.TrimSuffix(mx.Mx, "."))
+		}
+	}
+	return hosts, nil
 }
 
 func printSelftest(opts *SelftestOptions, results []ScenarioResult, failed int) {
