@@ -129,7 +129,14 @@ func checkPTR(ctx context.Context, env *Env, domain string) Result {
 	for _, rr := range ans.RRs {
 		if mx, ok := rr.(*dns.MX); ok {
 			mxCount++
-			if h := strings.ToLower(trimDot(mx.Mx)); mx.Mx != "." && !slices.Contains(hosts, h) {
+			h := strings.ToLower(trimDot(mx.Mx))
+			if _, err := netip.ParseAddr(h); err == nil {
+				// An address written as an MX target is no host name
+				// (mx.ip-literal); senders never look it up, so neither
+				// does this check.
+				continue
+			}
+			if mx.Mx != "." && !slices.Contains(hosts, h) {
 				hosts = append(hosts, h)
 			}
 		}
