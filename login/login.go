@@ -72,9 +72,9 @@ type Password string
 
 const redacted = "<redacted>"
 
-func (Password) String() string                 { return redacted }
-func (Password) GoString() string               { return redacted }
-func (Password) MarshalText() ([]byte, error)   { return []byte(redacted), nil }
+func (Password) String() string                  { return redacted }
+func (Password) GoString() string                { return redacted }
+func (Password) MarshalText() ([]byte, error)    { return []byte(redacted), nil }
 func (p Password) Format(f fmt.State, verb rune) { fmt.Fprint(f, redacted) }
 
 // Request is one triage.
