@@ -199,10 +199,13 @@ func (s *Server) startAll() error {
 		if err != nil {
 			return err
 		}
+		// Closed by Close whatever the library does: go-smtp only closes
+		// the listeners its Serve has registered, which it may not have
+		// done yet when Close follows Start at once.
+		s.onClose(ln.Close)
 		s.portMap[st.port] = ln.Addr().(*net.TCPAddr).Port
 		s.endpoints = append(s.endpoints, Endpoint{Service: serviceName(st.port), StdPort: st.port, Addr: ln.Addr().String()})
 		if err := st.start(s.wrapListener(ln, st.port)); err != nil {
-			ln.Close()
 			return err
 		}
 	}

@@ -19,6 +19,8 @@ import (
 	"github.com/emersion/go-sasl"
 	"github.com/emersion/go-smtp"
 	"github.com/miekg/dns"
+
+	"github.com/mailcheck-cli/mailcheck/fixtures"
 )
 
 func smtpClient(t *testing.T, s *Server, port int) *smtp.Client {
@@ -456,5 +458,44 @@ func TestBasePort(t *testing.T) {
 	}
 	if len(s.Endpoints()) != 9 {
 		t.Errorf("Endpoints() = %v", s.Endpoints())
+	}
+}
+
+// Every fault has a scenario of its own that switches it on, and every
+// scenario starts (its faults are known and its zones load).
+func TestEveryScenarioStarts(t *testing.T) {
+	for _, name := range fixtures.Names() {
+		sc, err := fixtures.Load(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		srv, err := Start(context.Background(), Options{Scenario: sc})
+		if err != nil {
+			t.Errorf("%s: %v", name, err)
+			continue
+		}
+		srv.Close()
+	}
+	for _, f := range Faults {
+		sc, err := fixtures.Load(f)
+		if err != nil {
+			t.Errorf("fault %s has no scenario: %v", f, err)
+			continue
+		}
+		if !slices.ContainsFunc(sc.Faults, func(x fixtures.Fault) bool { return x.Name == f }) || !sc.Probe || len(sc.Expect) == 0 {
+			t.Errorf("scenario %s does not switch on its fault, probe, and expect findings", f)
+		}
+	}
+}
+
+func TestUnknownFaultIsRefused(t *testing.T) {
+	sc, err := fixtures.Load("default")
+	if err != nil {
+		t.Fatal(err)
+	}
+	sc.Faults = []fixtures.Fault{{Name: "cert-expird"}}
+	if srv, err := Start(context.Background(), Options{Scenario: sc}); err == nil {
+		srv.Close()
+		t.Fatal("a misspelt fault was accepted")
 	}
 }
