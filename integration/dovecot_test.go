@@ -128,7 +128,7 @@ func startDovecot(t *testing.T, opts dovecotOptions) *dovecotInstance {
 		}
 		writeTemplate(t, "dovecot.conf.tmpl", conf, data)
 		if opts.AuthSocketUser != "" {
-			dv.AuthSocket = filepath.Join(dir, "run", "auth-client")
+			dv.AuthSocket = filepath.Join(dir, "run", "auth-postfix")
 		}
 		dv.d = startDaemon(t, dir, fmt.Sprintf("dovecot-%d", attempt), []string{filepath.Join(dir, "dovecot.log")},
 			tools["dovecot"], "-F", "-c", conf)
