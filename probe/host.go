@@ -18,11 +18,15 @@ import (
 // Host resolves host (A and AAAA) and probes every address on every port
 // concurrently; each address is reported separately. ports defaults to
 // DefaultPorts; protocol, when set, applies to every port (for
-// non-standard ports). When port 25 is probed, each address's reverse DNS
+// non-standard ports). When ports defaults, a closed port is only info
+// (few hosts offer all seven services; POP3 is often left out on purpose)
+// unless every port is closed; a port asked for by name must answer. When
+// port 25 is probed, each address's reverse DNS
 // is checked too (ptr.*): receiving MTAs judge a sender by it, and an MX
 // usually sends as well.
 func Host(ctx context.Context, o Options, host string, ports []int, protocol string) ([]finding.Probe, []finding.Finding) {
-	if len(ports) == 0 {
+	sweep := len(ports) == 0
+	if sweep {
 		ports = DefaultPorts
 	}
 	host = strings.TrimSuffix(strings.ToLower(host), ".")
@@ -45,7 +49,26 @@ func Host(ctx context.Context, o Options, host string, ports []int, protocol str
 		}
 	}
 	probes, fs := runAll(ctx, o, targets, len(addrs) > 1, withPTR, true)
+	if sweep {
+		softenClosedPorts(fs)
+	}
 	return probes, append(pre, fs...)
+}
+
+// softenClosedPorts turns conn.refused into info on a sweep of the default
+// ports, unless nothing at all answered: then the host offers no mail
+// service and that stays a failure.
+func softenClosedPorts(fs []finding.Finding) {
+	answered := slices.ContainsFunc(fs, func(f finding.Finding) bool { return f.ID != "conn.refused" && strings.HasPrefix(f.ID, "conn.") })
+	if !answered {
+		return
+	}
+	for i := range fs {
+		if fs[i].ID == "conn.refused" {
+			fs[i].Severity = finding.Info
+			fs[i].Fix = "Nothing to do if this service is not offered on purpose; otherwise start it, or open the port in the firewall"
+		}
+	}
 }
 
 // MX probes port 25 of every address of every MX host of domain,

@@ -29,8 +29,9 @@ const (
 	FaultNoAuth        = "no-auth"         // no mechanism even after TLS
 	FaultOAuthOnly     = "oauth-only"      // only XOAUTH2/OAUTHBEARER
 	// Availability.
-	FaultBusy   = "busy-421" // temporary-failure greeting, then close
-	FaultTarpit = "tarpit"   // greeting delayed by Options.TarpitDelay
+	FaultPortClosed = "port-closed" // nothing listens: connections are refused
+	FaultBusy       = "busy-421"    // temporary-failure greeting, then close
+	FaultTarpit     = "tarpit"      // greeting delayed by Options.TarpitDelay
 	// Login failures (every credential is refused with the provider's words).
 	FaultAppPasswordRequired = "app-password-required"
 	FaultBasicAuthDisabled   = "basic-auth-disabled"
@@ -44,7 +45,7 @@ var Faults = []string{
 	FaultCertWrongName, FaultCertMissingIntermediate, FaultCertWeakKey,
 	FaultTLSLegacy, FaultNoSTARTTLS, FaultTLSOnPlainPort, FaultPlainOnTLSPort, FaultCloseMidSTARTTLS,
 	FaultAuthBeforeTLS, FaultNoAuth, FaultOAuthOnly,
-	FaultBusy, FaultTarpit,
+	FaultBusy, FaultTarpit, FaultPortClosed,
 	FaultAppPasswordRequired, FaultBasicAuthDisabled, FaultTLSRequired, FaultAccountLocked,
 }
 

@@ -204,6 +204,12 @@ func (s *Server) startAll() error {
 		// done yet when Close follows Start at once.
 		s.onClose(ln.Close)
 		s.portMap[st.port] = ln.Addr().(*net.TCPAddr).Port
+		if s.sc.HasFault(FaultPortClosed, st.port) {
+			// The port was taken only to give the port map an address
+			// where nothing listens: connections are refused.
+			ln.Close()
+			continue
+		}
 		s.endpoints = append(s.endpoints, Endpoint{Service: serviceName(st.port), StdPort: st.port, Addr: ln.Addr().String()})
 		if err := st.start(s.wrapListener(ln, st.port)); err != nil {
 			return err

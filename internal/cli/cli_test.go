@@ -378,3 +378,36 @@ func TestGitHubAnnotations(t *testing.T) {
 		t.Fatalf("no ::error annotation under GITHUB_ACTIONS:\n%s", r.out)
 	}
 }
+
+func TestProbeClosedPorts(t *testing.T) {
+	_, flags := startRef(t, "port-closed")
+	flags = netOnly(flags)
+	// A sweep of the default ports: the closed POP3 and submission ports
+	// are reported, but a host need not offer every service.
+	r := run(t, nil, append([]string{"probe", "mail.example.test", "--format", "json"}, flags...)...)
+	if r.code != ExitOK {
+		t.Fatalf("sweep: exit %d, want 0\n%s%s", r.code, r.out, r.errOut)
+	}
+	rep := decodeReport(t, r.out)
+	if !hasFinding(rep, "conn.refused", finding.Info) || len(rep.Probes) != 7 {
+		t.Fatalf("want conn.refused at info and 7 probes, got %d probes:\n%s", len(rep.Probes), r.out)
+	}
+	// A port asked for by name must answer.
+	r = run(t, nil, append([]string{"probe", "mail.example.test:110", "--format", "json"}, flags...)...)
+	if r.code != ExitFindings || !hasFinding(decodeReport(t, r.out), "conn.refused", finding.Fail) {
+		t.Fatalf("named port: exit %d, want 1 with conn.refused fail\n%s", r.code, r.out)
+	}
+}
+
+// netOnly drops the domain-only flags (--dkim-selector) from startRef's.
+func netOnly(flags []string) []string {
+	var out []string
+	for i := 0; i < len(flags); i++ {
+		if flags[i] == "--dkim-selector" {
+			i++
+			continue
+		}
+		out = append(out, flags[i])
+	}
+	return out
+}

@@ -15,9 +15,6 @@ import (
 	"github.com/mailcheck-cli/mailcheck/report"
 )
 
-// defaultProbePorts are the mail service ports SPEC names.
-var defaultProbePorts = []int{25, 465, 587, 110, 995, 143, 993}
-
 // ProbeOptions are the inputs of `mailcheck probe`.
 type ProbeOptions struct {
 	IO       *IOStreams
@@ -60,7 +57,8 @@ func probeRun(ctx context.Context, opts *ProbeOptions) error {
 	if opts.Protocol != "" && !validProtocol(opts.Protocol) {
 		return usageErrorf("unknown --protocol %q (want smtp, submission, smtps, imap, imaps, pop3 or pop3s)", opts.Protocol)
 	}
-	ports := defaultProbePorts
+	// nil ports: the default sweep, where a closed port is not a failure.
+	var ports []int
 	if opts.Ports != "" {
 		var err error
 		if ports, err = parsePortList(opts.Ports); err != nil {

@@ -153,7 +153,7 @@ func runScenario(ctx context.Context, sc *fixtures.Scenario, timeout time.Durati
 		var wg sync.WaitGroup
 		for _, h := range hosts {
 			wg.Go(func() {
-				_, fs := probe.Host(ctx, probe.Options{Dialer: n.Dialer, Resolver: n.Resolver}, h, probe.DefaultPorts, "")
+				_, fs := probe.Host(ctx, probe.Options{Dialer: n.Dialer, Resolver: n.Resolver}, h, nil, "")
 				mu.Lock()
 				findings = append(findings, fs...)
 				mu.Unlock()
