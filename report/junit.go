@@ -9,13 +9,15 @@ import (
 	"github.com/mailcheck-cli/mailcheck/finding"
 )
 
-// JUnit layout: one <testsuite> per target and one <testcase> per finding,
-// classname the target and name "ID subject", so that CI test views list
-// each finding by a name that stays the same from run to run. A finding at
-// or above FailOn that counts is a <failure>; an Error finding (the check
-// was inconclusive) is <skipped>; everything else passes, including
-// findings the baseline already had, findings the change fixed and findings
-// a policy allowance accepts, which are noted in <system-out>.
+// JUnit layout: one <testsuite> per target and one <testcase> per check
+// (the finding area: mx, spf, dmarc, tls ...), classname the target and
+// name the check, so that CI test views list the same tests from run to
+// run whatever a run finds. A check fails when one of its findings counts
+// and is at or above FailOn; the <failure> lists each such finding with its
+// evidence, location and fix. A check that did not fail but had an
+// inconclusive (Error) finding is <skipped>. Every other finding — passes,
+// findings the baseline already had, findings the change fixed, findings a
+// policy allowance accepts — is noted in <system-out>.
 
 type junitSuites struct {
 	XMLName  xml.Name     `xml:"testsuites"`
@@ -105,26 +107,67 @@ func junitSuiteFor(r finding.Report, opts Options) junitSuite {
 	if opts.ToolVersion != "" {
 		s.Properties = &junitProps{[]junitProp{{Name: "version", Value: opts.ToolVersion}}}
 	}
+	var areas []string
+	byArea := map[string][]finding.Finding{}
 	for _, f := range r.Findings {
-		name := f.ID
-		if f.Subject != "" {
-			name += " " + f.Subject
+		a := f.Area()
+		if _, seen := byArea[a]; !seen {
+			areas = append(areas, a)
 		}
-		tc := junitTestCase{Classname: r.Target, Name: name, Time: "0.000"}
+		byArea[a] = append(byArea[a], f)
+	}
+	for _, a := range areas {
+		s.Cases = append(s.Cases, junitCase(r.Target, a, byArea[a], opts))
+		tc := &s.Cases[len(s.Cases)-1]
 		switch {
-		case f.Severity == finding.Error && counts(f):
-			tc.Skipped = &junitSkipped{Message: "inconclusive: " + oneLine(f.Title)}
-			s.Skipped++
-		case fails(f, opts.FailOn):
-			tc.Failure = &junitFailure{Message: oneLine(f.Title), Type: f.Severity.String(), Body: junitBody(f)}
+		case tc.Failure != nil:
 			s.Failures++
-		default:
-			tc.SystemOut = junitNote(f)
+		case tc.Skipped != nil:
+			s.Skipped++
 		}
 		s.Tests++
-		s.Cases = append(s.Cases, tc)
 	}
 	return s
+}
+
+// junitCase is one check's test case.
+func junitCase(target, area string, fs []finding.Finding, opts Options) junitTestCase {
+	tc := junitTestCase{Classname: target, Name: area, Time: "0.000"}
+	var failed, inconclusive []finding.Finding
+	var notes []string
+	for _, f := range fs {
+		switch {
+		case fails(f, opts.FailOn):
+			failed = append(failed, f)
+		case f.Severity == finding.Error && counts(f):
+			inconclusive = append(inconclusive, f)
+		}
+		note := junitNote(f)
+		if note == "" {
+			note = "pass: " + oneLine(f.Title)
+		}
+		if f.Subject != "" {
+			note += " [" + f.ID + " " + oneLine(f.Subject) + "]"
+		}
+		notes = append(notes, note)
+	}
+	switch {
+	case len(failed) > 0:
+		var msgs, bodies []string
+		for _, f := range failed {
+			msgs = append(msgs, f.ID+": "+oneLine(f.Title))
+			bodies = append(bodies, f.ID+" "+f.Severity.String()+" "+oneLine(f.Subject)+"\n"+junitBody(f))
+		}
+		tc.Failure = &junitFailure{Message: strings.Join(msgs, "; "), Type: failed[0].Severity.String(), Body: strings.Join(bodies, "\n\n")}
+	case len(inconclusive) > 0:
+		var msgs []string
+		for _, f := range inconclusive {
+			msgs = append(msgs, f.ID+": "+oneLine(f.Title))
+		}
+		tc.Skipped = &junitSkipped{Message: "inconclusive: " + strings.Join(msgs, "; ")}
+	}
+	tc.SystemOut = strings.Join(notes, "\n")
+	return tc
 }
 
 func junitBody(f finding.Finding) string {
