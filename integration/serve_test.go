@@ -142,12 +142,13 @@ func (s *servedServer) awaitReady(t *testing.T, lines <-chan string) error {
 				return nil
 			}
 		case <-timeout:
-			s.cmd.Process.Kill()
-			<-s.exited
+			// Drain first: Wait returns only once the output is consumed.
 			go func() {
 				for range lines {
 				}
 			}()
+			s.cmd.Process.Kill()
+			<-s.exited
 			return fmt.Errorf("serve not ready within %v:\n%s", commandTimeout, s.Output)
 		}
 	}
