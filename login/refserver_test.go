@@ -5,6 +5,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -262,15 +263,15 @@ func TestWrongPort(t *testing.T) {
 		{465, TLSStartTLS, 465},
 	}
 	for _, tt := range tests {
-		t.Run(strings.Join([]string{itoa(tt.port), tt.tls}, "/"), func(t *testing.T) {
+		t.Run(strconv.Itoa(tt.port)+"/"+tt.tls, func(t *testing.T) {
 			t.Parallel()
 			rep := check(t, env, Request{Settings: &Settings{Port: tt.port, TLS: tt.tls}, Password: alicePassword})
 			f := byID(rep.Findings, "login.wrong-port")
 			if f == nil || f.Severity != finding.Fail {
 				t.Fatalf("no login.wrong-port:\n%s", list(rep.Findings))
 			}
-			want := "port " + itoa(tt.wantPort) + ", connection security SSL/TLS"
-			if !strings.Contains(f.Fix, want) || f.Subject != "mail.example.test:"+itoa(tt.port) {
+			want := "port " + strconv.Itoa(tt.wantPort) + ", connection security SSL/TLS"
+			if !strings.Contains(f.Fix, want) || f.Subject != "mail.example.test:"+strconv.Itoa(tt.port) {
 				t.Errorf("subject %q fix %q, want it to name %q", f.Subject, f.Fix, want)
 			}
 			if !has(rep.Findings, IDOK, finding.Pass) {
@@ -293,19 +294,6 @@ func TestWrongPort(t *testing.T) {
 			t.Errorf("logged in on %s, not on the user's settings", ok.Subject)
 		}
 	})
-}
-
-func itoa(n int) string { return strings.TrimSpace(strings.Repeat(" ", 0) + fmtInt(n)) }
-
-func fmtInt(n int) string {
-	if n == 0 {
-		return "0"
-	}
-	var b []byte
-	for ; n > 0; n /= 10 {
-		b = append([]byte{byte('0' + n%10)}, b...)
-	}
-	return string(b)
 }
 
 // Every login-* scenario, run as the support call it describes: the
