@@ -59,6 +59,14 @@ func check(t *testing.T, env *Env, req Request) finding.Report {
 		}
 	}
 	assertNoSecret(t, rep, string(req.Password))
+	seen := map[string]bool{}
+	for _, p := range rep.Probes {
+		k := p.Host + " " + p.Addr + " " + p.Protocol
+		if seen[k] {
+			t.Errorf("probed twice: %s", k)
+		}
+		seen[k] = true
+	}
 	return rep
 }
 

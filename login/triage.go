@@ -42,6 +42,17 @@ func (t *triage) run(ctx context.Context) {
 	for _, c := range t.cands {
 		judge(c)
 	}
+	// Alternatives are tried only when the typed settings fail: a
+	// plaintext attempt on an implicit-TLS port costs a step timeout.
+	if u := t.userCand; u != nil && (u.ep.Verdict == VerdictFails || u.ep.TLS == TLSNone) {
+		t.addAlternatives()
+		t.probeAll(ctx)
+		for _, c := range t.cands {
+			if c.alt {
+				judge(c)
+			}
+		}
+	}
 	t.recommend()
 	t.userFindings()
 	t.summary()
@@ -69,10 +80,8 @@ func (t *triage) add(ep finding.ClientEndpoint, source string) *candidate {
 	return c
 }
 
-// addUserSettings completes the user's settings and adds them, with the
-// standard alternatives on the same host: the other TLS mode on the same
-// port, and the protocol's standard ports. When only a host was given,
-// every standard client port of it is a user candidate.
+// addUserSettings completes the user's settings and adds them. When only
+// a host was given, every standard client port of it is a user candidate.
 func (t *triage) addUserSettings() {
 	s := *t.req.Settings
 	if s.Host == "" {
@@ -91,13 +100,19 @@ func (t *triage) addUserSettings() {
 	ep := finding.ClientEndpoint{Role: roleOf(s.Protocol), Protocol: s.Protocol, Host: s.Host, Port: s.Port, TLS: s.TLS}
 	t.userCand = t.add(ep, SourceUser)
 	t.userCand.user = true
+}
+
+// addAlternatives adds, for typed settings that fail, the other TLS mode
+// on the same port and the protocol's standard ports on the same host.
+func (t *triage) addAlternatives() {
+	ep := t.userCand.ep
 	var alts []finding.ClientEndpoint
 	for _, mode := range []string{TLSImplicit, TLSStartTLS} {
-		if mode != s.TLS {
+		if mode != ep.TLS {
 			alts = append(alts, finding.ClientEndpoint{Role: ep.Role, Protocol: ep.Protocol, Host: ep.Host, Port: ep.Port, TLS: mode})
 		}
 	}
-	for _, pm := range standardPorts(s.Protocol) {
+	for _, pm := range standardPorts(ep.Protocol) {
 		alts = append(alts, finding.ClientEndpoint{Role: ep.Role, Protocol: ep.Protocol, Host: ep.Host, Port: pm.port, TLS: pm.tls})
 	}
 	for _, a := range alts {
@@ -105,7 +120,9 @@ func (t *triage) addUserSettings() {
 			continue
 		}
 		c := t.add(a, SourceAlternative)
-		c.alt = true
+		if c.probe == nil {
+			c.alt = true
+		}
 	}
 }
 
@@ -188,29 +205,34 @@ func probeProtocol(ep finding.ClientEndpoint) string {
 func (t *triage) probeAll(ctx context.Context) {
 	o := t.env.probeOptions()
 	type result struct {
-		p  finding.Probe
+		p  *finding.Probe
 		fs []finding.Finding
 	}
 	results := map[string]*result{}
+	for _, c := range t.cands {
+		if c.probe != nil {
+			results[probeKey(c.ep)] = &result{p: c.probe, fs: c.findings}
+		}
+	}
 	var wg sync.WaitGroup
 	for _, c := range t.cands {
-		if c.local {
+		if c.local || c.probe != nil {
 			continue
 		}
 		k := probeKey(c.ep)
 		if results[k] != nil {
 			continue
 		}
-		r := &result{}
+		r := &result{p: &finding.Probe{}}
 		results[k] = r
 		wg.Go(func() {
-			r.p, r.fs = probe.Run(ctx, o, probe.Target{Host: c.ep.Host, Port: c.ep.Port, Protocol: probeProtocol(c.ep)})
+			*r.p, r.fs = probe.Run(ctx, o, probe.Target{Host: c.ep.Host, Port: c.ep.Port, Protocol: probeProtocol(c.ep)})
 		})
 	}
 	wg.Wait()
 	for _, c := range t.cands {
-		if r := results[probeKey(c.ep)]; r != nil && !c.local {
-			c.probe, c.findings = &r.p, slices.Clone(r.fs)
+		if r := results[probeKey(c.ep)]; r != nil && !c.local && c.probe == nil {
+			c.probe, c.findings = r.p, slices.Clone(r.fs)
 		}
 	}
 }

@@ -119,6 +119,7 @@ DNSSEC, reverse DNS — and probes the SMTP, IMAP and POP3 servers behind it
 	root.AddCommand(
 		NewCmdDomain(io, nil),
 		NewCmdProbe(io),
+		NewCmdLogin(io),
 		NewCmdExplain(io, nil),
 		NewCmdServe(io, nil),
 		NewCmdDemo(io),
