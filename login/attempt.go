@@ -84,7 +84,7 @@ func (t *triage) attempt(ctx context.Context, c *candidate) []finding.Finding {
 	env, req := t.env, t.req
 	subject := c.subject()
 	user := t.username(c)
-	what := fmt.Sprintf("%s login to %s as %s", protocolLabel(c.ep.Protocol), c.describe(), user)
+	what := fmt.Sprintf("Login to %s as %s", c.describe(), user)
 
 	var addr netip.Addr
 	if a, err := netip.ParseAddr(c.ep.Host); err == nil {
@@ -159,7 +159,7 @@ func (t *triage) attempt(ctx context.Context, c *candidate) []finding.Finding {
 	case errors.Is(err, errNoMechanism):
 		return append(out, finding.New("auth.none-offered", subject, what+" not attempted: the server offers no login mechanism", "capabilities: "+capsList(s)))
 	case err == nil:
-		f := finding.New(IDOK, subject, fmt.Sprintf("Logged in: %s (%s)", what, mech))
+		f := finding.New(IDOK, subject, fmt.Sprintf("Logged in to %s as %s (%s)", c.describe(), user, mech))
 		return append(out, f)
 	}
 	if r, ok := refusalOf(probeProtocol(c.ep), err); ok {

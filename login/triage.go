@@ -479,7 +479,7 @@ func (t *triage) userFindings() {
 		// certificate or AUTH, which its own findings explain.
 		return
 	}
-	title := fmt.Sprintf("%s does not work: %s", u.describe(), wrongPortWhy(u))
+	title := fmt.Sprintf("The settings %s do not work: %s", u.describe(), wrongPortWhy(u))
 	ev := []string{"what happened: " + u.ep.Reason}
 	if p.Banner != "" {
 		ev = append(ev, "first bytes: "+p.Banner)
@@ -536,7 +536,7 @@ func wrongPortWhy(u *candidate) string {
 		return fmt.Sprintf("port %d does not speak SSL/TLS from the first byte", port)
 	default:
 		if u.probe != nil && (strings.Contains(u.probe.Error, "implicit TLS") || u.probe.Status == "timeout") {
-			return fmt.Sprintf("port %d expects SSL/TLS from the first byte (implicit TLS), not %s", port, TLSLabel(u.ep.TLS))
+			return fmt.Sprintf("port %d expects SSL/TLS from the first byte (implicit TLS); set to %s, the app waits for a greeting that never comes", port, TLSLabel(u.ep.TLS))
 		}
 		return fmt.Sprintf("port %d does not answer %s with %s", port, protocolLabel(u.ep.Protocol), TLSLabel(u.ep.TLS))
 	}
