@@ -558,7 +558,13 @@ func (t *triage) summary() {
 		return
 	}
 	var have, missing []string
-	for _, role := range []string{"incoming", "outgoing"} {
+	roles := []string{"incoming", "outgoing"}
+	if t.userCand != nil {
+		// The user asked about one setting: the other role is not the
+		// question, and its absence is no failure of theirs.
+		roles = []string{t.userCand.ep.Role}
+	}
+	for _, role := range roles {
 		if c := t.recommended(role); c != nil {
 			have = append(have, c.describe())
 			continue
