@@ -25,12 +25,13 @@ const (
 // startRef serves a scenario and returns an Env that reaches it the way
 // `mailcheck login --zone ... --port-map ... --ca ...` would: the
 // scenario's zones as DNS, the server's ports, its CA.
-func startRef(t *testing.T, name string, step time.Duration) (*refserver.Server, *Env) {
+func startRef(t *testing.T, name string, step time.Duration, faults ...fixtures.Fault) (*refserver.Server, *Env) {
 	t.Helper()
 	sc, err := fixtures.Load(name)
 	if err != nil {
 		t.Fatal(err)
 	}
+	sc.Faults = append(sc.Faults, faults...)
 	srv, err := refserver.Start(context.Background(), refserver.Options{Scenario: sc, TarpitDelay: time.Minute})
 	if err != nil {
 		t.Fatal(err)
@@ -404,5 +405,26 @@ func TestAutoconfigFromRefserver(t *testing.T) {
 	}
 	if !slices.Equal(got, want) {
 		t.Errorf("got %q\nwant %q", got, want)
+	}
+}
+
+// The seeds' "certificate error" row: every setting fails on the
+// certificate, nothing is recommended, and the password is not sent to a
+// server that may not be the real one — unless the user insists.
+func TestCertificateError(t *testing.T) {
+	_, env := startRef(t, fixtures.Default, 2*time.Second, fixtures.Fault{Name: "cert-self-signed"})
+	rep := check(t, env, Request{Settings: &Settings{Protocol: "imap"}, Password: alicePassword})
+	for _, c := range rep.Login.Candidates {
+		if c.Verdict != VerdictFails || !strings.HasPrefix(c.Reason, "certificate error") {
+			t.Errorf("%s: %s %q", Describe(c), c.Verdict, c.Reason)
+		}
+	}
+	if !has(rep.Findings, "tls.cert-self-signed", finding.Fail) || !has(rep.Findings, "login.no-settings", finding.Fail) ||
+		has(rep.Findings, IDOK, finding.Pass) || has(rep.Findings, IDAuthFailed, finding.Fail) {
+		t.Fatalf("findings:\n%s", list(rep.Findings))
+	}
+	rep = check(t, env, Request{Settings: &Settings{Protocol: "imap"}, Password: alicePassword, AllowInsecureAuth: true})
+	if !has(rep.Findings, IDOK, finding.Pass) || !has(rep.Findings, "login.insecure-auth", finding.Warn) {
+		t.Fatalf("with --allow-insecure-auth, findings:\n%s", list(rep.Findings))
 	}
 }
