@@ -309,9 +309,6 @@ func TestWrongPort(t *testing.T) {
 // findings of the login areas it expects come out, and no other login
 // finding at warn or above.
 func TestLoginScenarios(t *testing.T) {
-	requests := map[string]Request{
-		"login-tls-required": {Settings: &Settings{Port: 587, TLS: TLSNone}},
-	}
 	for _, name := range fixtures.Names() {
 		if !strings.HasPrefix(name, "login-") {
 			continue
@@ -321,13 +318,11 @@ func TestLoginScenarios(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if len(sc.Accounts) == 0 {
-				t.Fatal("a login scenario needs an account")
+			req, ok := ScenarioRequest(sc)
+			if !ok || req.Address == "" {
+				t.Fatal("a login scenario needs a support case and an account")
 			}
-			user, pass, _ := strings.Cut(sc.Accounts[0], ":")
 			_, env := startRef(t, name, 2*time.Second)
-			req := requests[name]
-			req.Address, req.Password = user, Password(pass)
 			rep := check(t, env, req)
 			m := sc.Compare(rep.Findings, func(area string) bool { return area == "login" })
 			for _, e := range m.Missing {

@@ -162,8 +162,10 @@ func runScenario(ctx context.Context, sc *fixtures.Scenario, timeout time.Durati
 		}
 		wg.Wait()
 	}
-	if lc := sc.Login; lc != nil {
-		findings = append(findings, scenarioLogin(ctx, sc, lc, n).Findings...)
+	if req, ok := login.ScenarioRequest(sc); ok {
+		// The scenario's support case, as `mailcheck login` would run it.
+		rep := login.Check(ctx, &login.Env{Resolver: n.Resolver, Dialer: n.Dialer}, req)
+		findings = append(findings, rep.Findings...)
 	}
 	m := sc.Compare(findings, keep)
 	for _, e := range m.Missing {
@@ -180,27 +182,6 @@ func runScenario(ctx context.Context, sc *fixtures.Scenario, timeout time.Durati
 	res.Findings = findings
 	res.DurationMS = time.Since(started).Milliseconds()
 	return res
-}
-
-// scenarioLogin runs the support case of a scenario, as
-// `mailcheck login ADDRESS [--host --port --protocol --tls] --password-env`
-// would.
-func scenarioLogin(ctx context.Context, sc *fixtures.Scenario, lc *fixtures.LoginCase, n *Net) finding.Report {
-	req := login.Request{Address: lc.Address}
-	if lc.Port != 0 || lc.Host != "" {
-		host := lc.Host
-		if host == "" {
-			host = "mail." + sc.Domain
-		}
-		req.Settings = &login.Settings{Host: host, Port: lc.Port, Protocol: lc.Protocol, TLS: lc.TLS}
-	}
-	if _, pw, ok := sc.Account(); ok && !lc.NoPassword {
-		req.Password = login.Password(pw)
-		if lc.Password != "" {
-			req.Password = login.Password(lc.Password)
-		}
-	}
-	return login.Check(ctx, &login.Env{Resolver: n.Resolver, Dialer: n.Dialer}, req)
 }
 
 // mxHosts returns the MX targets of domain, null MX left out.
