@@ -332,17 +332,23 @@ func TestTextNeutralisesControlCharacters(t *testing.T) {
 func TestTextShowsLoginSettings(t *testing.T) {
 	r := finding.Report{Target: "user@example.com", Findings: []finding.Finding{finding.New("login.ok", "mail.example.com:993", "")},
 		Login: &finding.LoginSettings{Address: "user@example.com", Candidates: []finding.ClientEndpoint{
-			{Role: "incoming", Protocol: "imap", Host: "mail.example.com", Port: 993, TLS: "implicit", Verdict: "recommended", Recommended: true},
-			{Role: "incoming", Protocol: "imap", Host: "mail.example.com", Port: 143, TLS: "none", Verdict: "fails", Reason: "LOGINDISABLED before STARTTLS"},
+			{Role: "incoming", Protocol: "imap", Host: "mail.example.com", Port: 993, TLS: "implicit", Verdict: "recommended", Recommended: true,
+				Username: "user@example.com", Sources: []string{"srv", "autoconfig"}},
+			{Role: "incoming", Protocol: "imap", Host: "mail.example.com", Port: 143, TLS: "none", Verdict: "fails", Reason: "LOGINDISABLED before STARTTLS",
+				Sources: []string{"user"}},
 		}}}
 	out := render(t, []finding.Report{r}, Options{Format: "text"})
 	for _, want := range []string{
 		"Client settings for user@example.com",
-		"incoming  imap      mail.example.com  993   implicit  recommended",
-		"incoming  imap      mail.example.com  143   none      fails        LOGINDISABLED before STARTTLS",
+		"incoming  imap      mail.example.com  993   SSL/TLS   user@example.com  recommended  srv autoconfig",
+		"incoming  imap      mail.example.com  143   none      -                 fails        user            LOGINDISABLED before STARTTLS",
 	} {
 		if !strings.Contains(out, want) {
 			t.Errorf("text lacks %q:\n%s", want, out)
 		}
+	}
+	// The settings come before the findings: support staff read them out.
+	if strings.Index(out, "Client settings") > strings.Index(out, "login.ok") {
+		t.Errorf("the client settings must come first:\n%s", out)
 	}
 }

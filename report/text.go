@@ -86,6 +86,13 @@ func writeTextReport(w io.Writer, r finding.Report, opts Options, p palette) tal
 	}
 	fmt.Fprintln(w, header)
 
+	// The settings a mail app needs come first: they are what support
+	// staff read out to the user on the phone.
+	if r.Login != nil && len(r.Login.Candidates) > 0 {
+		fmt.Fprintln(w)
+		fmt.Fprintln(w, p.heading.Sprint("Client settings for "+printable(r.Login.Address)))
+		writeLoginTable(w, r.Login.Candidates)
+	}
 	for _, g := range groupByArea(r.Findings) {
 		fmt.Fprintln(w)
 		fmt.Fprintln(w, p.heading.Sprint(areaTitle(g.area)))
@@ -100,11 +107,6 @@ func writeTextReport(w io.Writer, r finding.Report, opts Options, p palette) tal
 		if opts.Verbose {
 			writeTranscripts(w, r.Probes, p)
 		}
-	}
-	if r.Login != nil && len(r.Login.Candidates) > 0 {
-		fmt.Fprintln(w)
-		fmt.Fprintln(w, p.heading.Sprint("Client settings for "+printable(r.Login.Address)))
-		writeLoginTable(w, r.Login.Candidates)
 	}
 	if opts.Verbose && len(r.Detail) > 0 {
 		fmt.Fprintln(w)
@@ -207,15 +209,37 @@ func writeTranscripts(w io.Writer, probes []finding.Probe, p palette) {
 }
 
 func writeLoginTable(w io.Writer, candidates []finding.ClientEndpoint) {
-	rows := [][]string{{"ROLE", "PROTOCOL", "HOST", "PORT", "TLS", "VERDICT", "REASON"}}
+	rows := [][]string{{"ROLE", "PROTOCOL", "HOST", "PORT", "SECURITY", "USERNAME", "VERDICT", "FROM", "REASON"}}
 	for _, c := range candidates {
 		verdict := c.Verdict
 		if c.Recommended && verdict != "recommended" {
 			verdict += " (recommended)"
 		}
-		rows = append(rows, []string{c.Role, c.Protocol, c.Host, strconv.Itoa(c.Port), c.TLS, verdict, c.Reason})
+		rows = append(rows, []string{c.Role, c.Protocol, c.Host, strconv.Itoa(c.Port), securityName(c.TLS),
+			dashIfEmpty(c.Username), verdict, listOrDash(c.Sources), c.Reason})
 	}
 	writeTable(w, rows)
+}
+
+// securityName is the wording mail apps use for the connection security
+// setting.
+func securityName(tls string) string {
+	switch tls {
+	case "implicit":
+		return "SSL/TLS"
+	case "starttls":
+		return "STARTTLS"
+	case "none":
+		return "none"
+	}
+	return tls
+}
+
+func dashIfEmpty(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
 }
 
 func listOrDash(items []string) string {
