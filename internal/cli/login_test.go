@@ -92,8 +92,8 @@ func TestLoginDiscoveryText(t *testing.T) {
 			rows = append(rows, f)
 		}
 	}
-	if len(rows) != 6 || strings.Join(rows[0], " ") != "incoming imap mail.example.test 993 implicit recommended" ||
-		strings.Join(rows[1], " ") != "outgoing submission mail.example.test 465 implicit recommended" {
+	if len(rows) != 6 || strings.Join(rows[0][:7], " ") != "incoming imap mail.example.test 993 SSL/TLS alice@example.test recommended" ||
+		strings.Join(rows[1][:7], " ") != "outgoing submission mail.example.test 465 SSL/TLS alice@example.test recommended" {
 		t.Errorf("candidate rows %q", rows)
 	}
 }
