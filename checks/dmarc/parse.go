@@ -2,6 +2,11 @@
 // RFC 7489 and RFC 9091). The record keeps the legacy tags a receiver that
 // still implements RFC 7489 acts on (pct, rf, ri), so a checker can warn
 // about both generations of receivers.
+//
+// It is written here rather than taken from go-msgauth's dmarc package:
+// that parser knows RFC 7489 only (no np, psd or t) and stops at the first
+// problem without naming the tag, while a diagnostic must name the
+// offending tag and keep the rest of the record for a corrected one.
 package dmarc
 
 import (
