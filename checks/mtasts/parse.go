@@ -8,6 +8,8 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+
+	"github.com/mailcheck-cli/mailcheck/checks/internal/fields"
 )
 
 // Version is the only version of the record and the policy.
@@ -74,27 +76,13 @@ func IsRecord(txt string) bool {
 //	sts-version     = %s"v=STSv1"
 //	sts-id          = %s"id=" 1*32(ALPHA / DIGIT)
 func ParseRecord(txt string) (*Record, error) {
-	if !strings.HasPrefix(txt, "v="+Version) {
-		return nil, recordErr("the record must begin with v=%s", Version)
-	}
-	fields := strings.Split(txt, ";")
-	if strings.TrimRight(fields[0], " \t") != "v="+Version {
-		return nil, recordErr("v=%s must be followed by \";\"", Version)
-	}
 	r := &Record{Version: Version}
 	seenID := false
-	for i, f := range fields[1:] {
-		f = strings.Trim(f, " \t")
-		if f == "" {
-			if i == len(fields)-2 {
-				break // the optional final delimiter
-			}
-			return nil, recordErr("an empty field between semicolons")
+	for f, err := range fields.All(txt, Version) {
+		if err != nil {
+			return nil, recordErr("%s", err)
 		}
-		name, value, ok := strings.Cut(f, "=")
-		if !ok {
-			return nil, recordErr("%q is not a name=value field", f)
-		}
+		name, value := f.Name, f.Value
 		switch {
 		case name == "id":
 			if seenID {

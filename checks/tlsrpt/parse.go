@@ -7,6 +7,8 @@ import (
 	"net/mail"
 	"net/url"
 	"strings"
+
+	"github.com/mailcheck-cli/mailcheck/checks/internal/fields"
 )
 
 // Version is the only version of the record.
@@ -52,27 +54,13 @@ func IsRecord(txt string) bool {
 //	tlsrpt-version = %s"v=TLSRPTv1"
 //	tlsrpt-rua     = %s"rua=" tlsrpt-uri *(*WSP "," *WSP tlsrpt-uri)
 func ParseRecord(txt string) (*Record, error) {
-	if !strings.HasPrefix(txt, "v="+Version) {
-		return nil, errorf("the record must begin with v=%s", Version)
-	}
-	fields := strings.Split(txt, ";")
-	if strings.TrimRight(fields[0], " \t") != "v="+Version {
-		return nil, errorf("v=%s must be followed by \";\"", Version)
-	}
 	r := &Record{Version: Version}
 	seenRUA := false
-	for i, f := range fields[1:] {
-		f = strings.Trim(f, " \t")
-		if f == "" {
-			if i == len(fields)-2 {
-				break // the optional final delimiter
-			}
-			return nil, errorf("an empty field between semicolons")
+	for f, err := range fields.All(txt, Version) {
+		if err != nil {
+			return nil, errorf("%s", err)
 		}
-		name, value, ok := strings.Cut(f, "=")
-		if !ok {
-			return nil, errorf("%q is not a name=value field", f)
-		}
+		name, value := f.Name, f.Value
 		switch {
 		case name == "rua":
 			if seenRUA {
