@@ -1,8 +1,10 @@
 package refserver
 
 import (
+	"bufio"
 	"bytes"
 	"crypto/tls"
+	"errors"
 	"net"
 	"strings"
 	"sync"
@@ -203,4 +205,30 @@ func isStartTLSCommand(line string) bool {
 		return strings.EqualFold(f[1], "STARTTLS")
 	}
 	return false
+}
+
+// errLineTooLong is readLimitedLine's error for a line over its limit; the
+// hand-written responders answer it before they hang up.
+var errLineTooLong = errors.New("line too long")
+
+// readLimitedLine reads one line, ended by LF or CRLF, for the responders
+// the libraries do not cover (POP3, IMAP without login). It waits at most
+// idle and keeps at most limit octets, so that a client cannot make the
+// server buffer without bound; a longer line is errLineTooLong.
+func readLimitedLine(c net.Conn, r *bufio.Reader, limit int, idle time.Duration) (string, error) {
+	c.SetReadDeadline(time.Now().Add(idle))
+	var buf []byte
+	for {
+		chunk, isPrefix, err := r.ReadLine()
+		if err != nil {
+			return "", err
+		}
+		if len(buf)+len(chunk) > limit {
+			return "", errLineTooLong
+		}
+		buf = append(buf, chunk...)
+		if !isPrefix {
+			return string(buf), nil
+		}
+	}
 }

@@ -527,3 +527,17 @@ func TestTLSRequired(t *testing.T) {
 		t.Errorf("AUTH after TLS: %v", err)
 	}
 }
+
+// The hand-written IMAP responder bounds lines as the POP3 server does:
+// BYE, then close (RFC 9051 §7.1.5).
+func TestOAuthOnlyIMAPBoundsCommandLines(t *testing.T) {
+	s := withFault(t, FaultOAuthOnly)
+	d := newDialogue(t, dial(t, s, PortIMAP))
+	d.line()
+	if r := d.cmd("a1 NOOP " + strings.Repeat("x", 10000)); !strings.HasPrefix(r, "* BYE") {
+		t.Fatalf("overlong line: %q, want * BYE", r)
+	}
+	if _, err := d.r.ReadString('\n'); err == nil {
+		t.Fatal("connection still open after an overlong line")
+	}
+}

@@ -25,8 +25,6 @@ const (
 	imapNoLoginIdle    = 2 * time.Minute
 )
 
-var errIMAPLineTooLong = errors.New("imap: line too long")
-
 func (s *Server) startIMAPNoLogin(ln net.Listener, port int) {
 	s.onClose(ln.Close)
 	s.goServe(serviceName(port), func() error {
@@ -91,21 +89,7 @@ func (n *imapNoLogin) send(lines ...string) bool {
 }
 
 func (n *imapNoLogin) readLine() (string, error) {
-	n.c.SetReadDeadline(time.Now().Add(imapNoLoginIdle))
-	var buf []byte
-	for {
-		chunk, isPrefix, err := n.r.ReadLine()
-		if err != nil {
-			return "", err
-		}
-		if len(buf)+len(chunk) > imapNoLoginMaxLine {
-			return "", errIMAPLineTooLong
-		}
-		buf = append(buf, chunk...)
-		if !isPrefix {
-			return string(buf), nil
-		}
-	}
+	return readLimitedLine(n.c, n.r, imapNoLoginMaxLine, imapNoLoginIdle)
 }
 
 func (n *imapNoLogin) serve() {
@@ -122,7 +106,7 @@ func (n *imapNoLogin) serve() {
 	for bad := 0; bad < 20; {
 		line, err := n.readLine()
 		if err != nil {
-			if errors.Is(err, errIMAPLineTooLong) {
+			if errors.Is(err, errLineTooLong) {
 				n.send("* BYE Line too long")
 			}
 			return

@@ -33,8 +33,6 @@ const (
 	pop3MaxErrors = 20
 )
 
-var errPOP3LineTooLong = errors.New("pop3: line too long")
-
 func (s *Server) startPOP3(ln net.Listener) error {
 	port := ln.(*faultListener).port
 	s.onClose(ln.Close)
@@ -101,7 +99,7 @@ func (p *pop3Conn) serve() {
 	}
 	for {
 		line, err := p.readLine()
-		if errors.Is(err, errPOP3LineTooLong) {
+		if errors.Is(err, errLineTooLong) {
 			p.reply("-ERR Line too long")
 			return
 		}
@@ -121,21 +119,7 @@ func (p *pop3Conn) serve() {
 
 // readLine reads one CRLF-terminated line of at most pop3MaxLine octets.
 func (p *pop3Conn) readLine() (string, error) {
-	p.c.SetReadDeadline(time.Now().Add(pop3IdleTimeout))
-	var buf []byte
-	for {
-		chunk, isPrefix, err := p.r.ReadLine()
-		if err != nil {
-			return "", err
-		}
-		if len(buf)+len(chunk) > pop3MaxLine {
-			return "", errPOP3LineTooLong
-		}
-		buf = append(buf, chunk...)
-		if !isPrefix {
-			return string(buf), nil
-		}
-	}
+	return readLimitedLine(p.c, p.r, pop3MaxLine, pop3IdleTimeout)
 }
 
 // reply writes one response line; false when the client is gone.
