@@ -116,8 +116,7 @@ func startDovecot(t *testing.T, opts dovecotOptions) *dovecotInstance {
 		}
 	}
 
-	var lastErr error
-	for attempt := 0; attempt < 3; attempt++ {
+	startWithRetries(t, "Dovecot", func(attempt int) (*daemon, error) {
 		ports := freePorts(t, dovecotAddr, 4)
 		dv.IMAP, dv.IMAPS, dv.POP3, dv.POP3S = ports[0], ports[1], ports[2], ports[3]
 		conf := filepath.Join(dir, "dovecot.conf")
@@ -134,7 +133,7 @@ func startDovecot(t *testing.T, opts dovecotOptions) *dovecotInstance {
 			tools["dovecot"], "-F", "-c", conf)
 		imap := net.JoinHostPort(dovecotAddr, strconv.Itoa(dv.IMAP))
 		pop3 := net.JoinHostPort(dovecotAddr, strconv.Itoa(dv.POP3))
-		lastErr = dv.d.waitFor(15*time.Second, func() error {
+		return dv.d, dv.d.waitFor(15*time.Second, func() error {
 			// Until its auth process is up Dovecot greets with "Waiting for
 			// authentication process to respond" and no capabilities.
 			g, err := greeting(imap)
@@ -154,17 +153,8 @@ func startDovecot(t *testing.T, opts dovecotOptions) *dovecotInstance {
 			}
 			return nil
 		})
-		if lastErr == nil {
-			return dv
-		}
-		t.Logf("Dovecot, attempt %d: %v\n%s", attempt+1, lastErr, dv.d.logTail())
-		dv.d.stop(t)
-		if !strings.Contains(dv.d.logTail(), "in use") {
-			break
-		}
-	}
-	t.Fatalf("Dovecot did not start: %v", lastErr)
-	return nil
+	})
+	return dv
 }
 
 // dovecotProbe runs mailcheck probe against Dovecot's four ports as

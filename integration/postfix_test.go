@@ -58,8 +58,7 @@ func startPostfix(t *testing.T) *postfixInstance {
 	}
 	logFile := filepath.Join(dir, "postfix.log")
 
-	var lastErr error
-	for attempt := 0; attempt < 3; attempt++ {
+	startWithRetries(t, "Postfix", func(attempt int) (*daemon, error) {
 		ports := freePorts(t, "127.0.0.1", 3)
 		pf.MX, pf.Submission, pf.Exposed = ports[0], ports[1], ports[2]
 		data := map[string]any{
@@ -77,7 +76,7 @@ func startPostfix(t *testing.T) *postfixInstance {
 		// for its children: no init system needed.
 		pf.d = startDaemon(t, dir, fmt.Sprintf("postfix-master-%d", attempt), []string{logFile},
 			tools["master"], "-c", conf, "-d")
-		lastErr = pf.d.waitFor(15*time.Second, func() error {
+		return pf.d, pf.d.waitFor(15*time.Second, func() error {
 			for _, p := range ports {
 				g, err := greeting(net.JoinHostPort("127.0.0.1", strconv.Itoa(p)))
 				if err != nil {
@@ -89,17 +88,8 @@ func startPostfix(t *testing.T) *postfixInstance {
 			}
 			return nil
 		})
-		if lastErr == nil {
-			return pf
-		}
-		t.Logf("Postfix, attempt %d: %v\n%s", attempt+1, lastErr, pf.d.logTail())
-		pf.d.stop(t)
-		if !strings.Contains(pf.d.logTail(), "in use") {
-			break
-		}
-	}
-	t.Fatalf("Postfix did not start: %v", lastErr)
-	return nil
+	})
+	return pf
 }
 
 // tail returns the end of a file, or "" if it cannot be read.

@@ -359,6 +359,30 @@ func (d *daemon) waitFor(timeout time.Duration, ready func() error) error {
 	}
 }
 
+// startWithRetries starts a daemon on ports that were free a moment ago
+// (see freePorts), trying up to three times: start(attempt) writes the
+// configuration for fresh ports, starts the daemon and returns it with the
+// result of waiting for it. A daemon that is not ready is stopped; when its
+// logs say a port was "in use", it lost the race for one and the next
+// attempt takes new ports, and any other failure ends the test at once.
+func startWithRetries(t testing.TB, name string, start func(attempt int) (*daemon, error)) {
+	t.Helper()
+	var lastErr error
+	for attempt := 0; attempt < 3; attempt++ {
+		d, err := start(attempt)
+		if err == nil {
+			return
+		}
+		lastErr = err
+		t.Logf("%s, attempt %d: %v\n%s", name, attempt+1, err, d.logTail())
+		d.stop(t)
+		if !strings.Contains(d.logTail(), "in use") {
+			break
+		}
+	}
+	t.Fatalf("%s did not start: %v", name, lastErr)
+}
+
 // greeting connects to addr and returns the server's first line.
 func greeting(addr string) (string, error) {
 	c, err := net.DialTimeout("tcp", addr, time.Second)
