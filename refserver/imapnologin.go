@@ -26,21 +26,10 @@ const (
 )
 
 func (s *Server) startIMAPNoLogin(ln net.Listener, port int) {
-	s.onClose(ln.Close)
-	s.goServe(serviceName(port), func() error {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return err
-			}
-			s.wg.Add(1)
-			go func() {
-				defer s.wg.Done()
-				n := &imapNoLogin{s: s, port: port}
-				n.setConn(c)
-				n.serve()
-			}()
-		}
+	s.serveConns(ln, port, func(c net.Conn) {
+		n := &imapNoLogin{s: s, port: port}
+		n.setConn(c)
+		n.serve()
 	})
 }
 

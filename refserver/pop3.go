@@ -35,21 +35,10 @@ const (
 
 func (s *Server) startPOP3(ln net.Listener) error {
 	port := ln.(*faultListener).port
-	s.onClose(ln.Close)
-	s.goServe(serviceName(port), func() error {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return err
-			}
-			s.wg.Add(1)
-			go func() {
-				defer s.wg.Done()
-				p := &pop3Conn{s: s, port: port}
-				p.setConn(c)
-				p.serve()
-			}()
-		}
+	s.serveConns(ln, port, func(c net.Conn) {
+		p := &pop3Conn{s: s, port: port}
+		p.setConn(c)
+		p.serve()
 	})
 	return nil
 }

@@ -290,6 +290,26 @@ func (s *Server) goServe(name string, fn func() error) {
 	}()
 }
 
+// serveConns is the accept loop of the hand-written responders (POP3, IMAP
+// without login): it hands each connection on ln to serve on a goroutine
+// of its own. Close closes ln and waits for the loop and every serve.
+func (s *Server) serveConns(ln net.Listener, port int, serve func(net.Conn)) {
+	s.onClose(ln.Close)
+	s.goServe(serviceName(port), func() error {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return err
+			}
+			s.wg.Add(1)
+			go func() {
+				defer s.wg.Done()
+				serve(c)
+			}()
+		}
+	})
+}
+
 // onClose registers a stop function Close calls, in reverse order.
 func (s *Server) onClose(fn func() error) {
 	s.mu.Lock()
