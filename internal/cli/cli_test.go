@@ -38,8 +38,9 @@ func run(t *testing.T, env map[string]string, args ...string) result {
 	return result{code: code, out: out.String(), errOut: errOut.String()}
 }
 
-// startRef serves a scenario and returns the flags that point mailcheck at it.
-func startRef(t *testing.T, name string) (*refserver.Server, []string) {
+// serveScenario serves a scenario for the test's lifetime and writes the
+// CA that signed its certificates to a file, whose name it returns for --ca.
+func serveScenario(t *testing.T, name string) (*refserver.Server, *fixtures.Scenario, string) {
 	t.Helper()
 	sc, err := fixtures.Load(name)
 	if err != nil {
@@ -56,6 +57,13 @@ func startRef(t *testing.T, name string) (*refserver.Server, []string) {
 	if err := os.WriteFile(ca, srv.CA().PEM(), 0o600); err != nil {
 		t.Fatal(err)
 	}
+	return srv, sc, ca
+}
+
+// startRef serves a scenario and returns the flags that point mailcheck at it.
+func startRef(t *testing.T, name string) (*refserver.Server, []string) {
+	t.Helper()
+	srv, sc, ca := serveScenario(t, name)
 	var pm []string
 	for std, actual := range srv.PortMap() {
 		pm = append(pm, "--port-map", itoa(std)+"="+itoa(actual))

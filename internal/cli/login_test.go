@@ -4,8 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/base64"
-	"os"
-	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -13,7 +11,6 @@ import (
 
 	"github.com/mailcheck-cli/mailcheck/finding"
 	"github.com/mailcheck-cli/mailcheck/fixtures"
-	"github.com/mailcheck-cli/mailcheck/refserver"
 )
 
 const loginPassword = "correct horse battery staple"
@@ -22,21 +19,7 @@ const loginPassword = "correct horse battery staple"
 // `mailcheck login` at it.
 func loginFlags(t *testing.T, name string) []string {
 	t.Helper()
-	sc, err := fixtures.Load(name)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	srv, err := refserver.Start(ctx, refserver.Options{Scenario: sc, TarpitDelay: 30 * time.Second})
-	if err != nil {
-		cancel()
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { cancel(); srv.Close() })
-	ca := filepath.Join(t.TempDir(), "ca.pem")
-	if err := os.WriteFile(ca, srv.CA().PEM(), 0o600); err != nil {
-		t.Fatal(err)
-	}
+	srv, _, ca := serveScenario(t, name)
 	return []string{"--resolver", srv.DNSAddr(), "--ca", ca, "--port-map", srv.PortMapFlag(), "--timeout", "8s"}
 }
 
