@@ -242,11 +242,7 @@ func TestDMARC(t *testing.T) {
 			}
 			res := runOn(checkDMARC, r, domain)
 			assertFindings(t, res.Findings, tt.want...)
-			for _, id := range tt.notWant {
-				if f := findingByID(res.Findings, id); f != nil {
-					t.Errorf("unexpected %s: %s", id, f.Title)
-				}
-			}
+			assertNoFindings(t, res.Findings, tt.notWant...)
 		})
 	}
 }

@@ -203,11 +203,7 @@ func TestSPF(t *testing.T) {
 			}
 			res := runOn(checkSPF, r, "example.com")
 			assertFindings(t, res.Findings, tt.want...)
-			for _, id := range tt.notWant {
-				if f := findingByID(res.Findings, id); f != nil {
-					t.Errorf("unexpected %s: %s", id, f.Title)
-				}
-			}
+			assertNoFindings(t, res.Findings, tt.notWant...)
 		})
 	}
 }
