@@ -33,25 +33,7 @@ type Authority struct {
 
 // NewRoot creates a self-signed root CA valid from an hour ago for ten years.
 func NewRoot(commonName string) (*Authority, error) {
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		return nil, err
-	}
-	now := time.Now()
-	tmpl := &x509.Certificate{
-		SerialNumber:          serial(),
-		Subject:               pkix.Name{CommonName: commonName, Organization: []string{"mailcheck test PKI"}},
-		NotBefore:             now.Add(-time.Hour),
-		NotAfter:              now.AddDate(10, 0, 0),
-		KeyUsage:              x509.KeyUsageCertSign | x509.KeyUsageCRLSign | x509.KeyUsageDigitalSignature,
-		BasicConstraintsValid: true,
-		IsCA:                  true,
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, key.Public(), key)
-	if err != nil {
-		return nil, err
-	}
-	cert, err := x509.ParseCertificate(der)
+	cert, key, err := newCA(commonName, 10, nil)
 	if err != nil {
 		return nil, err
 	}
@@ -60,31 +42,47 @@ func NewRoot(commonName string) (*Authority, error) {
 
 // NewIntermediate creates a CA signed by a.
 func (a *Authority) NewIntermediate(commonName string) (*Authority, error) {
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	cert, key, err := newCA(commonName, 5, a)
 	if err != nil {
 		return nil, err
+	}
+	chain := append([]*x509.Certificate{cert}, a.Chain...)
+	return &Authority{Cert: cert, Key: key, Chain: chain, Root: a.Root}, nil
+}
+
+// newCA creates a CA key and certificate valid from an hour ago for years
+// years, signed by parent, or by itself when parent is nil. A CA with a
+// parent may issue only leaves (path length zero), as the test PKI's
+// intermediates do.
+func newCA(commonName string, years int, parent *Authority) (*x509.Certificate, crypto.Signer, error) {
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		return nil, nil, err
 	}
 	now := time.Now()
 	tmpl := &x509.Certificate{
 		SerialNumber:          serial(),
 		Subject:               pkix.Name{CommonName: commonName, Organization: []string{"mailcheck test PKI"}},
 		NotBefore:             now.Add(-time.Hour),
-		NotAfter:              now.AddDate(5, 0, 0),
+		NotAfter:              now.AddDate(years, 0, 0),
 		KeyUsage:              x509.KeyUsageCertSign | x509.KeyUsageCRLSign | x509.KeyUsageDigitalSignature,
 		BasicConstraintsValid: true,
 		IsCA:                  true,
-		MaxPathLenZero:        true,
+		MaxPathLenZero:        parent != nil,
 	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, a.Cert, key.Public(), a.Key)
+	issuer, signer := tmpl, crypto.Signer(key)
+	if parent != nil {
+		issuer, signer = parent.Cert, parent.Key
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, issuer, key.Public(), signer)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	cert, err := x509.ParseCertificate(der)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	chain := append([]*x509.Certificate{cert}, a.Chain...)
-	return &Authority{Cert: cert, Key: key, Chain: chain, Root: a.Root}, nil
+	return cert, key, nil
 }
 
 // LeafOptions describe a server certificate.
