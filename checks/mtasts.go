@@ -226,7 +226,7 @@ func checkMTASTS(ctx context.Context, env *Env, domain string) Result {
 	if env.MTASTSPolicyFile != "" {
 		// CI: the proposed policy lives in the repository beside the zone.
 		url = env.MTASTSPolicyFile
-		policy, body, err = readMTASTSPolicyFile(env.MTASTSPolicyFile)
+		policy, body, err = ReadMTASTSPolicyFile(env.MTASTSPolicyFile)
 	} else {
 		d := env.Dialer
 		if d == nil {
@@ -305,8 +305,9 @@ func checkMTASTS(ctx context.Context, env *Env, domain string) Result {
 	return Result{Findings: out, Detail: detail}
 }
 
-// readMTASTSPolicyFile reads and parses a policy kept in a local file.
-func readMTASTSPolicyFile(path string) (*mtasts.Policy, []byte, error) {
+// ReadMTASTSPolicyFile reads and parses a policy kept in a local file
+// (--mta-sts-policy), bounded as a fetched one is.
+func ReadMTASTSPolicyFile(path string) (*mtasts.Policy, []byte, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, nil, &MTASTSFetchError{Stage: FetchHTTP, Reason: err.Error(), Err: err}

@@ -2,6 +2,7 @@ package gate
 
 import (
 	"context"
+	"github.com/mailcheck-cli/mailcheck/checks/mtasts"
 	"os"
 	"path/filepath"
 	"strings"
@@ -223,4 +224,13 @@ func TestMTASTSChangesWithUnreadablePolicies(t *testing.T) {
 			}
 		})
 	}
+}
+
+// parseSTSPolicy parses a policy text as load does once it has the bytes.
+func parseSTSPolicy(text, where string) (*stsPolicy, error) {
+	pol, err := mtasts.ParsePolicy([]byte(text))
+	if err != nil {
+		return nil, err
+	}
+	return newSTSPolicy(pol, where), nil
 }

@@ -333,7 +333,7 @@ func lookups(n int) string {
 // fetched leaves the requirement undecided.
 func (p *Policy) evalMTASTS(ctx context.Context, st State, domain string) ([]finding.Finding, string) {
 	want := p.Require.MTASTSMode
-	f := finding.New("policy.mta-sts-mode", policyURL(domain), "")
+	f := finding.New("policy.mta-sts-mode", checks.MTASTSPolicyURL(domain), "")
 	f.Location = p.at(p.Require.MTASTSModeLine)
 	mode, where := "none", ""
 	var modeLoc *finding.Location
@@ -364,6 +364,6 @@ func (p *Policy) evalMTASTS(ctx context.Context, st State, domain string) ([]fin
 	f.Title = fmt.Sprintf("MTA-STS mode is %s; the policy requires %s", mode, want)
 	f.Evidence = append([]string{actual, "required: mode " + want + " or stronger"}, recordEvidence(modeLoc)...)
 	f.Fix = fmt.Sprintf("Publish an MTA-STS policy with \"mode: %s\" at %s and a new id= in the _mta-sts.%s TXT record (RFC 8461 §3); move to enforce only after TLS-RPT reports show no failures in testing",
-		want, policyURL(domain), trimDot(fqdn(domain)))
+		want, checks.MTASTSPolicyURL(domain), trimDot(fqdn(domain)))
 	return []finding.Finding{f}, ""
 }

@@ -4,15 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
-	"mime"
-	"net/http"
-	"os"
 	"slices"
 	"strings"
 
 	"github.com/miekg/dns"
 
+	"github.com/mailcheck-cli/mailcheck/checks"
 	"github.com/mailcheck-cli/mailcheck/checks/mtasts"
 	"github.com/mailcheck-cli/mailcheck/dialer"
 	"github.com/mailcheck-cli/mailcheck/finding"
@@ -61,62 +58,37 @@ func (p *stsPolicy) summary() string {
 	return fmt.Sprintf("version: %s; mode: %s; mx: %s; max_age: %d", p.Version, p.Mode, strings.Join(p.mxSet(), ", "), p.MaxAge)
 }
 
-// parseSTSPolicy parses a policy document with the MTA-STS check's parser
-// and records where it came from.
-func parseSTSPolicy(text, where string) (*stsPolicy, error) {
-	pol, err := mtasts.ParsePolicy([]byte(text))
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", where, err)
-	}
+// newSTSPolicy records where a parsed policy came from; the mode's line
+// is kept for a policy read from a file (SARIF, annotations).
+func newSTSPolicy(pol *mtasts.Policy, where string) *stsPolicy {
 	p := &stsPolicy{Policy: pol, Where: where}
 	if line, ok := pol.Lines["mode"]; ok && !strings.HasPrefix(where, "https://") {
 		p.ModeLocation = &finding.Location{File: where, Line: line}
 	}
-	return p, nil
+	return p
 }
 
-// policyURL is where RFC 8461 §3.3 says the policy is published.
-func policyURL(domain string) string {
-	return "https://mta-sts." + trimDot(fqdn(domain)) + "/.well-known/mta-sts.txt"
-}
-
-// load reads the policy document from src: the file, or HTTPS.
+// load reads the policy document from src: the file, or HTTPS, with the
+// MTA-STS check's own reader and fetcher, so that the gate and the check
+// judge a policy alike (RFC 8461 §3.3: 200 only, no redirects, text/plain,
+// bounded size).
 func (src MTASTSSource) load(ctx context.Context, domain string) (*stsPolicy, error) {
 	if src.File != "" {
-		data, err := os.ReadFile(src.File)
+		pol, _, err := checks.ReadMTASTSPolicyFile(src.File)
 		if err != nil {
-			return nil, err
+			return nil, fmt.Errorf("%s: %w", src.File, err)
 		}
-		return parseSTSPolicy(string(data), src.File)
+		return newSTSPolicy(pol, src.File), nil
 	}
 	if src.Dialer == nil {
 		return nil, errors.New("no MTA-STS policy source (neither a policy file nor HTTPS)")
 	}
-	url := policyURL(domain)
-	ctx, cancel := src.Dialer.Step(ctx)
-	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
-	if err != nil {
-		return nil, err
-	}
-	resp, err := src.Dialer.HTTPClient().Do(req)
+	url := checks.MTASTSPolicyURL(domain)
+	pol, _, err := checks.FetchMTASTSPolicy(ctx, src.Dialer, domain)
 	if err != nil {
 		return nil, fmt.Errorf("fetching %s: %w", url, err)
 	}
-	defer resp.Body.Close()
-	// RFC 8461 §3.3: only a 200 counts, redirects are not followed, and the
-	// media type is text/plain.
-	if resp.StatusCode != http.StatusOK {
-		return nil, fmt.Errorf("fetching %s: HTTP status %s", url, resp.Status)
-	}
-	if mt, _, err := mime.ParseMediaType(resp.Header.Get("Content-Type")); err != nil || mt != "text/plain" {
-		return nil, fmt.Errorf("fetching %s: Content-Type %q, want text/plain", url, resp.Header.Get("Content-Type"))
-	}
-	body, err := io.ReadAll(io.LimitReader(resp.Body, mtasts.MaxPolicySize+1))
-	if err != nil {
-		return nil, fmt.Errorf("fetching %s: %w", url, err)
-	}
-	return parseSTSPolicy(string(body), url)
+	return newSTSPolicy(pol, url), nil
 }
 
 // stsRecord is the _mta-sts TXT record of one state.
