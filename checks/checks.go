@@ -87,11 +87,11 @@ func RunChecks(ctx context.Context, env *Env, domain string, list []Check) Resul
 	return out
 }
 
-// lookupProblem turns a failed lookup into the finding that says so: info
+// LookupProblem turns a failed lookup into the finding that says so: info
 // "not checked" for a name outside the given zones, otherwise an error
 // (inconclusive) finding. Never a "missing" finding: the record may exist.
 // what says which check could not run ("SPF", "the DMARC policy").
-func lookupProblem(what, name string, qtype uint16, err error) finding.Finding {
+func LookupProblem(what, name string, qtype uint16, err error) finding.Finding {
 	subject := Subject(name, qtype)
 	if resolver.IsOutOfZone(err) {
 		return finding.New("dns.not-checked", subject, what+" not checked: "+trimDot(name)+" is outside the given zones and no --resolver was given")

@@ -143,7 +143,7 @@ func checkDKIM(ctx context.Context, env *Env, domain string) Result {
 		}
 		switch {
 		case l.err != nil && l.given:
-			out = append(out, lookupProblem("DKIM selector "+l.selector, l.name, dns.TypeTXT, l.err))
+			out = append(out, LookupProblem("DKIM selector "+l.selector, l.name, dns.TypeTXT, l.err))
 		case l.err != nil:
 			guessFailed++
 			if firstGuessErr == nil {
@@ -152,7 +152,7 @@ func checkDKIM(ctx context.Context, env *Env, domain string) Result {
 			if resolver.IsOutOfZone(l.err) && len(l.chain) > 0 {
 				// The selector exists in the zone as an alias to a provider's
 				// key outside it: say that it was not checked.
-				f := lookupProblem("DKIM selector "+l.selector, l.name, dns.TypeTXT, l.err)
+				f := LookupProblem("DKIM selector "+l.selector, l.name, dns.TypeTXT, l.err)
 				f.Evidence = append(f.Evidence, "CNAME "+trimDot(l.name)+" → "+strings.Join(mapTrimDot(l.chain), " → "))
 				out = append(out, f)
 			}
@@ -174,7 +174,7 @@ func checkDKIM(ctx context.Context, env *Env, domain string) Result {
 	if len(env.DKIMSelectors) == 0 && guessedKeys == 0 {
 		switch {
 		case guessFailed == guessed:
-			f := lookupProblem("DKIM (common selectors)", firstGuessErrName, dns.TypeTXT, firstGuessErr)
+			f := LookupProblem("DKIM (common selectors)", firstGuessErrName, dns.TypeTXT, firstGuessErr)
 			f.Title = fmt.Sprintf("DKIM could not be checked: all %d common-selector lookups failed (%s)", guessed, errText(firstGuessErr))
 			if resolver.IsOutOfZone(firstGuessErr) {
 				f.Title = fmt.Sprintf("DKIM not checked: the %d common selectors of %s lie outside the given zones and no --resolver was given", guessed, domain)

@@ -158,7 +158,7 @@ func checkDMARC(ctx context.Context, env *Env, domain string) Result {
 	own := lookups[0]
 	var res Result
 	if own.err != nil {
-		res.Findings = []finding.Finding{lookupProblem("The DMARC policy", "_dmarc."+domain, dns.TypeTXT, own.err)}
+		res.Findings = []finding.Finding{LookupProblem("The DMARC policy", "_dmarc."+domain, dns.TypeTXT, own.err)}
 		return res
 	}
 	pol, problem := discoverDMARC(domain, lookups)
@@ -234,7 +234,7 @@ func discoverDMARC(domain string, lookups []*dmarcLookup) (*DMARCPolicy, *findin
 	for _, l := range lookups {
 		if l.err != nil {
 			if pol.applying == nil && !isPublicSuffix(l.domain) {
-				f := lookupProblem("Whether "+domain+" inherits a DMARC policy from "+l.domain, "_dmarc."+l.domain, dns.TypeTXT, l.err)
+				f := LookupProblem("Whether "+domain+" inherits a DMARC policy from "+l.domain, "_dmarc."+l.domain, dns.TypeTXT, l.err)
 				return pol, &f
 			}
 			pol.notes = append(pol.notes, fmt.Sprintf("DMARC tree walk: _dmarc.%s not checked (%s)", l.domain, errText(l.err)))
@@ -421,7 +421,7 @@ func dmarcReportFindings(ctx context.Context, r resolver.Resolver, pol *DMARCPol
 	for _, d := range dests {
 		switch {
 		case d.err != nil:
-			out = append(out, lookupProblem("Whether "+d.domain+" accepts DMARC reports for "+pol.Domain, d.name, dns.TypeTXT, d.err))
+			out = append(out, LookupProblem("Whether "+d.domain+" accepts DMARC reports for "+pol.Domain, d.name, dns.TypeTXT, d.err))
 		case !d.authed:
 			f := finding.New("dmarc.rua-unauthorized", l.subject(),
 				fmt.Sprintf("%s does not accept DMARC reports for %s: no v=DMARC1 record at %s", d.domain, pol.Domain, d.name),

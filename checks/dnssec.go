@@ -41,7 +41,7 @@ func checkDNSSEC(ctx context.Context, env *Env, domain string) Result {
 		if errors.As(err, &re) {
 			name, qtype = re.Name, re.Qtype
 		}
-		return Result{Findings: []finding.Finding{lookupProblem("DNSSEC", name, qtype, err)}}
+		return Result{Findings: []finding.Finding{LookupProblem("DNSSEC", name, qtype, err)}}
 	}
 	if apex == "" {
 		return Result{Detail: []string{"DNSSEC: no zone apex (SOA) found for " + domain + "; not checked"}}
@@ -49,7 +49,7 @@ func checkDNSSEC(ctx context.Context, env *Env, domain string) Result {
 	subject := Subject(apex, dns.TypeDNSKEY)
 	ans, err := env.Resolver.Query(ctx, apex, dns.TypeDNSKEY)
 	if err != nil {
-		f := lookupProblem("DNSSEC", apex, dns.TypeDNSKEY, err)
+		f := LookupProblem("DNSSEC", apex, dns.TypeDNSKEY, err)
 		var re *resolver.Error
 		if errors.As(err, &re) && re.Kind == resolver.ServFail {
 			f.Evidence = append(f.Evidence, "a validating resolver answers SERVFAIL when the zone's signatures do not validate (RFC 4035 §5.5): check it with a DNSSEC debugger")

@@ -169,7 +169,7 @@ func checkMTASTS(ctx context.Context, env *Env, domain string) Result {
 	subject := Subject(name, dns.TypeTXT)
 	ans, _, err := resolver.Follow(ctx, env.Resolver, name, dns.TypeTXT)
 	if err != nil {
-		return Result{Findings: []finding.Finding{lookupProblem("MTA-STS", name, dns.TypeTXT, err)}}
+		return Result{Findings: []finding.Finding{LookupProblem("MTA-STS", name, dns.TypeTXT, err)}}
 	}
 	var records, others []string
 	var recordIdx []int
@@ -240,7 +240,7 @@ func checkMTASTS(ctx context.Context, env *Env, domain string) Result {
 	var re *resolver.Error
 	switch {
 	case errors.As(err, &re):
-		out = append(out, lookupProblem("The MTA-STS policy host", re.Name, re.Qtype, err))
+		out = append(out, LookupProblem("The MTA-STS policy host", re.Name, re.Qtype, err))
 	case errors.As(err, &fe):
 		out = append(out, mtastsUnreachable(domain, url, fe, mxs))
 	case errors.As(err, &pe):
@@ -273,7 +273,7 @@ func checkMTASTS(ctx context.Context, env *Env, domain string) Result {
 	if policy.Mode != mtasts.ModeNone {
 		switch {
 		case mxErr != nil:
-			out = append(out, lookupProblem("MTA-STS MX coverage", dns.Fqdn(domain), dns.TypeMX, mxErr))
+			out = append(out, LookupProblem("MTA-STS MX coverage", dns.Fqdn(domain), dns.TypeMX, mxErr))
 		default:
 			if f, ok := mtastsCoverage(env, domain, url, policy, mxs, mxAns); ok {
 				out = append(out, f)

@@ -24,7 +24,7 @@ func checkMX(ctx context.Context, env *Env, domain string) Result {
 	subject := Subject(name, dns.TypeMX)
 	ans, _, err := resolver.Follow(ctx, env.Resolver, name, dns.TypeMX)
 	if err != nil {
-		return Result{Findings: []finding.Finding{lookupProblem("The MX records", name, dns.TypeMX, err)}}
+		return Result{Findings: []finding.Finding{LookupProblem("The MX records", name, dns.TypeMX, err)}}
 	}
 	if ans.NXDomain() {
 		f := finding.New("mx.missing", subject, domain+" does not exist (NXDOMAIN): mail to it cannot be delivered")
@@ -225,7 +225,7 @@ func (h *mxHost) findings(ans *resolver.Answer, subject string) []finding.Findin
 		locate(&f, ans, h.index)
 		out = append(out, f)
 	} else if h.errCNAME != nil {
-		out = append(out, lookupProblem("Whether MX host "+host+" is a CNAME", h.name, dns.TypeCNAME, h.errCNAME))
+		out = append(out, LookupProblem("Whether MX host "+host+" is a CNAME", h.name, dns.TypeCNAME, h.errCNAME))
 	}
 	n := len(h.v4) + len(h.v6)
 	switch {
@@ -239,19 +239,19 @@ func (h *mxHost) findings(ans *resolver.Answer, subject string) []finding.Findin
 		// Neither type answered with an address and at least one lookup
 		// failed: the host may well resolve.
 		if h.err4 != nil {
-			out = append(out, lookupProblem("The address of MX host "+host, h.name, dns.TypeA, h.err4))
+			out = append(out, LookupProblem("The address of MX host "+host, h.name, dns.TypeA, h.err4))
 		}
 		if h.err6 != nil {
-			out = append(out, lookupProblem("The IPv6 address of MX host "+host, h.name, dns.TypeAAAA, h.err6))
+			out = append(out, LookupProblem("The IPv6 address of MX host "+host, h.name, dns.TypeAAAA, h.err6))
 		}
 	default:
 		// Reachable; a failed lookup of the other type is still worth
 		// saying, since it decides mx.no-ipv6.
 		if h.err6 != nil {
-			out = append(out, lookupProblem("The IPv6 address of MX host "+host, h.name, dns.TypeAAAA, h.err6))
+			out = append(out, LookupProblem("The IPv6 address of MX host "+host, h.name, dns.TypeAAAA, h.err6))
 		}
 		if h.err4 != nil {
-			out = append(out, lookupProblem("The IPv4 address of MX host "+host, h.name, dns.TypeA, h.err4))
+			out = append(out, LookupProblem("The IPv4 address of MX host "+host, h.name, dns.TypeA, h.err4))
 		}
 	}
 	return out

@@ -119,7 +119,7 @@ func checkPTR(ctx context.Context, env *Env, domain string) Result {
 	name := dns.Fqdn(domain)
 	ans, _, err := resolver.Follow(ctx, env.Resolver, name, dns.TypeMX)
 	if err != nil {
-		return Result{Findings: []finding.Finding{lookupProblem("Reverse DNS of the MX hosts", name, dns.TypeMX, err)}}
+		return Result{Findings: []finding.Finding{LookupProblem("Reverse DNS of the MX hosts", name, dns.TypeMX, err)}}
 	}
 	if ans.NXDomain() {
 		return Result{}
@@ -169,7 +169,7 @@ func checkPTR(ctx context.Context, env *Env, domain string) Result {
 				if errors.As(errs[i], &re) {
 					qname, qtype = re.Name, re.Qtype
 				}
-				out = append(out, lookupProblem("Reverse DNS of "+h, qname, qtype, errs[i]))
+				out = append(out, LookupProblem("Reverse DNS of "+h, qname, qtype, errs[i]))
 				continue
 			}
 			detail = append(detail, fmt.Sprintf("PTR: some addresses of %s could not be looked up: %s", h, errText(errs[i])))
@@ -208,7 +208,7 @@ func checkPTR(ctx context.Context, env *Env, domain string) Result {
 			if errors.As(l.err, &re) {
 				qname, qtype = re.Name, re.Qtype
 			}
-			f := lookupProblem("The reverse DNS of "+l.addr.String()+" ("+mxNames+")", qname, qtype, l.err)
+			f := LookupProblem("The reverse DNS of "+l.addr.String()+" ("+mxNames+")", qname, qtype, l.err)
 			f.Subject = subject
 			out = append(out, f)
 		case len(l.names) == 0:

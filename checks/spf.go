@@ -296,7 +296,7 @@ func checkSPF(ctx context.Context, env *Env, domain string) Result {
 
 	switch {
 	case root.Err != nil:
-		res.Findings = []finding.Finding{lookupProblem("SPF", domain, dns.TypeTXT, root.Err)}
+		res.Findings = []finding.Finding{LookupProblem("SPF", domain, dns.TypeTXT, root.Err)}
 		return res
 	case len(root.Records) == 0:
 		res.Findings = []finding.Finding{spfMissing(ctx, env, domain, root)}
@@ -378,7 +378,7 @@ func spfNodeFindings(n *SPFNode) []finding.Finding {
 		case n.Truncated:
 			return out
 		case n.Err != nil:
-			return append(out, lookupProblem("SPF target of "+n.Via, n.Domain, dns.TypeTXT, n.Err))
+			return append(out, LookupProblem("SPF target of "+n.Via, n.Domain, dns.TypeTXT, n.Err))
 		case len(n.Records) == 0:
 			// RFC 7208 §5.2: include of a domain without SPF is a
 			// permerror; §6.1: so is a redirect to one.
@@ -441,7 +441,7 @@ func spfNodeFindings(n *SPFNode) []finding.Finding {
 		if errors.As(err, &re) {
 			name, qtype = re.Name, re.Qtype
 		}
-		out = append(out, lookupProblem("SPF void-lookup count", name, qtype, err))
+		out = append(out, LookupProblem("SPF void-lookup count", name, qtype, err))
 	}
 	return out
 }

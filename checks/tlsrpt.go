@@ -20,7 +20,7 @@ func checkTLSRPT(ctx context.Context, env *Env, domain string) Result {
 	subject := Subject(name, dns.TypeTXT)
 	ans, _, err := resolver.Follow(ctx, env.Resolver, name, dns.TypeTXT)
 	if err != nil {
-		return Result{Findings: []finding.Finding{lookupProblem("TLS-RPT", name, dns.TypeTXT, err)}}
+		return Result{Findings: []finding.Finding{LookupProblem("TLS-RPT", name, dns.TypeTXT, err)}}
 	}
 	var records, others []string
 	var idx []int

@@ -36,6 +36,7 @@ package gate
 import (
 	"context"
 	"errors"
+	"github.com/mailcheck-cli/mailcheck/checks"
 	"strings"
 
 	"github.com/miekg/dns"
@@ -72,17 +73,10 @@ func locationOf(ans *resolver.Answer, i int) *finding.Location {
 	return &finding.Location{File: o.File, Line: o.Line}
 }
 
-// lookupFinding turns a failed lookup into the finding that says so: info
-// "not checked" for a name outside the given zones, otherwise an error
-// (inconclusive) finding — never a "missing record" finding, since the
-// record may well exist.
+// lookupFinding is the checks' rule for a failed lookup, so that the gate
+// and the audit report one alike.
 func lookupFinding(what, name string, qtype uint16, err error) finding.Finding {
-	subj := subject(name, qtype)
-	if resolver.IsOutOfZone(err) {
-		return finding.New("dns.not-checked", subj,
-			what+" not checked: "+trimDot(name)+" is outside the given zones and no --resolver was given")
-	}
-	return finding.New("dns.lookup-failed", subj, what+" could not be checked: "+errText(err))
+	return checks.LookupProblem(what, name, qtype, err)
 }
 
 func errText(err error) string {
