@@ -93,8 +93,8 @@ func ParseRecord(txt string) (*Record, error) {
 				return nil, err
 			}
 			r.ID = value
-		case validExtensionName(name):
-			if !validRecordExtValue(value) {
+		case fields.ValidExtensionName(name):
+			if !fields.ValidExtensionValue(value) {
 				return nil, recordErr("the value of %s= is empty or holds a character the record may not contain", name)
 			}
 			r.Extensions = append(r.Extensions, Extension{name, value})
@@ -122,33 +122,6 @@ func checkID(id string) error {
 
 func isAlnum(c byte) bool {
 	return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9'
-}
-
-// validExtensionName checks (ALPHA / DIGIT) *31(ALPHA / DIGIT / "_" / "-" / ".").
-func validExtensionName(s string) bool {
-	if s == "" || len(s) > 32 || !isAlnum(s[0]) {
-		return false
-	}
-	for _, c := range []byte(s[1:]) {
-		if !isAlnum(c) && c != '_' && c != '-' && c != '.' {
-			return false
-		}
-	}
-	return true
-}
-
-// validRecordExtValue checks 1*(%x21-3A / %x3C / %x3E-7E): visible ASCII
-// except ";" and "=".
-func validRecordExtValue(s string) bool {
-	if s == "" {
-		return false
-	}
-	for _, c := range []byte(s) {
-		if c < 0x21 || c > 0x7e || c == ';' || c == '=' {
-			return false
-		}
-	}
-	return true
 }
 
 // Policy is a parsed policy file.
@@ -226,7 +199,7 @@ func ParsePolicy(body []byte) (*Policy, error) {
 			}
 			p.MX = append(p.MX, strings.ToLower(value))
 		default:
-			if !validExtensionName(name) {
+			if !fields.ValidExtensionName(name) {
 				return nil, &ParseError{Line: n, Reason: fmt.Sprintf("%q is not a valid field name", name)}
 			}
 			if value == "" {

@@ -74,8 +74,8 @@ func ParseRecord(txt string) (*Record, error) {
 				}
 				r.RUA = append(r.RUA, dest)
 			}
-		case validExtensionName(name):
-			if !validExtValue(value) {
+		case fields.ValidExtensionName(name):
+			if !fields.ValidExtensionValue(value) {
 				return nil, errorf("the value of %s= is empty or holds a character the record may not contain", name)
 			}
 			r.Extensions = append(r.Extensions, Extension{name, value})
@@ -121,35 +121,4 @@ func parseDestination(s string) (*url.URL, error) {
 		return nil, errorf("rua URI %q: the scheme must be mailto or https", s)
 	}
 	return u, nil
-}
-
-// validExtensionName checks tlsrpt-ext-name = (ALPHA / DIGIT) *31(ALPHA /
-// DIGIT / "_" / "-" / ".").
-func validExtensionName(s string) bool {
-	if s == "" || len(s) > 32 || !isAlnum(s[0]) {
-		return false
-	}
-	for _, c := range []byte(s[1:]) {
-		if !isAlnum(c) && c != '_' && c != '-' && c != '.' {
-			return false
-		}
-	}
-	return true
-}
-
-func isAlnum(c byte) bool {
-	return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9'
-}
-
-// validExtValue checks tlsrpt-ext-value = 1*(%x21-3A / %x3C / %x3E-7E).
-func validExtValue(s string) bool {
-	if s == "" {
-		return false
-	}
-	for _, c := range []byte(s) {
-		if c < 0x21 || c > 0x7e || c == ';' || c == '=' {
-			return false
-		}
-	}
-	return true
 }

@@ -57,3 +57,36 @@ func All(txt, version string) iter.Seq2[Field, error] {
 		}
 	}
 }
+
+// ValidExtensionName checks the extension-field name both RFCs define
+// alike (RFC 8461 §3.1 sts-ext-name, RFC 8460 §3 tlsrpt-ext-name):
+// (ALPHA / DIGIT) *31(ALPHA / DIGIT / "_" / "-" / ".").
+func ValidExtensionName(s string) bool {
+	if s == "" || len(s) > 32 || !isAlnum(s[0]) {
+		return false
+	}
+	for _, c := range []byte(s[1:]) {
+		if !isAlnum(c) && c != '_' && c != '-' && c != '.' {
+			return false
+		}
+	}
+	return true
+}
+
+// ValidExtensionValue checks the extension-field value both RFCs define
+// alike: 1*(%x21-3A / %x3C / %x3E-7E), visible ASCII except ";" and "=".
+func ValidExtensionValue(s string) bool {
+	if s == "" {
+		return false
+	}
+	for _, c := range []byte(s) {
+		if c < 0x21 || c > 0x7e || c == ';' || c == '=' {
+			return false
+		}
+	}
+	return true
+}
+
+func isAlnum(c byte) bool {
+	return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9'
+}
