@@ -91,12 +91,12 @@ func RunChecks(ctx context.Context, env *Env, domain string, list []Check) Resul
 // "not checked" for a name outside the given zones, otherwise an error
 // (inconclusive) finding. Never a "missing" finding: the record may exist.
 // what says which check could not run ("SPF", "the DMARC policy").
-func LookupProblem(what, name string, qtype uint16, err error) finding.Finding {
+func LookupProblem(what finding.Text, name string, qtype uint16, err error) finding.Finding {
 	subject := Subject(name, qtype)
 	if resolver.IsOutOfZone(err) {
-		return finding.New("dns.not-checked", subject, what+" not checked: "+trimDot(name)+" is outside the given zones and no --resolver was given")
+		return finding.New("dns.not-checked", subject, finding.T("%s not checked: %s is outside the given zones and no --resolver was given", what, trimDot(name)))
 	}
-	return finding.New("dns.lookup-failed", subject, what+" could not be checked: "+errText(err))
+	return finding.New("dns.lookup-failed", subject, finding.T("%s could not be checked: %s", what, errText(err)))
 }
 
 // Subject names a DNS record set as findings do: "example.com TXT".
@@ -104,12 +104,13 @@ func Subject(name string, qtype uint16) string {
 	return trimDot(name) + " " + dns.TypeToString[qtype]
 }
 
-func errText(err error) string {
+// errText says why a lookup failed: "SERVFAIL looking up example.com TXT".
+func errText(err error) finding.Text {
 	var re *resolver.Error
 	if errors.As(err, &re) {
-		return re.Kind.String() + " looking up " + trimDot(re.Name) + " " + dns.TypeToString[re.Qtype]
+		return finding.T("%s looking up %s %s", re.Kind, trimDot(re.Name), dns.TypeToString[re.Qtype])
 	}
-	return err.Error()
+	return finding.Verbatim(err.Error())
 }
 
 func trimDot(name string) string {

@@ -143,7 +143,7 @@ func checkDKIM(ctx context.Context, env *Env, domain string) Result {
 		}
 		switch {
 		case l.err != nil && l.given:
-			out = append(out, LookupProblem("DKIM selector "+l.selector, l.name, dns.TypeTXT, l.err))
+			out = append(out, LookupProblem(finding.T("DKIM selector %s", l.selector), l.name, dns.TypeTXT, l.err))
 		case l.err != nil:
 			guessFailed++
 			if firstGuessErr == nil {
@@ -152,7 +152,7 @@ func checkDKIM(ctx context.Context, env *Env, domain string) Result {
 			if resolver.IsOutOfZone(l.err) && len(l.chain) > 0 {
 				// The selector exists in the zone as an alias to a provider's
 				// key outside it: say that it was not checked.
-				f := LookupProblem("DKIM selector "+l.selector, l.name, dns.TypeTXT, l.err)
+				f := LookupProblem(finding.T("DKIM selector %s", l.selector), l.name, dns.TypeTXT, l.err)
 				f.Evidence = append(f.Evidence, "CNAME "+trimDot(l.name)+" → "+strings.Join(mapTrimDot(l.chain), " → "))
 				out = append(out, f)
 			}
@@ -174,10 +174,10 @@ func checkDKIM(ctx context.Context, env *Env, domain string) Result {
 	if len(env.DKIMSelectors) == 0 && guessedKeys == 0 {
 		switch {
 		case guessFailed == guessed:
-			f := LookupProblem("DKIM (common selectors)", firstGuessErrName, dns.TypeTXT, firstGuessErr)
-			f.Title = fmt.Sprintf("DKIM could not be checked: all %d common-selector lookups failed (%s)", guessed, errText(firstGuessErr))
+			f := LookupProblem(finding.T("DKIM (common selectors)"), firstGuessErrName, dns.TypeTXT, firstGuessErr)
+			f.SetTitle(finding.T("DKIM could not be checked: all %d common-selector lookups failed (%s)", guessed, errText(firstGuessErr)))
 			if resolver.IsOutOfZone(firstGuessErr) {
-				f.Title = fmt.Sprintf("DKIM not checked: the %d common selectors of %s lie outside the given zones and no --resolver was given", guessed, domain)
+				f.SetTitle(finding.T("DKIM not checked: the %d common selectors of %s lie outside the given zones and no --resolver was given", guessed, domain))
 			}
 			out = append(out, f)
 		case !slices.ContainsFunc(out, func(f finding.Finding) bool { return f.ID == "dns.not-checked" }):
@@ -232,7 +232,7 @@ func randomLabel() string {
 }
 
 func dkimMissingGiven(l *dkimLookup) finding.Finding {
-	title := "No DKIM key at selector " + l.selector + " (given with --dkim-selector)"
+	title := finding.T("No DKIM key at selector %s (given with --dkim-selector)", l.selector)
 	var ev []string
 	if l.ans != nil && l.ans.NXDomain() {
 		ev = append(ev, trimDot(l.name)+": NXDOMAIN")
@@ -244,8 +244,8 @@ func dkimMissingGiven(l *dkimLookup) finding.Finding {
 	}
 	f := finding.New("dkim.none-found", Subject(l.name, dns.TypeTXT), title, ev...)
 	f.Severity = finding.Fail
-	f.Fix = fmt.Sprintf("Publish the public key of the signing key as %s IN TXT \"v=DKIM1; k=rsa; p=<base64 public key>\" (your mail provider shows the record to publish); "+
-		"or, if mail is signed with another selector (the s= tag of the DKIM-Signature header), check that one", l.name)
+	f.SetFix(finding.T("Publish the public key of the signing key as %s IN TXT \"v=DKIM1; k=rsa; p=<base64 public key>\" (your mail provider shows the record to publish); "+
+		"or, if mail is signed with another selector (the s= tag of the DKIM-Signature header), check that one", l.name))
 	return f
 }
 
@@ -255,11 +255,10 @@ func dkimNoneGuessed(domain string, guessed, failed int) finding.Finding {
 		ev = append(ev, fmt.Sprintf("%d of those lookups failed", failed))
 	}
 	f := finding.New("dkim.none-found", Subject("_domainkey."+domain, dns.TypeTXT),
-		"No DKIM key at any common selector; the key may use a selector that was not guessed", ev...)
+		finding.T("No DKIM key at any common selector; the key may use a selector that was not guessed"), ev...)
 	// SPEC: inconclusive when no selector was given and none guessed.
 	f.Severity = finding.Error
-	f.Fix = "Look up the selector in the s= tag of the DKIM-Signature header of a message sent from " + domain +
-		" and run again with --dkim-selector SELECTOR; if no message carries a DKIM-Signature, enable DKIM signing at your mail provider and publish its key"
+	f.SetFix(finding.T("Look up the selector in the s= tag of the DKIM-Signature header of a message sent from %s and run again with --dkim-selector SELECTOR; if no message carries a DKIM-Signature, enable DKIM signing at your mail provider and publish its key", domain))
 	return f
 }
 
@@ -286,23 +285,22 @@ func dkimKeyFindings(l *dkimLookup) []finding.Finding {
 		rec, err := dkim.ParseRecord(t.text)
 		if err != nil {
 			f := finding.New("dkim.syntax", subject,
-				fmt.Sprintf("DKIM key record at selector %s is not usable: %v", l.selector, err), t.text)
-			f.Fix = fmt.Sprintf("Replace the record at %s with \"v=DKIM1; k=rsa; p=<base64 public key>\" as your signing software or provider gives it (RFC 6376 §3.6.1); %s",
-				trimDot(l.name), dkimSyntaxHint(err))
+				finding.T("DKIM key record at selector %s is not usable: %v", l.selector, err), t.text)
+			f.SetFix(finding.T("Replace the record at %s with \"v=DKIM1; k=rsa; p=<base64 public key>\" as your signing software or provider gives it (RFC 6376 §3.6.1); %s", trimDot(l.name), dkimSyntaxHint(err)))
 			add(f)
 			continue
 		}
 		if rec.Revoked() {
 			f := finding.New("dkim.revoked", subject,
-				fmt.Sprintf("DKIM key at selector %s is revoked (empty p=): signatures made with it fail", l.selector), t.text)
-			f.Fix = fmt.Sprintf("Nothing to do if selector %s is retired; if mail is still signed with it, switch signing to a selector with a published key", l.selector)
+				finding.T("DKIM key at selector %s is revoked (empty p=): signatures made with it fail", l.selector), t.text)
+			f.SetFix(finding.T("Nothing to do if selector %s is retired; if mail is still signed with it, switch signing to a selector with a published key", l.selector))
 			add(f)
 			continue
 		}
 		bad := false
 		if bits := rec.RSABits(); bits > 0 && bits < 2048 {
 			f := finding.New("dkim.key-weak", subject,
-				fmt.Sprintf("DKIM key at selector %s is a %d-bit RSA key", l.selector, bits), fmt.Sprintf("%d-bit RSA key", bits))
+				finding.T("DKIM key at selector %s is a %d-bit RSA key", l.selector, bits), fmt.Sprintf("%d-bit RSA key", bits))
 			if bits < 1024 {
 				// RFC 8301 §3.2: verifiers MUST NOT consider signatures with
 				// keys under 1024 bits valid.
@@ -312,36 +310,36 @@ func dkimKeyFindings(l *dkimLookup) []finding.Finding {
 				f.Severity = finding.Warn
 				f.Evidence = append(f.Evidence, "RFC 8301 §3.2: signers SHOULD use RSA keys of at least 2048 bits")
 			}
-			f.Fix = fmt.Sprintf("Generate a 2048-bit RSA key, publish it under a new selector, switch signing to that selector, then revoke %s with \"v=DKIM1; p=\"", l.selector)
+			f.SetFix(finding.T("Generate a 2048-bit RSA key, publish it under a new selector, switch signing to that selector, then revoke %s with \"v=DKIM1; p=\"", l.selector))
 			add(f)
 			bad = true
 		}
 		if rec.SHA1Only() {
 			f := finding.New("dkim.sha1", subject,
-				fmt.Sprintf("DKIM key at selector %s allows only SHA-1 (h=sha1): verifiers reject rsa-sha1 signatures", l.selector), t.text)
+				finding.T("DKIM key at selector %s allows only SHA-1 (h=sha1): verifiers reject rsa-sha1 signatures", l.selector), t.text)
 			f.Severity = finding.Fail
-			f.Fix = "Remove h= from the record (or set h=sha256) and sign with rsa-sha256 (RFC 8301 §3.1)"
+			f.SetFix(finding.T("Remove h= from the record (or set h=sha256) and sign with rsa-sha256 (RFC 8301 §3.1)"))
 			add(f)
 			bad = true
 		}
 		if rec.Testing() {
 			f := finding.New("dkim.testing", subject,
-				fmt.Sprintf("DKIM key at selector %s is in testing mode (t=y): verifiers may ignore its results", l.selector), t.text)
-			f.Fix = "Remove y from the t= tag once signing works: RFC 6376 §3.6.1 asks verifiers not to treat signed and unsigned mail differently while it is set"
+				finding.T("DKIM key at selector %s is in testing mode (t=y): verifiers may ignore its results", l.selector), t.text)
+			f.SetFix(finding.T("Remove y from the t= tag once signing works: RFC 6376 §3.6.1 asks verifiers not to treat signed and unsigned mail differently while it is set"))
 			add(f)
 			bad = true
 		}
 		if !bad {
 			oks = append(oks, dkimDescribe(rec))
 			if len(oks) == 1 {
-				f := finding.New("dkim.ok", subject, "", t.text)
+				f := finding.New("dkim.ok", subject, finding.Text{}, t.text)
 				add(f)
 			}
 		}
 	}
 	for i := range out {
 		if out[i].ID == "dkim.ok" {
-			out[i].Title = fmt.Sprintf("DKIM key at selector %s: %s", l.selector, strings.Join(oks, "; "))
+			out[i].SetTitle(finding.T("DKIM key at selector %s: %s", l.selector, strings.Join(oks, "; ")))
 		}
 	}
 	return out

@@ -158,7 +158,7 @@ func checkDMARC(ctx context.Context, env *Env, domain string) Result {
 	own := lookups[0]
 	var res Result
 	if own.err != nil {
-		res.Findings = []finding.Finding{LookupProblem("The DMARC policy", "_dmarc."+domain, dns.TypeTXT, own.err)}
+		res.Findings = []finding.Finding{LookupProblem(finding.T("The DMARC policy"), "_dmarc."+domain, dns.TypeTXT, own.err)}
 		return res
 	}
 	pol, problem := discoverDMARC(domain, lookups)
@@ -171,11 +171,11 @@ func checkDMARC(ctx context.Context, env *Env, domain string) Result {
 	var out []finding.Finding
 	switch {
 	case len(own.records) > 1:
-		f := finding.New("dmarc.multiple", own.subject(), fmt.Sprintf("%d DMARC records at _dmarc.%s: receivers discard them all", len(own.records), domain), own.records...)
+		f := finding.New("dmarc.multiple", own.subject(), finding.T("%d DMARC records at _dmarc.%s: receivers discard them all", len(own.records), domain), own.records...)
 		if pol.applying != nil {
 			f.Evidence = append(f.Evidence, "receivers fall back to the policy at _dmarc."+pol.Domain)
 		}
-		f.Fix = "Keep one v=DMARC1 TXT record at _dmarc." + domain + " and delete the others"
+		f.SetFix(finding.T("Keep one v=DMARC1 TXT record at _dmarc.%s and delete the others", domain))
 		locate(&f, own.ans, own.index)
 		res.Findings = []finding.Finding{f}
 		return res
@@ -185,8 +185,8 @@ func checkDMARC(ctx context.Context, env *Env, domain string) Result {
 	}
 	l := pol.applying
 	if l.parse != nil {
-		f := finding.New("dmarc.syntax", l.subject(), "DMARC record does not parse: "+l.parse.Error(), l.records[0])
-		f.Fix = dmarcSyntaxFix(l)
+		f := finding.New("dmarc.syntax", l.subject(), finding.T("DMARC record does not parse: %s", l.parse.Error()), l.records[0])
+		f.SetFix(dmarcSyntaxFix(l))
 		locate(&f, l.ans, l.index)
 		res.Findings = []finding.Finding{f}
 		return res
@@ -194,18 +194,18 @@ func checkDMARC(ctx context.Context, env *Env, domain string) Result {
 	inherited := pol.Domain != domain
 	if inherited {
 		f := finding.New("dmarc.inherited", Subject("_dmarc."+domain, dns.TypeTXT),
-			fmt.Sprintf("No DMARC record at _dmarc.%s: the policy of %s applies", domain, pol.Domain), l.records[0])
+			finding.T("No DMARC record at _dmarc.%s: the policy of %s applies", domain, pol.Domain), l.records[0])
 		if l.rec.PSD == "y" {
-			f.Title = fmt.Sprintf("No DMARC record at _dmarc.%s: the public suffix policy of %s applies (psd=y)", domain, pol.Domain)
+			f.SetTitle(finding.T("No DMARC record at _dmarc.%s: the public suffix policy of %s applies (psd=y)", domain, pol.Domain))
 		}
-		f.Fix = fmt.Sprintf("Nothing to do if %s's policy is the one you want; otherwise publish your own at _dmarc.%s", pol.Domain, domain)
+		f.SetFix(finding.T("Nothing to do if %s's policy is the one you want; otherwise publish your own at _dmarc.%s", pol.Domain, domain))
 		locate(&f, l.ans, l.index)
 		out = append(out, f)
 	}
 	out = append(out, dmarcPolicyFindings(domain, pol, l)...)
 	out = append(out, dmarcReportFindings(ctx, env.Resolver, pol, l)...)
 	if highestSeverity(out) < finding.Warn {
-		ok := finding.New("dmarc.ok", l.subject(), fmt.Sprintf("DMARC policy is valid: p=%s", dmarcApplied(l.rec, inherited)), l.records[0])
+		ok := finding.New("dmarc.ok", l.subject(), finding.T("DMARC policy is valid: p=%s", dmarcApplied(l.rec, inherited)), l.records[0])
 		locate(&ok, l.ans, l.index)
 		out = append(out, ok)
 	}
@@ -234,7 +234,7 @@ func discoverDMARC(domain string, lookups []*dmarcLookup) (*DMARCPolicy, *findin
 	for _, l := range lookups {
 		if l.err != nil {
 			if pol.applying == nil && !isPublicSuffix(l.domain) {
-				f := LookupProblem("Whether "+domain+" inherits a DMARC policy from "+l.domain, "_dmarc."+l.domain, dns.TypeTXT, l.err)
+				f := LookupProblem(finding.T("Whether %s inherits a DMARC policy from %s", domain, l.domain), "_dmarc."+l.domain, dns.TypeTXT, l.err)
 				return pol, &f
 			}
 			pol.notes = append(pol.notes, fmt.Sprintf("DMARC tree walk: _dmarc.%s not checked (%s)", l.domain, errText(l.err)))
@@ -294,27 +294,27 @@ func dmarcOneLabelBelow(domain, psd string) string {
 }
 
 func dmarcMissing(domain string) finding.Finding {
-	f := finding.New("dmarc.missing", Subject("_dmarc."+domain, dns.TypeTXT), "No DMARC record at _dmarc."+domain+" or above it")
+	f := finding.New("dmarc.missing", Subject("_dmarc."+domain, dns.TypeTXT), finding.T("No DMARC record at _dmarc.%s or above it", domain))
 	rec := fmt.Sprintf("v=DMARC1; p=quarantine; rua=mailto:dmarc-reports@%s", domain)
-	f.Fix = fmt.Sprintf("Publish a TXT record at _dmarc.%s: %q (create the dmarc-reports mailbox; start with p=none for a few weeks if you are not sure every sender is covered by SPF or DKIM)", domain, rec)
+	f.SetFix(finding.T("Publish a TXT record at _dmarc.%s: %q (create the dmarc-reports mailbox; start with p=none for a few weeks if you are not sure every sender is covered by SPF or DKIM)", domain, rec))
 	return f
 }
 
 // dmarcSyntaxFix names the tag to correct, or gives the corrected record
 // when the fault is a missing p.
-func dmarcSyntaxFix(l *dmarcLookup) string {
+func dmarcSyntaxFix(l *dmarcLookup) finding.Text {
 	var se *dmarc.SyntaxError
 	if !errors.As(l.parse, &se) {
 		se = nil
 	}
 	if se != nil && se.Tag == "" && l.rec != nil {
 		tags := append([]dmarc.Tag{l.rec.Tags[0], {Name: "p", Value: string(dmarc.Quarantine)}}, l.rec.Tags[1:]...)
-		return fmt.Sprintf("Add a p tag right after v: %q", dmarc.Format(tags))
+		return finding.T("Add a p tag right after v: %q", dmarc.Format(tags))
 	}
 	if se != nil && se.Tag != "" {
-		return fmt.Sprintf("Correct or remove %q: receivers ignore a record they cannot parse, so the domain has no DMARC policy until then", se.Tag)
+		return finding.T("Correct or remove %q: receivers ignore a record they cannot parse, so the domain has no DMARC policy until then", se.Tag)
 	}
-	return "Rewrite the record as v=DMARC1; p=...; rua=mailto:... (RFC 9989 §4.7)"
+	return finding.T("Rewrite the record as v=DMARC1; p=...; rua=mailto:... (RFC 9989 §4.7)")
 }
 
 // dmarcPolicyFindings judges the strength of the policy that applies.
@@ -327,26 +327,26 @@ func dmarcPolicyFindings(domain string, pol *DMARCPolicy, l *dmarcLookup) []find
 		out = append(out, f)
 	}
 	if applied := dmarcApplied(r, inherited); applied == dmarc.None {
-		title := "DMARC policy is p=none: spoofed mail is delivered"
+		title := finding.T("DMARC policy is p=none: spoofed mail is delivered")
 		fix := dmarc.Format(r.With("p", string(dmarc.Quarantine)))
 		if inherited {
-			title = fmt.Sprintf("The DMARC policy that applies to %s through %s is none: spoofed mail is delivered", domain, pol.Domain)
+			title = finding.T("The DMARC policy that applies to %s through %s is none: spoofed mail is delivered", domain, pol.Domain)
 			if r.SubdomainPolicy != "" {
 				fix = dmarc.Format(r.With("sp", string(dmarc.Quarantine)))
 			}
 		}
 		f := finding.New("dmarc.policy-none", l.subject(), title, l.records[0])
-		f.Fix = fmt.Sprintf("Once the aggregate reports show your own mail passing, publish at _dmarc.%s: %q (then p=reject)", pol.Domain, fix)
+		f.SetFix(finding.T("Once the aggregate reports show your own mail passing, publish at _dmarc.%s: %q (then p=reject)", pol.Domain, fix))
 		add(f)
 	}
 	if r.HasPercent && r.Percent < 100 {
-		f := finding.New("dmarc.pct-partial", l.subject(), fmt.Sprintf("DMARC pct=%d: the policy applies to %d%% of failing mail at receivers that still honour pct", r.Percent, r.Percent), l.records[0])
-		f.Fix = fmt.Sprintf("Remove pct (RFC 9989 dropped it; use t=y while testing): %q", dmarc.Format(r.With("pct", "")))
+		f := finding.New("dmarc.pct-partial", l.subject(), finding.T("DMARC pct=%d: the policy applies to %d%% of failing mail at receivers that still honour pct", r.Percent, r.Percent), l.records[0])
+		f.SetFix(finding.T("Remove pct (RFC 9989 dropped it; use t=y while testing): %q", dmarc.Format(r.With("pct", ""))))
 		add(f)
 	}
 	if r.Testing {
-		f := finding.New("dmarc.testing", l.subject(), "DMARC t=y: receivers apply one step less than the published policy", l.records[0])
-		f.Fix = fmt.Sprintf("When testing is over, remove t=y: %q", dmarc.Format(r.With("t", "")))
+		f := finding.New("dmarc.testing", l.subject(), finding.T("DMARC t=y: receivers apply one step less than the published policy"), l.records[0])
+		f.SetFix(finding.T("When testing is over, remove t=y: %q", dmarc.Format(r.With("t", ""))))
 		add(f)
 	}
 	if !inherited {
@@ -362,8 +362,8 @@ func dmarcPolicyFindings(domain string, pol *DMARCPolicy, l *dmarcLookup) []find
 		}
 		if len(weaker) > 0 {
 			f := finding.New("dmarc.sp-weaker", l.subject(),
-				fmt.Sprintf("DMARC %s is weaker than p=%s: subdomains can be spoofed", strings.Join(weaker, " and "), r.Policy), l.records[0])
-			f.Fix = fmt.Sprintf("Remove %s so that subdomains take p=%s: %q", strings.Join(weaker, " and "), r.Policy, dmarc.Format(fixTags))
+				finding.T("DMARC %s is weaker than p=%s: subdomains can be spoofed", strings.Join(weaker, " and "), r.Policy), l.records[0])
+			f.SetFix(finding.T("Remove %s so that subdomains take p=%s: %q", strings.Join(weaker, " and "), r.Policy, dmarc.Format(fixTags)))
 			add(f)
 		}
 	}
@@ -379,8 +379,8 @@ func dmarcReportFindings(ctx context.Context, r resolver.Resolver, pol *DMARCPol
 	rec := l.rec
 	var out []finding.Finding
 	if len(rec.RUA) == 0 {
-		f := finding.New("dmarc.rua-missing", l.subject(), "", l.records[0])
-		f.Fix = fmt.Sprintf("Ask for aggregate reports to see who sends as the domain: %q", dmarc.Format(rec.With("rua", "mailto:dmarc-reports@"+pol.Domain)))
+		f := finding.New("dmarc.rua-missing", l.subject(), finding.Text{}, l.records[0])
+		f.SetFix(finding.T("Ask for aggregate reports to see who sends as the domain: %q", dmarc.Format(rec.With("rua", "mailto:dmarc-reports@"+pol.Domain))))
 		locate(&f, l.ans, l.index)
 		out = append(out, f)
 	}
@@ -421,12 +421,12 @@ func dmarcReportFindings(ctx context.Context, r resolver.Resolver, pol *DMARCPol
 	for _, d := range dests {
 		switch {
 		case d.err != nil:
-			out = append(out, LookupProblem("Whether "+d.domain+" accepts DMARC reports for "+pol.Domain, d.name, dns.TypeTXT, d.err))
+			out = append(out, LookupProblem(finding.T("Whether %s accepts DMARC reports for %s", d.domain, pol.Domain), d.name, dns.TypeTXT, d.err))
 		case !d.authed:
 			f := finding.New("dmarc.rua-unauthorized", l.subject(),
-				fmt.Sprintf("%s does not accept DMARC reports for %s: no v=DMARC1 record at %s", d.domain, pol.Domain, d.name),
+				finding.T("%s does not accept DMARC reports for %s: no v=DMARC1 record at %s", d.domain, pol.Domain, d.name),
 				l.records[0], strings.Join(d.tags, " and ")+" address in "+d.domain)
-			f.Fix = fmt.Sprintf("Ask the operator of %s to publish TXT %q at %s, or send reports to an address in %s; receivers drop reports to %s until then", d.domain, "v=DMARC1", d.name, pol.OrgDomain, d.domain)
+			f.SetFix(finding.T("Ask the operator of %s to publish TXT %q at %s, or send reports to an address in %s; receivers drop reports to %s until then", d.domain, "v=DMARC1", d.name, pol.OrgDomain, d.domain))
 			locate(&f, l.ans, l.index)
 			out = append(out, f)
 		}

@@ -41,7 +41,7 @@ func checkDNSSEC(ctx context.Context, env *Env, domain string) Result {
 		if errors.As(err, &re) {
 			name, qtype = re.Name, re.Qtype
 		}
-		return Result{Findings: []finding.Finding{LookupProblem("DNSSEC", name, qtype, err)}}
+		return Result{Findings: []finding.Finding{LookupProblem(finding.T("DNSSEC"), name, qtype, err)}}
 	}
 	if apex == "" {
 		return Result{Detail: []string{"DNSSEC: no zone apex (SOA) found for " + domain + "; not checked"}}
@@ -49,7 +49,7 @@ func checkDNSSEC(ctx context.Context, env *Env, domain string) Result {
 	subject := Subject(apex, dns.TypeDNSKEY)
 	ans, err := env.Resolver.Query(ctx, apex, dns.TypeDNSKEY)
 	if err != nil {
-		f := LookupProblem("DNSSEC", apex, dns.TypeDNSKEY, err)
+		f := LookupProblem(finding.T("DNSSEC"), apex, dns.TypeDNSKEY, err)
 		var re *resolver.Error
 		if errors.As(err, &re) && re.Kind == resolver.ServFail {
 			f.Evidence = append(f.Evidence, "a validating resolver answers SERVFAIL when the zone's signatures do not validate (RFC 4035 §5.5): check it with a DNSSEC debugger")
@@ -69,12 +69,12 @@ func checkDNSSEC(ctx context.Context, env *Env, domain string) Result {
 		}
 	}
 	if len(keys) == 0 {
-		f := finding.New("dnssec.unsigned", subject, "The zone "+trimDot(apex)+" is not signed (no DNSKEY record)")
+		f := finding.New("dnssec.unsigned", subject, finding.T("The zone %s is not signed (no DNSKEY record)", trimDot(apex)))
 		return Result{Findings: []finding.Finding{f}}
 	}
 	zoneFile := ans.Origins != nil
 	if ans.Authentic {
-		f := finding.New("dnssec.ok", subject, "The zone "+trimDot(apex)+" is signed and the resolver validated it (AD bit)",
+		f := finding.New("dnssec.ok", subject, finding.T("The zone %s is signed and the resolver validated it (AD bit)", trimDot(apex)),
 			fmt.Sprintf("%d DNSKEY record(s)", len(keys)))
 		locate(&f, ans, 0)
 		return Result{Findings: []finding.Finding{f}}
@@ -94,26 +94,26 @@ func checkDNSSEC(ctx context.Context, env *Env, domain string) Result {
 		if zoneFile {
 			why = "the zone file holds DNSKEY records but no RRSIG over them (is it signed when published?)"
 		}
-		f := finding.New("dnssec.not-validated", subject, "The zone "+trimDot(apex)+" publishes DNSKEY records, but "+why)
+		f := finding.New("dnssec.not-validated", subject, finding.T("The zone %s publishes DNSKEY records, but %s", trimDot(apex), why))
 		locate(&f, ans, 0)
 		return Result{Findings: []finding.Finding{f}}
 	}
 	valid, problems := dnssecVerifyKeys(keys, sigs, env.now())
 	if !valid {
-		f := finding.New("dnssec.bogus", subject, "The DNSKEY set of "+trimDot(apex)+" has no valid signature: validating resolvers will answer SERVFAIL", problems...)
+		f := finding.New("dnssec.bogus", subject, finding.T("The DNSKEY set of %s has no valid signature: validating resolvers will answer SERVFAIL", trimDot(apex)), problems...)
 		locate(&f, ans, 0)
 		return Result{Findings: []finding.Finding{f}}
 	}
 	if zoneFile {
 		f := finding.New("dnssec.ok", subject,
-			"The zone "+trimDot(apex)+" is signed: the DNSKEY set's signature verifies",
+			finding.T("The zone %s is signed: the DNSKEY set's signature verifies", trimDot(apex)),
 			fmt.Sprintf("%d DNSKEY record(s), %d RRSIG over them", len(keys), len(sigs)),
 			"the parent's DS record is outside the zone file and was not checked")
 		locate(&f, ans, 0)
 		return Result{Findings: []finding.Finding{f}}
 	}
 	f := finding.New("dnssec.not-validated", subject,
-		"The zone "+trimDot(apex)+" is signed and its DNSKEY signature verifies, but the resolver did not validate (no AD bit): the chain of trust was not checked")
+		finding.T("The zone %s is signed and its DNSKEY signature verifies, but the resolver did not validate (no AD bit): the chain of trust was not checked", trimDot(apex)))
 	return Result{Findings: []finding.Finding{f}}
 }
 

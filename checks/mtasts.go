@@ -169,7 +169,7 @@ func checkMTASTS(ctx context.Context, env *Env, domain string) Result {
 	subject := Subject(name, dns.TypeTXT)
 	ans, _, err := resolver.Follow(ctx, env.Resolver, name, dns.TypeTXT)
 	if err != nil {
-		return Result{Findings: []finding.Finding{LookupProblem("MTA-STS", name, dns.TypeTXT, err)}}
+		return Result{Findings: []finding.Finding{LookupProblem(finding.T("MTA-STS"), name, dns.TypeTXT, err)}}
 	}
 	var records, others []string
 	var recordIdx []int
@@ -187,9 +187,8 @@ func checkMTASTS(ctx context.Context, env *Env, domain string) Result {
 		}
 	}
 	if len(records) == 0 {
-		f := finding.New("mtasts.missing", subject, "No MTA-STS record: senders may deliver over unauthenticated or plaintext SMTP", others...)
-		f.Fix = fmt.Sprintf("Publish a policy at %s (start with mode: testing), then %s IN TXT \"v=STSv1; id=%s\"",
-			MTASTSPolicyURL(domain), name, mtastsNewID(env))
+		f := finding.New("mtasts.missing", subject, finding.T("No MTA-STS record: senders may deliver over unauthenticated or plaintext SMTP"), others...)
+		f.SetFix(finding.T("Publish a policy at %s (start with mode: testing), then %s IN TXT \"v=STSv1; id=%s\"", MTASTSPolicyURL(domain), name, mtastsNewID(env)))
 		return Result{Findings: []finding.Finding{f}}
 	}
 
@@ -197,13 +196,13 @@ func checkMTASTS(ctx context.Context, env *Env, domain string) Result {
 	if len(records) > 1 {
 		// RFC 8461 §3.1: with more than one record, senders assume no policy.
 		f := finding.New("mtasts.syntax", subject,
-			fmt.Sprintf("%d MTA-STS records: senders ignore them all and assume no policy", len(records)), records...)
-		f.Fix = fmt.Sprintf("Keep one record: %s IN TXT \"v=STSv1; id=%s\"", name, mtastsNewID(env))
+			finding.T("%d MTA-STS records: senders ignore them all and assume no policy", len(records)), records...)
+		f.SetFix(finding.T("Keep one record: %s IN TXT \"v=STSv1; id=%s\"", name, mtastsNewID(env)))
 		locate(&f, ans, recordIdx[1])
 		out = append(out, f)
 	} else if _, err := mtasts.ParseRecord(records[0]); err != nil {
-		f := finding.New("mtasts.syntax", subject, "MTA-STS record is invalid: "+err.Error()+"; senders ignore it", records[0])
-		f.Fix = fmt.Sprintf("Publish %s IN TXT \"v=STSv1; id=%s\" (id: 1 to 32 letters and digits, changed whenever the policy changes)", name, mtastsNewID(env))
+		f := finding.New("mtasts.syntax", subject, finding.T("MTA-STS record is invalid: %s; senders ignore it", err.Error()), records[0])
+		f.SetFix(finding.T("Publish %s IN TXT \"v=STSv1; id=%s\" (id: 1 to 32 letters and digits, changed whenever the policy changes)", name, mtastsNewID(env)))
 		locate(&f, ans, recordIdx[0])
 		out = append(out, f)
 	}
@@ -240,15 +239,15 @@ func checkMTASTS(ctx context.Context, env *Env, domain string) Result {
 	var re *resolver.Error
 	switch {
 	case errors.As(err, &re):
-		out = append(out, LookupProblem("The MTA-STS policy host", re.Name, re.Qtype, err))
+		out = append(out, LookupProblem(finding.T("The MTA-STS policy host"), re.Name, re.Qtype, err))
 	case errors.As(err, &fe):
 		out = append(out, mtastsUnreachable(domain, url, fe, mxs))
 	case errors.As(err, &pe):
-		f := finding.New("mtasts.syntax", url, "MTA-STS policy is invalid: "+err.Error()+"; senders ignore it", mtastsExcerpt(body, pe.Line))
-		f.Fix = "Serve a policy of this form (LF or CRLF line ends):\n" + mtastsSuggestedPolicy(mxs, mtasts.ModeTesting)
+		f := finding.New("mtasts.syntax", url, finding.T("MTA-STS policy is invalid: %s; senders ignore it", err.Error()), mtastsExcerpt(body, pe.Line))
+		f.SetFix(finding.T("Serve a policy of this form (LF or CRLF line ends):\n%s", mtastsSuggestedPolicy(mxs, mtasts.ModeTesting)))
 		out = append(out, f)
 	case err != nil:
-		out = append(out, finding.New("mtasts.policy-unreachable", url, "MTA-STS policy cannot be fetched: "+err.Error()))
+		out = append(out, finding.New("mtasts.policy-unreachable", url, finding.T("MTA-STS policy cannot be fetched: %s", err.Error())))
 	}
 	if policy == nil {
 		sortFindings(out)
@@ -258,12 +257,12 @@ func checkMTASTS(ctx context.Context, env *Env, domain string) Result {
 	var detail []string
 	switch policy.Mode {
 	case mtasts.ModeTesting:
-		f := finding.New("mtasts.testing", url, "MTA-STS policy is in testing mode: senders report TLS failures but still deliver without TLS",
+		f := finding.New("mtasts.testing", url, finding.T("MTA-STS policy is in testing mode: senders report TLS failures but still deliver without TLS"),
 			"mode: testing")
-		f.Fix = "Once TLS-RPT reports show no failures, set mode: enforce and change the id= of the _mta-sts record"
+		f.SetFix(finding.T("Once TLS-RPT reports show no failures, set mode: enforce and change the id= of the _mta-sts record"))
 		out = append(out, f)
 	case mtasts.ModeNone:
-		f := finding.New("mtasts.mode-none", url, "MTA-STS policy is in mode none: senders treat the domain as having no policy", "mode: none")
+		f := finding.New("mtasts.mode-none", url, finding.T("MTA-STS policy is in mode none: senders treat the domain as having no policy"), "mode: none")
 		out = append(out, f)
 	}
 	if policy.MaxAge < 86400 {
@@ -273,7 +272,7 @@ func checkMTASTS(ctx context.Context, env *Env, domain string) Result {
 	if policy.Mode != mtasts.ModeNone {
 		switch {
 		case mxErr != nil:
-			out = append(out, LookupProblem("MTA-STS MX coverage", dns.Fqdn(domain), dns.TypeMX, mxErr))
+			out = append(out, LookupProblem(finding.T("MTA-STS MX coverage"), dns.Fqdn(domain), dns.TypeMX, mxErr))
 		default:
 			if f, ok := mtastsCoverage(env, domain, url, policy, mxs, mxAns); ok {
 				out = append(out, f)
@@ -293,9 +292,9 @@ func checkMTASTS(ctx context.Context, env *Env, domain string) Result {
 	if !slices.ContainsFunc(out, func(f finding.Finding) bool { return f.Severity >= finding.Warn }) {
 		ev := []string{records[0]}
 		ev = append(ev, strings.Split(strings.TrimSpace(policy.Text()), "\n")...)
-		title := fmt.Sprintf("MTA-STS policy is valid: mode %s, max_age %d", policy.Mode, policy.MaxAge)
+		title := finding.T("MTA-STS policy is valid: mode %s, max_age %d", policy.Mode, policy.MaxAge)
 		if policy.Mode != mtasts.ModeNone && len(mxs) > 0 {
-			title += ", covering every MX host"
+			title = finding.T("MTA-STS policy is valid: mode %s, max_age %d, covering every MX host", policy.Mode, policy.MaxAge)
 		}
 		f := finding.New("mtasts.ok", url, title, ev...)
 		locate(&f, ans, recordIdx[0])
@@ -369,48 +368,47 @@ func mtastsCoverage(env *Env, domain, url string, p *mtasts.Policy, mxs []mtasts
 		ev = append(ev, "mx: "+pat)
 	}
 	f := finding.New("mtasts.mx-mismatch", url,
-		fmt.Sprintf("MX host %s is not covered by the MTA-STS policy", strings.Join(names, ", ")), ev...)
+		finding.T("MX host %s is not covered by the MTA-STS policy", strings.Join(names, ", ")), ev...)
 	if p.Mode == mtasts.ModeEnforce {
 		f.Severity = finding.Fail
-		f.Title += ": senders enforcing the policy will not deliver to it"
+		f.SetTitle(f.TitleText().Append(finding.T(": senders enforcing the policy will not deliver to it")))
 	} else {
 		f.Severity = finding.Warn
-		f.Title += ": in mode enforce, senders would not deliver to it"
+		f.SetTitle(f.TitleText().Append(finding.T(": in mode enforce, senders would not deliver to it")))
 	}
 	fixed := *p
 	fixed.MX = append([]string(nil), p.MX...)
 	for _, h := range uncovered {
 		fixed.MX = append(fixed.MX, h.host)
 	}
-	f.Fix = fmt.Sprintf("Serve this policy at %s:\n%sthen change the id of the _mta-sts.%s record (e.g. \"v=STSv1; id=%s\") so that senders fetch it again",
-		url, fixed.Text(), domain, mtastsNewID(env))
+	f.SetFix(finding.T("Serve this policy at %s:\n%sthen change the id of the _mta-sts.%s record (e.g. \"v=STSv1; id=%s\") so that senders fetch it again", url, fixed.Text(), domain, mtastsNewID(env)))
 	locate(&f, mxAns, uncovered[0].index)
 	return f, true
 }
 
 // mtastsUnreachable turns a failed fetch into its finding.
 func mtastsUnreachable(domain, url string, fe *MTASTSFetchError, mxs []mtastsMXHost) finding.Finding {
-	f := finding.New("mtasts.policy-unreachable", url, "MTA-STS policy cannot be fetched: "+fe.Reason, fe.Reason)
+	f := finding.New("mtasts.policy-unreachable", url, finding.T("MTA-STS policy cannot be fetched: %s", fe.Reason), fe.Reason)
 	host := "mta-sts." + domain
 	switch fe.Stage {
 	case FetchNoAddress:
-		f.Fix = fmt.Sprintf("Publish an A or AAAA record for %s pointing at the HTTPS server that serves the policy", host)
+		f.SetFix(finding.T("Publish an A or AAAA record for %s pointing at the HTTPS server that serves the policy", host))
 	case FetchConnect:
-		f.Fix = fmt.Sprintf("Serve HTTPS on port 443 of %s, or point %s at a server that does", host, host)
+		f.SetFix(finding.T("Serve HTTPS on port 443 of %s, or point %s at a server that does", host, host))
 	case FetchTimeout:
 		// A slow or filtered server: the policy may exist.
 		f.Severity = finding.Error
-		f.Fix = fmt.Sprintf("Check that port 443 of %s answers from the Internet; a firewall dropping connections causes this", host)
+		f.SetFix(finding.T("Check that port 443 of %s answers from the Internet; a firewall dropping connections causes this", host))
 	case FetchTLS:
-		f.Fix = fmt.Sprintf("Install a certificate for %s issued by a public CA, served with its intermediate certificates (RFC 8461 §3.3)", host)
+		f.SetFix(finding.T("Install a certificate for %s issued by a public CA, served with its intermediate certificates (RFC 8461 §3.3)", host))
 	case FetchRedirect:
-		f.Fix = "Serve the policy at " + url + " itself, with status 200, instead of redirecting"
+		f.SetFix(finding.T("Serve the policy at %s itself, with status 200, instead of redirecting", url))
 	case FetchStatus:
-		f.Fix = "Publish the policy at " + url + ", answering 200:\n" + mtastsSuggestedPolicy(mxs, mtasts.ModeTesting)
+		f.SetFix(finding.T("Publish the policy at %s, answering 200:\n%s", url, mtastsSuggestedPolicy(mxs, mtasts.ModeTesting)))
 	case FetchContentType:
-		f.Fix = "Serve " + url + " with Content-Type: text/plain"
+		f.SetFix(finding.T("Serve %s with Content-Type: text/plain", url))
 	case FetchSize:
-		f.Fix = "Serve only the policy at " + url + ": a few lines of version, mode, mx and max_age"
+		f.SetFix(finding.T("Serve only the policy at %s: a few lines of version, mode, mx and max_age", url))
 	}
 	return f
 }

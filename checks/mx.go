@@ -2,7 +2,6 @@ package checks
 
 import (
 	"context"
-	"fmt"
 	"net/netip"
 	"strings"
 	"sync"
@@ -24,12 +23,12 @@ func checkMX(ctx context.Context, env *Env, domain string) Result {
 	subject := Subject(name, dns.TypeMX)
 	ans, _, err := resolver.Follow(ctx, env.Resolver, name, dns.TypeMX)
 	if err != nil {
-		return Result{Findings: []finding.Finding{LookupProblem("The MX records", name, dns.TypeMX, err)}}
+		return Result{Findings: []finding.Finding{LookupProblem(finding.T("The MX records"), name, dns.TypeMX, err)}}
 	}
 	if ans.NXDomain() {
-		f := finding.New("mx.missing", subject, domain+" does not exist (NXDOMAIN): mail to it cannot be delivered")
+		f := finding.New("mx.missing", subject, finding.T("%s does not exist (NXDOMAIN): mail to it cannot be delivered", domain))
 		f.Severity = finding.Fail
-		f.Fix = "Create the domain's zone, or check the spelling of " + domain
+		f.SetFix(finding.T("Create the domain's zone, or check the spelling of %s", domain))
 		return Result{Findings: []finding.Finding{f}}
 	}
 	var mxs []*dns.MX
@@ -57,8 +56,8 @@ func checkMX(ctx context.Context, env *Env, domain string) Result {
 			// RFC 5321 §5.1: the MX RDATA is a domain name; an address
 			// there is looked up as a (nonexistent) name and mail bounces.
 			f := finding.New("mx.ip-literal", subject,
-				fmt.Sprintf("MX target %s is an IP address, not a host name", trimDot(target)), mx.String())
-			f.Fix = fmt.Sprintf("Publish an A record for a host name (mail.%s. IN A %s) and point the MX at that name", domain, strings.Trim(trimDot(target), "[]"))
+				finding.T("MX target %s is an IP address, not a host name", trimDot(target)), mx.String())
+			f.SetFix(finding.T("Publish an A record for a host name (mail.%s. IN A %s) and point the MX at that name", domain, strings.Trim(trimDot(target), "[]")))
 			locate(&f, ans, idx[k])
 			out = append(out, f)
 			continue
@@ -73,12 +72,12 @@ func checkMX(ctx context.Context, env *Env, domain string) Result {
 			for _, mx := range mxs {
 				ev = append(ev, mx.String())
 			}
-			f := finding.New("mx.null-mixed", subject, "", ev...)
-			f.Fix = "Either remove the null MX (\"0 .\") if the domain receives mail, or remove every other MX record if it does not"
+			f := finding.New("mx.null-mixed", subject, finding.Text{}, ev...)
+			f.SetFix(finding.T("Either remove the null MX (\"0 .\") if the domain receives mail, or remove every other MX record if it does not"))
 			locate(&f, ans, idx[0])
 			out = append(out, f)
 		} else {
-			f := finding.New("mx.null", subject, "", mxs[0].String())
+			f := finding.New("mx.null", subject, finding.Text{}, mxs[0].String())
 			locate(&f, ans, idx[0])
 			out = append(out, f)
 			return Result{Findings: out}
@@ -104,14 +103,14 @@ func checkMX(ctx context.Context, env *Env, domain string) Result {
 		for _, h := range hosts {
 			names = append(names, trimDot(h.name))
 		}
-		out = append(out, finding.New("mx.no-ipv6", subject, "", "MX hosts without AAAA: "+strings.Join(names, ", ")))
+		out = append(out, finding.New("mx.no-ipv6", subject, finding.Text{}, "MX hosts without AAAA: "+strings.Join(names, ", ")))
 	}
 	if highestSeverity(out) < finding.Warn {
 		var ev []string
 		for _, mx := range mxs {
 			ev = append(ev, mx.String())
 		}
-		ok := finding.New("mx.ok", subject, fmt.Sprintf("%d MX host(s), all resolvable", len(hosts)), ev...)
+		ok := finding.New("mx.ok", subject, finding.T("%d MX host(s), all resolvable", len(hosts)), ev...)
 		locate(&ok, ans, idx[0])
 		out = append([]finding.Finding{ok}, out...)
 	}
@@ -130,16 +129,16 @@ func mxMissing(ctx context.Context, env *Env, domain string) finding.Finding {
 		for _, a := range addrs {
 			ev = append(ev, a.String())
 		}
-		f := finding.New("mx.missing", subject, "No MX record: mail falls back to "+domain+"'s own address", ev...)
-		f.Fix = fmt.Sprintf("Publish an MX record naming the host that receives mail (%s. IN MX 10 mail.%s.), or a null MX (%s. IN MX 0 .) if the domain receives no mail (RFC 7505)", domain, domain, domain)
+		f := finding.New("mx.missing", subject, finding.T("No MX record: mail falls back to %s's own address", domain), ev...)
+		f.SetFix(finding.T("Publish an MX record naming the host that receives mail (%s. IN MX 10 mail.%s.), or a null MX (%s. IN MX 0 .) if the domain receives no mail (RFC 7505)", domain, domain, domain))
 		return f
 	case err != nil:
-		f := finding.New("mx.missing", subject, "No MX record; whether mail falls back to an address could not be checked", errText(err))
-		f.Fix = fmt.Sprintf("Publish an MX record (%s. IN MX 10 mail.%s.), or a null MX (%s. IN MX 0 .) if the domain receives no mail", domain, domain, domain)
+		f := finding.New("mx.missing", subject, finding.T("No MX record; whether mail falls back to an address could not be checked"), errText(err).String())
+		f.SetFix(finding.T("Publish an MX record (%s. IN MX 10 mail.%s.), or a null MX (%s. IN MX 0 .) if the domain receives no mail", domain, domain, domain))
 		return f
 	}
-	f := finding.New("mx.missing", subject, "No MX record and no A/AAAA record: the domain cannot receive mail")
-	f.Fix = fmt.Sprintf("Publish an MX record (%s. IN MX 10 mail.%s.) if the domain receives mail; otherwise say so with a null MX (%s. IN MX 0 .), so that senders fail at once (RFC 7505)", domain, domain, domain)
+	f := finding.New("mx.missing", subject, finding.T("No MX record and no A/AAAA record: the domain cannot receive mail"))
+	f.SetFix(finding.T("Publish an MX record (%s. IN MX 10 mail.%s.) if the domain receives mail; otherwise say so with a null MX (%s. IN MX 0 .), so that senders fail at once (RFC 7505)", domain, domain, domain))
 	return f
 }
 
@@ -220,38 +219,38 @@ func (h *mxHost) findings(ans *resolver.Answer, subject string) []finding.Findin
 		// RFC 2181 §10.3: an MX must not point at an alias; some MTAs
 		// refuse it and RFC 5321 §5.1 leaves it undefined.
 		f := finding.New("mx.cname", Subject(h.name, dns.TypeCNAME),
-			fmt.Sprintf("MX target %s is a CNAME for %s", host, trimDot(h.cname)), h.rr.String())
-		f.Fix = fmt.Sprintf("Point the MX at the canonical name: %s IN MX %d %s", h.rr.Hdr.Name, h.rr.Preference, h.cname)
+			finding.T("MX target %s is a CNAME for %s", host, trimDot(h.cname)), h.rr.String())
+		f.SetFix(finding.T("Point the MX at the canonical name: %s IN MX %d %s", h.rr.Hdr.Name, h.rr.Preference, h.cname))
 		locate(&f, ans, h.index)
 		out = append(out, f)
 	} else if h.errCNAME != nil {
-		out = append(out, LookupProblem("Whether MX host "+host+" is a CNAME", h.name, dns.TypeCNAME, h.errCNAME))
+		out = append(out, LookupProblem(finding.T("Whether MX host %s is a CNAME", host), h.name, dns.TypeCNAME, h.errCNAME))
 	}
 	n := len(h.v4) + len(h.v6)
 	switch {
 	case n == 0 && h.err4 == nil && h.err6 == nil:
 		f := finding.New("mx.unresolvable", Subject(h.name, dns.TypeA),
-			fmt.Sprintf("MX host %s has no A or AAAA record", host), h.rr.String())
-		f.Fix = fmt.Sprintf("Publish an address for %s (%s IN A ...), or remove the MX record that names it", host, h.name)
+			finding.T("MX host %s has no A or AAAA record", host), h.rr.String())
+		f.SetFix(finding.T("Publish an address for %s (%s IN A ...), or remove the MX record that names it", host, h.name))
 		locate(&f, ans, h.index)
 		out = append(out, f)
 	case n == 0:
 		// Neither type answered with an address and at least one lookup
 		// failed: the host may well resolve.
 		if h.err4 != nil {
-			out = append(out, LookupProblem("The address of MX host "+host, h.name, dns.TypeA, h.err4))
+			out = append(out, LookupProblem(finding.T("The address of MX host %s", host), h.name, dns.TypeA, h.err4))
 		}
 		if h.err6 != nil {
-			out = append(out, LookupProblem("The IPv6 address of MX host "+host, h.name, dns.TypeAAAA, h.err6))
+			out = append(out, LookupProblem(finding.T("The IPv6 address of MX host %s", host), h.name, dns.TypeAAAA, h.err6))
 		}
 	default:
 		// Reachable; a failed lookup of the other type is still worth
 		// saying, since it decides mx.no-ipv6.
 		if h.err6 != nil {
-			out = append(out, LookupProblem("The IPv6 address of MX host "+host, h.name, dns.TypeAAAA, h.err6))
+			out = append(out, LookupProblem(finding.T("The IPv6 address of MX host %s", host), h.name, dns.TypeAAAA, h.err6))
 		}
 		if h.err4 != nil {
-			out = append(out, LookupProblem("The IPv4 address of MX host "+host, h.name, dns.TypeA, h.err4))
+			out = append(out, LookupProblem(finding.T("The IPv4 address of MX host %s", host), h.name, dns.TypeA, h.err4))
 		}
 	}
 	return out

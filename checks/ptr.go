@@ -119,7 +119,7 @@ func checkPTR(ctx context.Context, env *Env, domain string) Result {
 	name := dns.Fqdn(domain)
 	ans, _, err := resolver.Follow(ctx, env.Resolver, name, dns.TypeMX)
 	if err != nil {
-		return Result{Findings: []finding.Finding{LookupProblem("Reverse DNS of the MX hosts", name, dns.TypeMX, err)}}
+		return Result{Findings: []finding.Finding{LookupProblem(finding.T("Reverse DNS of the MX hosts"), name, dns.TypeMX, err)}}
 	}
 	if ans.NXDomain() {
 		return Result{}
@@ -169,7 +169,7 @@ func checkPTR(ctx context.Context, env *Env, domain string) Result {
 				if errors.As(errs[i], &re) {
 					qname, qtype = re.Name, re.Qtype
 				}
-				out = append(out, LookupProblem("Reverse DNS of "+h, qname, qtype, errs[i]))
+				out = append(out, LookupProblem(finding.T("Reverse DNS of %s", h), qname, qtype, errs[i]))
 				continue
 			}
 			detail = append(detail, fmt.Sprintf("PTR: some addresses of %s could not be looked up: %s", h, errText(errs[i])))
@@ -208,7 +208,7 @@ func checkPTR(ctx context.Context, env *Env, domain string) Result {
 			if errors.As(l.err, &re) {
 				qname, qtype = re.Name, re.Qtype
 			}
-			f := LookupProblem("The reverse DNS of "+l.addr.String()+" ("+mxNames+")", qname, qtype, l.err)
+			f := LookupProblem(finding.T("The reverse DNS of %s (%s)", l.addr.String(), mxNames), qname, qtype, l.err)
 			f.Subject = subject
 			out = append(out, f)
 		case len(l.names) == 0:
@@ -217,10 +217,9 @@ func checkPTR(ctx context.Context, env *Env, domain string) Result {
 				what = "NXDOMAIN"
 			}
 			f := finding.New("ptr.missing", subject,
-				fmt.Sprintf("%s, an address of MX host %s, has no PTR record", l.addr, mxNames),
+				finding.T("%s, an address of MX host %s, has no PTR record", l.addr, mxNames),
 				trimDot(l.rev)+": "+what)
-			f.Fix = fmt.Sprintf("Ask whoever holds the reverse zone of %s (the hosting provider or ISP; often a \"reverse DNS\" setting in its control panel) to publish %s IN PTR %s.",
-				l.addr, l.rev, hostsOf[l.addr][0])
+			f.SetFix(finding.T("Ask whoever holds the reverse zone of %s (the hosting provider or ISP; often a \"reverse DNS\" setting in its control panel) to publish %s IN PTR %s.", l.addr, l.rev, hostsOf[l.addr][0]))
 			out = append(out, f)
 		default:
 			var ev []string
@@ -233,16 +232,15 @@ func checkPTR(ctx context.Context, env *Env, domain string) Result {
 				}
 			}
 			f := finding.New("ptr.mismatch", subject,
-				fmt.Sprintf("The PTR name of %s (MX host %s) does not resolve back to it", l.addr, mxNames), ev...)
-			f.Fix = fmt.Sprintf("Set the PTR of %s to %s. (which resolves to it), or publish %s. IN %s %s",
-				l.addr, hostsOf[l.addr][0], l.names[0], ptrFamily(l.addr), l.addr)
+				finding.T("The PTR name of %s (MX host %s) does not resolve back to it", l.addr, mxNames), ev...)
+			f.SetFix(finding.T("Set the PTR of %s to %s. (which resolves to it), or publish %s. IN %s %s", l.addr, hostsOf[l.addr][0], l.names[0], ptrFamily(l.addr), l.addr))
 			locate(&f, l.ans, l.index[0])
 			out = append(out, f)
 		}
 	}
 	if len(out) == 0 && len(confirmed) > 0 {
 		f := finding.New("ptr.ok", Subject(name, dns.TypeMX),
-			fmt.Sprintf("All %d MX address(es) have a PTR record that resolves back to them", len(confirmed)), confirmed...)
+			finding.T("All %d MX address(es) have a PTR record that resolves back to them", len(confirmed)), confirmed...)
 		out = append(out, f)
 	}
 	sortFindings(out)

@@ -296,20 +296,20 @@ func checkSPF(ctx context.Context, env *Env, domain string) Result {
 
 	switch {
 	case root.Err != nil:
-		res.Findings = []finding.Finding{LookupProblem("SPF", domain, dns.TypeTXT, root.Err)}
+		res.Findings = []finding.Finding{LookupProblem(finding.T("SPF"), domain, dns.TypeTXT, root.Err)}
 		return res
 	case len(root.Records) == 0:
 		res.Findings = []finding.Finding{spfMissing(ctx, env, domain, root)}
 		return res
 	case len(root.Records) > 1:
-		f := finding.New("spf.multiple", subject, fmt.Sprintf("%d v=spf1 records at %s: receivers return permerror", len(root.Records), domain), root.Records...)
-		f.Fix = "Merge them into one TXT record beginning with v=spf1 and delete the others (RFC 7208 §4.5)"
+		f := finding.New("spf.multiple", subject, finding.T("%d v=spf1 records at %s: receivers return permerror", len(root.Records), domain), root.Records...)
+		f.SetFix(finding.T("Merge them into one TXT record beginning with v=spf1 and delete the others (RFC 7208 §4.5)"))
 		locate(&f, root.Answer, root.Index)
 		res.Findings = []finding.Finding{f}
 		return res
 	case root.SyntaxErr != nil:
-		f := finding.New("spf.syntax", subject, "SPF record does not parse: "+root.SyntaxErr.Error(), root.Records[0])
-		f.Fix = spfSyntaxFix(root.SyntaxErr)
+		f := finding.New("spf.syntax", subject, finding.T("SPF record does not parse: %s", root.SyntaxErr.Error()), root.Records[0])
+		f.SetFix(spfSyntaxFix(root.SyntaxErr))
 		locate(&f, root.Answer, root.Index)
 		res.Findings = []finding.Finding{f}
 		return res
@@ -322,9 +322,9 @@ func checkSPF(ctx context.Context, env *Env, domain string) Result {
 
 	if highestSeverity(out) < finding.Warn {
 		n, exact := tree.LookupCount()
-		title := fmt.Sprintf("SPF record is valid (%d of %d DNS lookups)", n, spfMaxLookups)
+		title := finding.T("SPF record is valid (%d of %d DNS lookups)", n, spfMaxLookups)
 		if !exact {
-			title = fmt.Sprintf("SPF record is valid (at least %d of %d DNS lookups; some targets were not resolved)", n, spfMaxLookups)
+			title = finding.T("SPF record is valid (at least %d of %d DNS lookups; some targets were not resolved)", n, spfMaxLookups)
 		}
 		ok := finding.New("spf.ok", subject, title, root.Records[0])
 		locate(&ok, root.Answer, root.Index)
@@ -338,31 +338,31 @@ func checkSPF(ctx context.Context, env *Env, domain string) Result {
 // spfMissing reports a domain without SPF, with a record to publish: the
 // MX hosts as senders when the domain receives mail, nothing otherwise.
 func spfMissing(ctx context.Context, env *Env, domain string, root *SPFNode) finding.Finding {
-	f := finding.New("spf.missing", Subject(domain, dns.TypeTXT), "")
+	f := finding.New("spf.missing", Subject(domain, dns.TypeTXT), finding.Text{})
 	if root.NXDomain {
-		f.Title = "No SPF record: " + domain + " does not exist"
+		f.SetTitle(finding.T("No SPF record: %s does not exist", domain))
 	}
 	suggest := "v=spf1 -all"
-	why := "the domain sends no mail"
+	why := finding.T("the domain sends no mail")
 	if ans, _, err := resolver.Follow(ctx, env.Resolver, domain, dns.TypeMX); err == nil {
 		for _, rr := range ans.RRs {
 			if mx, ok := rr.(*dns.MX); ok && mx.Mx != "." {
 				suggest = "v=spf1 mx -all"
-				why = "the MX hosts send the domain's mail; add ip4:/ip6:/include: terms for every other sender before -all"
+				why = finding.T("the MX hosts send the domain's mail; add ip4:/ip6:/include: terms for every other sender before -all")
 				break
 			}
 		}
 	}
-	f.Fix = fmt.Sprintf("Publish one TXT record at %s: %q (%s)", domain, suggest, why)
+	f.SetFix(finding.T("Publish one TXT record at %s: %q (%s)", domain, suggest, why))
 	return f
 }
 
-func spfSyntaxFix(err error) string {
+func spfSyntaxFix(err error) finding.Text {
 	var se *spf.SyntaxError
 	if errors.As(err, &se) && se.Term != "" {
-		return fmt.Sprintf("Correct or remove the term %q (RFC 7208 §12 gives the syntax); receivers return permerror for the whole record until then", se.Term)
+		return finding.T("Correct or remove the term %q (RFC 7208 §12 gives the syntax); receivers return permerror for the whole record until then", se.Term)
 	}
-	return "Rewrite the record so that it starts with v=spf1 followed by space-separated terms (RFC 7208 §12)"
+	return finding.T("Rewrite the record so that it starts with v=spf1 followed by space-separated terms (RFC 7208 §12)")
 }
 
 // spfNodeFindings reports what is wrong with one record of the tree.
@@ -372,13 +372,13 @@ func spfNodeFindings(n *SPFNode) []finding.Finding {
 	if n.Depth > 0 {
 		switch {
 		case n.Loop:
-			f := finding.New("spf.loop", subject, fmt.Sprintf("%s leads back to %s, which is already being evaluated", n.Via, n.Domain), n.Via)
-			f.Fix = fmt.Sprintf("Remove %s: the record includes itself, and receivers return permerror", n.Via)
+			f := finding.New("spf.loop", subject, finding.T("%s leads back to %s, which is already being evaluated", n.Via, n.Domain), n.Via)
+			f.SetFix(finding.T("Remove %s: the record includes itself, and receivers return permerror", n.Via))
 			return append(out, f)
 		case n.Truncated:
 			return out
 		case n.Err != nil:
-			return append(out, LookupProblem("SPF target of "+n.Via, n.Domain, dns.TypeTXT, n.Err))
+			return append(out, LookupProblem(finding.T("SPF target of %s", n.Via), n.Domain, dns.TypeTXT, n.Err))
 		case len(n.Records) == 0:
 			// RFC 7208 §5.2: include of a domain without SPF is a
 			// permerror; §6.1: so is a redirect to one.
@@ -386,17 +386,17 @@ func spfNodeFindings(n *SPFNode) []finding.Finding {
 			if n.NXDomain {
 				why = "does not exist"
 			}
-			f := finding.New("spf.include-missing", subject, fmt.Sprintf("%s: %s %s", n.Via, n.Domain, why), n.Via)
-			f.Fix = fmt.Sprintf("Remove %s or correct the name (the provider's documentation gives it); receivers return permerror until then", n.Via)
+			f := finding.New("spf.include-missing", subject, finding.T("%s: %s %s", n.Via, n.Domain, why), n.Via)
+			f.SetFix(finding.T("Remove %s or correct the name (the provider's documentation gives it); receivers return permerror until then", n.Via))
 			return append(out, f)
 		case len(n.Records) > 1:
-			f := finding.New("spf.multiple", subject, fmt.Sprintf("%s: %s has %d v=spf1 records", n.Via, n.Domain, len(n.Records)), n.Records...)
-			f.Fix = fmt.Sprintf("%s must publish exactly one v=spf1 record; until then %s is a permerror", n.Domain, n.Via)
+			f := finding.New("spf.multiple", subject, finding.T("%s: %s has %d v=spf1 records", n.Via, n.Domain, len(n.Records)), n.Records...)
+			f.SetFix(finding.T("%s must publish exactly one v=spf1 record; until then %s is a permerror", n.Domain, n.Via))
 			locate(&f, n.Answer, n.Index)
 			return append(out, f)
 		case n.SyntaxErr != nil:
-			f := finding.New("spf.syntax", subject, fmt.Sprintf("%s: the record at %s does not parse: %v", n.Via, n.Domain, n.SyntaxErr), n.Records[0])
-			f.Fix = spfSyntaxFix(n.SyntaxErr)
+			f := finding.New("spf.syntax", subject, finding.T("%s: the record at %s does not parse: %v", n.Via, n.Domain, n.SyntaxErr), n.Records[0])
+			f.SetFix(spfSyntaxFix(n.SyntaxErr))
 			locate(&f, n.Answer, n.Index)
 			return append(out, f)
 		}
@@ -412,16 +412,16 @@ func spfNodeFindings(n *SPFNode) []finding.Finding {
 	}
 	if len(ptrs) > 0 {
 		// RFC 7208 §5.5: "This mechanism SHOULD NOT be published."
-		f := finding.New("spf.ptr", subject, fmt.Sprintf("SPF record of %s uses %s", n.Domain, strings.Join(ptrs, " ")), n.Records[0])
-		f.Fix = fmt.Sprintf("Replace %s with ip4:/ip6: ranges or a: names of the sending hosts: ptr is slow, unreliable and many receivers skip it", strings.Join(ptrs, " "))
+		f := finding.New("spf.ptr", subject, finding.T("SPF record of %s uses %s", n.Domain, strings.Join(ptrs, " ")), n.Records[0])
+		f.SetFix(finding.T("Replace %s with ip4:/ip6: ranges or a: names of the sending hosts: ptr is slow, unreliable and many receivers skip it", strings.Join(ptrs, " ")))
 		locate(&f, n.Answer, n.Index)
 		out = append(out, f)
 	}
 	if n.Record.RedirectIgnored() {
-		f := finding.New("spf.syntax", subject, fmt.Sprintf("%s is never used: the record has an all mechanism", n.Record.Redirect.Text), n.Records[0])
+		f := finding.New("spf.syntax", subject, finding.T("%s is never used: the record has an all mechanism", n.Record.Redirect.Text), n.Records[0])
 		f.Severity = finding.Warn
 		f.Ref = "RFC 7208 §6.1"
-		f.Fix = fmt.Sprintf("Remove %s, or remove %s if the redirect target should decide", n.Record.Redirect.Text, n.Record.All().Text)
+		f.SetFix(finding.T("Remove %s, or remove %s if the redirect target should decide", n.Record.Redirect.Text, n.Record.All().Text))
 		locate(&f, n.Answer, n.Index)
 		out = append(out, f)
 	}
@@ -429,9 +429,9 @@ func spfNodeFindings(n *SPFNode) []finding.Finding {
 		// §4.6.4: each mx evaluation may look up at most 10 address
 		// names; more is a permerror when the term is reached. A sender
 		// matched earlier never gets there, hence warn.
-		f := finding.New("spf.lookup-limit", subject, over+"; receivers return permerror when they evaluate it (limit 10)", n.Records[0])
+		f := finding.New("spf.lookup-limit", subject, finding.T("%s; receivers return permerror when they evaluate it (limit 10)", over), n.Records[0])
 		f.Severity = finding.Warn
-		f.Fix = "Replace the mx term with ip4:/ip6: ranges of the hosts that send, or trim the MX RRset to 10 hosts"
+		f.SetFix(finding.T("Replace the mx term with ip4:/ip6: ranges of the hosts that send, or trim the MX RRset to 10 hosts"))
 		locate(&f, n.Answer, n.Index)
 		out = append(out, f)
 	}
@@ -441,7 +441,7 @@ func spfNodeFindings(n *SPFNode) []finding.Finding {
 		if errors.As(err, &re) {
 			name, qtype = re.Name, re.Qtype
 		}
-		out = append(out, LookupProblem("SPF void-lookup count", name, qtype, err))
+		out = append(out, LookupProblem(finding.T("SPF void-lookup count"), name, qtype, err))
 	}
 	return out
 }
@@ -453,9 +453,9 @@ func spfLimitFindings(tree *SPFTree, subject string) []finding.Finding {
 	var out []finding.Finding
 	total, exact := tree.LookupCount()
 	if total > spfMaxLookups {
-		title := fmt.Sprintf("SPF needs %d DNS lookups; the limit is %d", total, spfMaxLookups)
+		title := finding.T("SPF needs %d DNS lookups; the limit is %d", total, spfMaxLookups)
 		if !exact {
-			title = fmt.Sprintf("SPF needs at least %d DNS lookups; the limit is %d", total, spfMaxLookups)
+			title = finding.T("SPF needs at least %d DNS lookups; the limit is %d", total, spfMaxLookups)
 		}
 		ev := []string{root.Records[0], fmt.Sprintf("%s's own a/mx/ptr/exists terms: %d", root.Domain, root.Own-len(root.Children))}
 		heavy := slices.Clone(root.Children)
@@ -470,9 +470,9 @@ func spfLimitFindings(tree *SPFTree, subject string) []finding.Finding {
 				names = append(names, fmt.Sprintf("%s (%s)", c.Via, spfPlural(c.Lookups()+1, "lookup")))
 			}
 		}
-		f.Fix = fmt.Sprintf("Remove %s: drop senders you no longer use, or flatten the heaviest includes into ip4:/ip6: ranges", spfPlural(total-spfMaxLookups, "lookup"))
+		f.SetFix(finding.T("Remove %s: drop senders you no longer use, or flatten the heaviest includes into ip4:/ip6: ranges", spfPlural(total-spfMaxLookups, "lookup")))
 		if len(names) > 0 {
-			f.Fix += ": " + strings.Join(names, ", ")
+			f.SetFix(f.FixText().Append(finding.T(": %s", strings.Join(names, ", "))))
 		}
 		locate(&f, root.Answer, root.Index)
 		out = append(out, f)
@@ -484,8 +484,8 @@ func spfLimitFindings(tree *SPFTree, subject string) []finding.Finding {
 				ev = append(ev, n.Domain+": "+v)
 			}
 		})
-		f := finding.New("spf.void-limit", subject, fmt.Sprintf("SPF has %d void lookups; the limit is %d", voids, spfMaxVoids), ev...)
-		f.Fix = "Remove the terms whose names do not exist or have no records: " + strings.Join(ev, ", ")
+		f := finding.New("spf.void-limit", subject, finding.T("SPF has %d void lookups; the limit is %d", voids, spfMaxVoids), ev...)
+		f.SetFix(finding.T("Remove the terms whose names do not exist or have no records: %s", strings.Join(ev, ", ")))
 		locate(&f, root.Answer, root.Index)
 		out = append(out, f)
 	}
@@ -503,25 +503,25 @@ func spfAllFindings(root *SPFNode, subject string) []finding.Finding {
 	case allNode == nil:
 		// A redirect we could not follow: its verdict is reported there.
 	case all == nil:
-		f := finding.New("spf.all-neutral", subject, fmt.Sprintf("SPF record of %s has no all mechanism and no redirect: unlisted senders get neutral", allNode.Domain), allNode.Records[0])
-		f.Fix = fmt.Sprintf("End the record of %s with -all (or ~all while testing): %q", allNode.Domain, allNode.Record.String()+" -all")
+		f := finding.New("spf.all-neutral", subject, finding.T("SPF record of %s has no all mechanism and no redirect: unlisted senders get neutral", allNode.Domain), allNode.Records[0])
+		f.SetFix(finding.T("End the record of %s with -all (or ~all while testing): %q", allNode.Domain, allNode.Record.String()+" -all"))
 		locate(&f, allNode.Answer, allNode.Index)
 		out = append(out, f)
 	case all.Qualifier == spf.QualifierPass:
-		f := finding.New("spf.all-pass", subject, fmt.Sprintf("SPF record of %s ends in %s: every sender passes", allNode.Domain, all.Text), allNode.Records[0])
-		f.Fix = spfReplaceAllFix(allNode, "-all")
+		f := finding.New("spf.all-pass", subject, finding.T("SPF record of %s ends in %s: every sender passes", allNode.Domain, all.Text), allNode.Records[0])
+		f.SetFix(spfReplaceAllFix(allNode, "-all"))
 		locate(&f, allNode.Answer, allNode.Index)
 		out = append(out, f)
 	case all.Qualifier == spf.QualifierNeutral:
-		f := finding.New("spf.all-neutral", subject, fmt.Sprintf("SPF record of %s ends in ?all: unlisted senders get neutral", allNode.Domain), allNode.Records[0])
-		f.Fix = spfReplaceAllFix(allNode, "-all")
+		f := finding.New("spf.all-neutral", subject, finding.T("SPF record of %s ends in ?all: unlisted senders get neutral", allNode.Domain), allNode.Records[0])
+		f.SetFix(spfReplaceAllFix(allNode, "-all"))
 		locate(&f, allNode.Answer, allNode.Index)
 		out = append(out, f)
 	}
 	if all == nil || all.Qualifier != spf.QualifierPass {
 		if via := spfIncludedPassAll(root); via != nil {
-			f := finding.New("spf.all-pass", subject, fmt.Sprintf("%s passes every sender: %s ends in +all", via.Via, via.Domain), via.Records[0])
-			f.Fix = fmt.Sprintf("Remove %s, or have its owner replace +all with -all", via.Via)
+			f := finding.New("spf.all-pass", subject, finding.T("%s passes every sender: %s ends in +all", via.Via, via.Domain), via.Records[0])
+			f.SetFix(finding.T("Remove %s, or have its owner replace +all with -all", via.Via))
 			locate(&f, via.Answer, via.Index)
 			out = append(out, f)
 		}
@@ -575,7 +575,7 @@ func spfIncludedPassAll(n *SPFNode) *SPFNode {
 	return nil
 }
 
-func spfReplaceAllFix(n *SPFNode, with string) string {
+func spfReplaceAllFix(n *SPFNode, with string) finding.Text {
 	var terms []string
 	for _, t := range n.Record.Terms {
 		if t.Mechanism == spf.All {
@@ -585,7 +585,7 @@ func spfReplaceAllFix(n *SPFNode, with string) string {
 		}
 	}
 	rec := "v=spf1 " + strings.Join(terms, " ")
-	return fmt.Sprintf("Publish at %s: %q (or ~all while you confirm every sender is listed)", n.Domain, rec)
+	return finding.T("Publish at %s: %q (or ~all while you confirm every sender is listed)", n.Domain, rec)
 }
 
 // spfDetail renders the tree for --verbose, one line per record, children
@@ -606,7 +606,7 @@ func spfDetail(tree *SPFTree) []string {
 			lines = append(lines, head+"not followed (the tree is too large)")
 			return
 		case n.Err != nil:
-			lines = append(lines, head+"lookup failed: "+errText(n.Err))
+			lines = append(lines, head+"lookup failed: "+errText(n.Err).String())
 			return
 		case len(n.Records) == 0:
 			lines = append(lines, head+"no SPF record")

@@ -20,7 +20,7 @@ func checkTLSRPT(ctx context.Context, env *Env, domain string) Result {
 	subject := Subject(name, dns.TypeTXT)
 	ans, _, err := resolver.Follow(ctx, env.Resolver, name, dns.TypeTXT)
 	if err != nil {
-		return Result{Findings: []finding.Finding{LookupProblem("TLS-RPT", name, dns.TypeTXT, err)}}
+		return Result{Findings: []finding.Finding{LookupProblem(finding.T("TLS-RPT"), name, dns.TypeTXT, err)}}
 	}
 	var records, others []string
 	var idx []int
@@ -39,23 +39,23 @@ func checkTLSRPT(ctx context.Context, env *Env, domain string) Result {
 	}
 	suggested := fmt.Sprintf("%s IN TXT \"v=TLSRPTv1; rua=mailto:tlsrpt@%s\"", name, domain)
 	if len(records) == 0 {
-		f := finding.New("tlsrpt.missing", subject, "No TLS-RPT record: sending servers cannot report TLS failures to you", others...)
-		f.Fix = "Publish " + suggested + " (any mailbox or an https:// endpoint that receives the reports)"
+		f := finding.New("tlsrpt.missing", subject, finding.T("No TLS-RPT record: sending servers cannot report TLS failures to you"), others...)
+		f.SetFix(finding.T("Publish %s (any mailbox or an https:// endpoint that receives the reports)", suggested))
 		return Result{Findings: []finding.Finding{f}}
 	}
 	if len(records) > 1 {
 		// RFC 8460 §3: when the records beginning with v=TLSRPTv1 are not
 		// exactly one, senders assume no TLS-RPT.
 		f := finding.New("tlsrpt.syntax", subject,
-			fmt.Sprintf("%d TLS-RPT records: senders ignore them all", len(records)), records...)
-		f.Fix = "Keep one record and list every destination in its rua=, separated by commas: " + suggested
+			finding.T("%d TLS-RPT records: senders ignore them all", len(records)), records...)
+		f.SetFix(finding.T("Keep one record and list every destination in its rua=, separated by commas: %s", suggested))
 		locate(&f, ans, idx[1])
 		return Result{Findings: []finding.Finding{f}}
 	}
 	rec, err := tlsrpt.ParseRecord(records[0])
 	if err != nil {
-		f := finding.New("tlsrpt.syntax", subject, "TLS-RPT record is invalid: "+err.Error()+"; senders ignore it", records[0])
-		f.Fix = "Publish " + suggested + " (report URIs are mailto: or https:, separated by commas)"
+		f := finding.New("tlsrpt.syntax", subject, finding.T("TLS-RPT record is invalid: %s; senders ignore it", err.Error()), records[0])
+		f.SetFix(finding.T("Publish %s (report URIs are mailto: or https:, separated by commas)", suggested))
 		locate(&f, ans, idx[0])
 		return Result{Findings: []finding.Finding{f}}
 	}
@@ -63,7 +63,7 @@ func checkTLSRPT(ctx context.Context, env *Env, domain string) Result {
 	for _, u := range rec.RUA {
 		dests = append(dests, u.String())
 	}
-	f := finding.New("tlsrpt.ok", subject, "TLS-RPT reports go to "+strings.Join(dests, ", "), records[0])
+	f := finding.New("tlsrpt.ok", subject, finding.T("TLS-RPT reports go to %s", strings.Join(dests, ", ")), records[0])
 	locate(&f, ans, idx[0])
 	return Result{Findings: []finding.Finding{f}}
 }

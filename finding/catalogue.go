@@ -21,6 +21,37 @@ type Entry struct {
 	// errors, server replies and bounces that point at this finding; used by
 	// `mailcheck explain TEXT`.
 	Match []string `yaml:"match,omitempty" json:"match,omitempty"`
+	// FR is the entry in French; In(French) falls back to English for a
+	// field it leaves empty.
+	FR *EntryText `yaml:"fr,omitempty" json:"-"`
+}
+
+// EntryText is the translated text of an entry.
+type EntryText struct {
+	Title string `yaml:"title"`
+	Why   string `yaml:"why"`
+	Fix   string `yaml:"fix"`
+}
+
+// In returns the entry written in language l.
+func (e Entry) In(l Lang) Entry {
+	var t *EntryText
+	if l == French {
+		t = e.FR
+	}
+	if t == nil {
+		return e
+	}
+	if t.Title != "" {
+		e.Title = t.Title
+	}
+	if t.Why != "" {
+		e.Why = t.Why
+	}
+	if t.Fix != "" {
+		e.Fix = t.Fix
+	}
+	return e
 }
 
 //go:embed catalogue.yaml
@@ -71,19 +102,20 @@ func Entries() ([]Entry, error) {
 }
 
 // New makes a finding with the catalogue's default severity, title, fix and
-// reference for id. title, when not empty, replaces the catalogue title with
+// reference for id. title, when not zero, replaces the catalogue title with
 // one specific to this occurrence. Callers adjust Severity or Fix afterwards
 // where the situation calls for it. An id the catalogue lacks yields an
 // Error-severity finding that says so, and tests reject it.
-func New(id, subject, title string, evidence ...string) Finding {
+func New(id, subject string, title Text, evidence ...string) Finding {
 	e, ok := Lookup(id)
 	if !ok {
 		return Finding{ID: id, Severity: Error, Subject: subject,
-			Title: "internal: finding " + id + " is missing from the catalogue: " + title, Evidence: evidence}
+			Title: "internal: finding " + id + " is missing from the catalogue: " + title.String(), Evidence: evidence}
 	}
-	if title == "" {
-		title = e.Title
-	}
-	return Finding{ID: id, Severity: e.Severity, Subject: subject, Title: title,
+	f := Finding{ID: id, Severity: e.Severity, Subject: subject, Title: e.Title,
 		Evidence: evidence, Fix: e.Fix, Ref: e.Ref}
+	if !title.IsZero() {
+		f.SetTitle(title)
+	}
+	return f
 }

@@ -155,7 +155,7 @@ func TestCatalogueMatchPatternsCompile(t *testing.T) {
 }
 
 func TestNewUsesCatalogueDefaults(t *testing.T) {
-	f := New("spf.lookup-limit", "example.com TXT", "SPF needs 12 DNS lookups; the limit is 10", "v=spf1 include:a include:b")
+	f := New("spf.lookup-limit", "example.com TXT", T("SPF needs 12 DNS lookups; the limit is 10"), "v=spf1 include:a include:b")
 	e, _ := Lookup("spf.lookup-limit")
 	if f.Severity != e.Severity || f.Fix != e.Fix || f.Ref != e.Ref {
 		t.Errorf("New did not take severity, fix and ref from the catalogue: %+v", f)
@@ -163,10 +163,10 @@ func TestNewUsesCatalogueDefaults(t *testing.T) {
 	if f.Title != "SPF needs 12 DNS lookups; the limit is 10" {
 		t.Errorf("New replaced the specific title: %q", f.Title)
 	}
-	if g := New("spf.lookup-limit", "example.com TXT", ""); g.Title != e.Title {
+	if g := New("spf.lookup-limit", "example.com TXT", Text{}); g.Title != e.Title {
 		t.Errorf("New with an empty title = %q, want the catalogue title %q", g.Title, e.Title)
 	}
-	if u := New("nosuch.id", "x", "t"); u.Severity != Error {
+	if u := New("nosuch.id", "x", T("t")); u.Severity != Error {
 		t.Errorf("New with an unknown ID has severity %v, want error", u.Severity)
 	}
 }

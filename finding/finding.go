@@ -81,6 +81,102 @@ type Finding struct {
 	// accepts this finding: "until 2027-06-30: reason". An allowed finding
 	// is reported but does not count towards the exit code.
 	Allowed string `json:"allowed,omitempty"`
+
+	// title, fix and notes keep Title, Fix and sentences of Evidence as
+	// Texts, so that In can write them in another language. Title and Fix
+	// always hold the English text.
+	title, fix Text
+	notes      []note
+}
+
+// note is an evidence line that is a sentence rather than data.
+type note struct {
+	index int
+	text  Text
+}
+
+// SetTitle replaces the title with one specific to this occurrence.
+func (f *Finding) SetTitle(t Text) { f.title, f.Title = t, t.String() }
+
+// SetFix replaces the fix with one specific to this occurrence.
+func (f *Finding) SetFix(t Text) { f.fix, f.Fix = t, t.String() }
+
+// TitleText is the title as a Text (the catalogue's, when no occurrence
+// title was set), for building a longer one.
+func (f *Finding) TitleText() Text {
+	if !f.title.IsZero() {
+		return f.title
+	}
+	return Text{format: "%s", args: []any{catalogueText{f.ID, "title", f.Title}}, en: f.Title}
+}
+
+// FixText is the fix as a Text, like TitleText.
+func (f *Finding) FixText() Text {
+	if !f.fix.IsZero() {
+		return f.fix
+	}
+	return Text{format: "%s", args: []any{catalogueText{f.ID, "fix", f.Fix}}, en: f.Fix}
+}
+
+// Note appends a sentence to the evidence (data lines are appended to
+// Evidence directly).
+func (f *Finding) Note(t Text) {
+	f.notes = append(f.notes, note{len(f.Evidence), t})
+	f.Evidence = append(f.Evidence, t.String())
+}
+
+// In returns f with its title, fix and evidence sentences written in
+// language l. A text without a translation stays English.
+func (f Finding) In(l Lang) Finding {
+	if l == English || l == "" {
+		return f
+	}
+	e, known := Lookup(f.ID)
+	le := e.In(l)
+	switch {
+	case !f.title.IsZero():
+		f.Title = f.title.In(l)
+	case known && f.Title == e.Title:
+		f.Title = le.Title
+	}
+	switch {
+	case !f.fix.IsZero():
+		f.Fix = f.fix.In(l)
+	case known && f.Fix == e.Fix:
+		f.Fix = le.Fix
+	}
+	if len(f.notes) > 0 {
+		ev := append([]string(nil), f.Evidence...)
+		for _, n := range f.notes {
+			if n.index < len(ev) && ev[n.index] == n.text.String() {
+				ev[n.index] = n.text.In(l)
+			}
+		}
+		f.Evidence = ev
+	}
+	return f
+}
+
+// catalogueText is a catalogue field of one ID, written in the language
+// asked for; en is what it said in English when it was taken.
+type catalogueText struct {
+	id, field, en string
+}
+
+func (c catalogueText) String() string { return c.en }
+
+func (c catalogueText) In(l Lang) string {
+	e, ok := Lookup(c.id)
+	if !ok {
+		return c.en
+	}
+	switch le := e.In(l); {
+	case c.field == "title" && c.en == e.Title:
+		return le.Title
+	case c.field == "fix" && c.en == e.Fix:
+		return le.Fix
+	}
+	return c.en
 }
 
 // Area is the part of the ID before the first dot: "spf" for "spf.lookup-limit".

@@ -85,7 +85,7 @@ func dkimChange(ctx context.Context, base, proposed resolver.Resolver, domain, s
 		// A common selector that the baseline cannot answer for is noise;
 		// one the user named is a check that did not happen.
 		if given {
-			return []finding.Finding{lookupFinding("The baseline DKIM key of selector "+sel, bk.Name, dns.TypeTXT, err)}
+			return []finding.Finding{lookupFinding(finding.T("The baseline DKIM key of selector %s", sel), bk.Name, dns.TypeTXT, err)}
 		}
 		return nil
 	}
@@ -94,7 +94,7 @@ func dkimChange(ctx context.Context, base, proposed resolver.Resolver, domain, s
 	}
 	pk, err := lookupDKIMKey(ctx, proposed, sel, domain)
 	if err != nil {
-		return []finding.Finding{lookupFinding("Whether DKIM selector "+sel+" is still published", pk.Name, dns.TypeTXT, err)}
+		return []finding.Finding{lookupFinding(finding.T("Whether DKIM selector %s is still published", sel), pk.Name, dns.TypeTXT, err)}
 	}
 	ttl := answerTTL(bk.Answer)
 	switch {
@@ -104,22 +104,20 @@ func dkimChange(ctx context.Context, base, proposed resolver.Resolver, domain, s
 			state = "the name does not exist (NXDOMAIN)"
 		}
 		f := finding.New("change.dkim-selector-removed", subject(pk.Name, dns.TypeTXT),
-			fmt.Sprintf("DKIM selector %s is removed while mail signed with it may still be in flight", sel),
+			finding.T("DKIM selector %s is removed while mail signed with it may still be in flight", sel),
 			"baseline: "+abbreviate(bk.Text), "proposed: "+state)
 		f.Location = file
-		f.Fix = fmt.Sprintf("Keep publishing the old key at %s until mail signed with it has been delivered: at least its TTL (%s) plus a few days for queued and retried mail (RFC 5321 §4.5.4.1 suggests retrying for 4–5 days). Sign new mail with a new selector first, then remove %s in a later change (or publish it with an empty p= to revoke it, RFC 6376 §3.6.1)",
-			trimDot(pk.Name), humanTTL(ttl), sel)
+		f.SetFix(finding.T("Keep publishing the old key at %s until mail signed with it has been delivered: at least its TTL (%s) plus a few days for queued and retried mail (RFC 5321 §4.5.4.1 suggests retrying for 4–5 days). Sign new mail with a new selector first, then remove %s in a later change (or publish it with an empty p= to revoke it, RFC 6376 §3.6.1)", trimDot(pk.Name), humanTTL(ttl), sel))
 		return []finding.Finding{f}
 	case pk.Key != "" && pk.Key != bk.Key:
 		f := finding.New("change.dkim-key-replaced", subject(pk.Name, dns.TypeTXT),
-			fmt.Sprintf("The key of DKIM selector %s is replaced in place: mail signed with the old key fails verification", sel),
+			finding.T("The key of DKIM selector %s is replaced in place: mail signed with the old key fails verification", sel),
 			"baseline: "+abbreviate(bk.Text), "proposed: "+abbreviate(pk.Text))
 		f.Location = pk.Loc
 		if f.Location == nil {
 			f.Location = file
 		}
-		f.Fix = fmt.Sprintf("Publish the new key under a new selector (e.g. %s-new or a dated one), switch signing to it, and keep %s's old key until mail signed with it has been delivered (its TTL, %s, plus a few days)",
-			sel, sel, humanTTL(ttl))
+		f.SetFix(finding.T("Publish the new key under a new selector (e.g. %s-new or a dated one), switch signing to it, and keep %s's old key until mail signed with it has been delivered (its TTL, %s, plus a few days)", sel, sel, humanTTL(ttl)))
 		return []finding.Finding{f}
 	}
 	return nil
@@ -163,11 +161,11 @@ func abbreviate(s string) string {
 func mtastsChanges(ctx context.Context, base, proposed State, domain string) []finding.Finding {
 	brec, _, err := lookupSTSRecord(ctx, base.Resolver, domain)
 	if err != nil {
-		return []finding.Finding{lookupFinding("The published MTA-STS record", "_mta-sts."+domain, dns.TypeTXT, err)}
+		return []finding.Finding{lookupFinding(finding.T("The published MTA-STS record"), "_mta-sts."+domain, dns.TypeTXT, err)}
 	}
 	prec, _, err := lookupSTSRecord(ctx, proposed.Resolver, domain)
 	if err != nil {
-		return []finding.Finding{lookupFinding("The proposed MTA-STS record", "_mta-sts."+domain, dns.TypeTXT, err)}
+		return []finding.Finding{lookupFinding(finding.T("The proposed MTA-STS record"), "_mta-sts."+domain, dns.TypeTXT, err)}
 	}
 	if !brec.Present {
 		return nil // nothing published that senders could have cached
@@ -180,14 +178,14 @@ func mtastsChanges(ctx context.Context, base, proposed State, domain string) []f
 	// (--mta-sts-policy) can differ from the published policy: fetched over
 	// HTTPS, both states would read the same document.
 	if prec.Present && prec.ID == brec.ID && proposed.MTASTS.File != "" {
-		f := finding.New("change.mtasts-id-unchanged", subject("_mta-sts."+domain, dns.TypeTXT), "", "id: "+prec.ID+" (unchanged)")
+		f := finding.New("change.mtasts-id-unchanged", subject("_mta-sts."+domain, dns.TypeTXT), finding.Text{}, "id: "+prec.ID+" (unchanged)")
 		f.Location = prec.Loc
 		ppol, pErr := proposed.MTASTS.load(ctx, domain)
 		bInvalid, pInvalid := isParseError(bErr), isParseError(pErr)
 		switch {
 		case bErr != nil && !bInvalid || pErr != nil && !pInvalid:
 			f.Severity = finding.Error
-			f.Title = "Whether the MTA-STS policy changed could not be checked: a policy could not be read"
+			f.SetTitle(finding.T("Whether the MTA-STS policy changed could not be checked: a policy could not be read"))
 			for _, e := range []error{bErr, pErr} {
 				if e != nil {
 					f.Evidence = append(f.Evidence, e.Error())
@@ -197,15 +195,14 @@ func mtastsChanges(ctx context.Context, base, proposed State, domain string) []f
 		case bInvalid && pInvalid:
 			// Two invalid policies: senders use neither, nothing to refetch.
 		case bInvalid != pInvalid || !bpol.sameAs(ppol):
-			f.Title = "The MTA-STS policy changes but the id in _mta-sts." + trimDot(domain) + " stays " + prec.ID
+			f.SetTitle(finding.T("The MTA-STS policy changes but the id in _mta-sts.%s stays %s", trimDot(domain), prec.ID))
 			f.Evidence = append(f.Evidence, "published: "+policyText(bpol, bErr), "proposed: "+policyText(ppol, pErr))
 			f.Evidence = append(f.Evidence, recordEvidence(prec.Loc)...)
 			maxAge := "its max_age"
 			if bpol != nil {
 				maxAge = "max_age, " + humanTTL(uint32(bpol.MaxAge))
 			}
-			f.Fix = fmt.Sprintf("Give the _mta-sts.%s TXT record a new id (1–32 letters and digits, e.g. the date and a serial) in the same change as the policy: senders that cached the old policy fetch the new one only when the id changes (RFC 8461 §3.1), otherwise they keep it for up to %s",
-				trimDot(domain), maxAge)
+			f.SetFix(finding.T("Give the _mta-sts.%s TXT record a new id (1–32 letters and digits, e.g. the date and a serial) in the same change as the policy: senders that cached the old policy fetch the new one only when the id changes (RFC 8461 §3.1), otherwise they keep it for up to %s", trimDot(domain), maxAge))
 			out = append(out, f)
 		}
 	}
@@ -226,14 +223,14 @@ func mtastsChanges(ctx context.Context, base, proposed State, domain string) []f
 		if bMXErr == nil && slices.Contains(bhosts, host) {
 			continue // not new: the MTA-STS check reports an old mismatch
 		}
-		f := finding.New("change.mx-not-in-mtasts", subject(domain, dns.TypeMX), "")
+		f := finding.New("change.mx-not-in-mtasts", subject(domain, dns.TypeMX), finding.Text{})
 		f.Location = locationOf(pans, i)
 		if isParseError(bErr) {
 			continue // an invalid published policy is no policy (RFC 8461 §3.3)
 		}
 		if bErr != nil {
 			f.Severity = finding.Error
-			f.Title = "Whether the published MTA-STS policy covers the new MX " + trimDot(host) + " could not be checked"
+			f.SetTitle(finding.T("Whether the published MTA-STS policy covers the new MX %s could not be checked", trimDot(host)))
 			f.Evidence = []string{bErr.Error()}
 			out = append(out, f)
 			continue
@@ -241,15 +238,14 @@ func mtastsChanges(ctx context.Context, base, proposed State, domain string) []f
 		if bpol.Mode == mtasts.ModeNone || bpol.Matches(host) {
 			continue
 		}
-		f.Title = fmt.Sprintf("The new MX %s is not covered by the published MTA-STS policy (mode %s)", trimDot(host), bpol.Mode)
+		f.SetTitle(finding.T("The new MX %s is not covered by the published MTA-STS policy (mode %s)", trimDot(host), bpol.Mode))
 		if bpol.Mode == mtasts.ModeTesting {
 			f.Severity = finding.Warn
-			f.Title += ": senders will report TLS failures for it"
+			f.SetTitle(f.TitleText().Append(finding.T(": senders will report TLS failures for it")))
 		}
 		f.Evidence = []string{"new MX: " + trimDot(host), "published policy (" + bpol.Where + "): " + bpol.summary(),
 			"proposed MX: " + hostList(phosts)}
-		f.Fix = fmt.Sprintf("First add \"mx: %s\" (or a *. pattern covering it) to the MTA-STS policy and publish it with a new id in _mta-sts.%s; merge the MX change only after senders have refetched it (the TXT record's TTL, and up to max_age %s for senders that do not recheck)",
-			trimDot(host), trimDot(domain), humanTTL(uint32(bpol.MaxAge)))
+		f.SetFix(finding.T("First add \"mx: %s\" (or a *. pattern covering it) to the MTA-STS policy and publish it with a new id in _mta-sts.%s; merge the MX change only after senders have refetched it (the TXT record's TTL, and up to max_age %s for senders that do not recheck)", trimDot(host), trimDot(domain), humanTTL(uint32(bpol.MaxAge))))
 		out = append(out, f)
 	}
 	return out
@@ -347,7 +343,7 @@ func (s cachedSet) ttlChange(ctx context.Context, base, proposed resolver.Resolv
 		return finding.Finding{}, false
 	}
 	f := finding.New("change.ttl-cached", subject(s.name, s.qtype),
-		fmt.Sprintf("The old %s stays cached for up to %s (TTL %d)", s.what, humanTTL(ttl), ttl),
+		finding.T("The old %s stays cached for up to %s (TTL %d)", s.what, humanTTL(ttl), ttl),
 		"baseline: "+rdataSummary(brrs)+fmt.Sprintf(" (TTL %d)", ttl), "proposed: "+rdataSummary(prrs))
 	f.Severity = finding.Info
 	if ttl > ttlLong {
@@ -359,8 +355,7 @@ func (s cachedSet) ttlChange(ctx context.Context, base, proposed resolver.Resolv
 			f.Location = loc
 		}
 	}
-	f.Fix = fmt.Sprintf("Resolvers may serve the old %s for up to %s after this change is published. Where both values must not overlap, lower the TTL first (e.g. to 300) in a separate change, wait one old TTL (%s), then make this change, and raise the TTL again afterwards",
-		s.what, humanTTL(ttl), humanTTL(ttl))
+	f.SetFix(finding.T("Resolvers may serve the old %s for up to %s after this change is published. Where both values must not overlap, lower the TTL first (e.g. to 300) in a separate change, wait one old TTL (%s), then make this change, and raise the TTL again afterwards", s.what, humanTTL(ttl), humanTTL(ttl)))
 	return f, true
 }
 

@@ -64,7 +64,7 @@ func (p *Policy) Evaluate(ctx context.Context, st State, domain string, now time
 		add(p.evalMTASTS(ctx, st, domain))
 	}
 	if len(pol) == 0 && len(met) > 0 {
-		ok := finding.New("policy.ok", trimDot(fqdn(domain)), "", met...)
+		ok := finding.New("policy.ok", trimDot(fqdn(domain)), finding.Text{}, met...)
 		ok.Location = &finding.Location{File: p.File}
 		pol = append(pol, ok)
 	}
@@ -82,10 +82,10 @@ func (p *Policy) applyAllowances(fs []finding.Finding, now time.Time) []finding.
 	for _, a := range p.Allow {
 		if a.Expired(now) {
 			f := finding.New("policy.allow-expired", p.File+" allow "+a.ID,
-				fmt.Sprintf("The allowance for %s expired on %s", a.ID, a.UntilText()),
+				finding.T("The allowance for %s expired on %s", a.ID, a.UntilText()),
 				"id: "+a.ID, "reason: "+a.Reason, "until: "+a.UntilText(),
 				"today: "+now.UTC().Format(time.DateOnly))
-			f.Fix = fmt.Sprintf("Fix what %s reports, or, if the reason %q still holds, set a new until date for this entry in %s", a.ID, a.Reason, p.File)
+			f.SetFix(finding.T("Fix what %s reports, or, if the reason %q still holds, set a new until date for this entry in %s", a.ID, a.Reason, p.File))
 			f.Location = &finding.Location{File: p.File, Line: a.Line}
 			expired = append(expired, f)
 		}
@@ -127,11 +127,11 @@ func recordEvidence(loc *finding.Location) []string {
 // evalMX: require.mx lists exactly the MX hosts the domain must have.
 func (p *Policy) evalMX(ctx context.Context, r resolver.Resolver, domain string) ([]finding.Finding, string) {
 	req := p.Require
-	f := finding.New("policy.mx", subject(fqdn(domain), dns.TypeMX), "")
+	f := finding.New("policy.mx", subject(fqdn(domain), dns.TypeMX), finding.Text{})
 	f.Location = p.at(req.MXLine)
 	hosts, ans, err := mxHosts(ctx, r, domain)
 	if err != nil {
-		return []finding.Finding{inconclusive(f, "The MX requirement", err)}, ""
+		return []finding.Finding{inconclusive(f, finding.T("The MX requirement"), err)}, ""
 	}
 	have := map[string]bool{}
 	for _, h := range hosts {
@@ -163,7 +163,7 @@ func (p *Policy) evalMX(ctx context.Context, r resolver.Resolver, domain string)
 	if len(extra) > 0 {
 		parts = append(parts, "has unexpected "+strings.Join(extra, ", "))
 	}
-	f.Title = "MX hosts differ from the policy: " + strings.Join(parts, "; ")
+	f.SetTitle(finding.T("MX hosts differ from the policy: %s", strings.Join(parts, "; ")))
 	f.Evidence = append([]string{actual, "required MX: " + hostList(req.MX)}, recordEvidence(locationOf(ans, 0))...)
 	if len(missing) > 0 {
 		f.Evidence = append(f.Evidence, "missing: "+strings.Join(missing, ", "))
@@ -171,8 +171,7 @@ func (p *Policy) evalMX(ctx context.Context, r resolver.Resolver, domain string)
 	if len(extra) > 0 {
 		f.Evidence = append(f.Evidence, "extra: "+strings.Join(extra, ", "))
 	}
-	f.Fix = fmt.Sprintf("Publish exactly the MX hosts %s lists (%s), or update require.mx there if the change is intended",
-		p.File, hostList(req.MX))
+	f.SetFix(finding.T("Publish exactly the MX hosts %s lists (%s), or update require.mx there if the change is intended", p.File, hostList(req.MX)))
 	return []finding.Finding{f}, ""
 }
 
@@ -200,11 +199,11 @@ func sortedKeys(m map[string]bool) []string {
 // evalDMARC: require.dmarc_policy is the weakest acceptable p=.
 func (p *Policy) evalDMARC(ctx context.Context, r resolver.Resolver, domain string) ([]finding.Finding, string) {
 	want := p.Require.DMARCPolicy
-	f := finding.New("policy.dmarc-policy", subject("_dmarc."+fqdn(domain), dns.TypeTXT), "")
+	f := finding.New("policy.dmarc-policy", subject("_dmarc."+fqdn(domain), dns.TypeTXT), finding.Text{})
 	f.Location = p.at(p.Require.DMARCPolicyLine)
 	st, err := lookupDMARC(ctx, r, domain)
 	if err != nil {
-		return []finding.Finding{inconclusive(f, "The DMARC requirement", err)}, ""
+		return []finding.Finding{inconclusive(f, finding.T("The DMARC requirement"), err)}, ""
 	}
 	actual := "actual: p=" + st.Policy
 	if st.Policy == "" {
@@ -218,17 +217,16 @@ func (p *Policy) evalDMARC(ctx context.Context, r resolver.Resolver, domain stri
 		return nil, "DMARC " + strings.TrimPrefix(actual, "actual: ")
 	}
 	if st.Policy == "" {
-		f.Title = "No DMARC policy applies; the policy requires at least p=" + want
+		f.SetTitle(finding.T("No DMARC policy applies; the policy requires at least p=%s", want))
 	} else {
-		f.Title = fmt.Sprintf("DMARC p=%s is weaker than the p=%s the policy requires", st.Policy, want)
+		f.SetTitle(finding.T("DMARC p=%s is weaker than the p=%s the policy requires", st.Policy, want))
 	}
 	f.Evidence = []string{actual, "required: p=" + want + " or stronger"}
 	if st.Text != "" {
 		f.Evidence = append(f.Evidence, "record: "+st.Text)
 	}
 	f.Evidence = append(f.Evidence, recordEvidence(st.Loc)...)
-	f.Fix = fmt.Sprintf("Publish one TXT record at _dmarc.%s with p=%s (or stronger), e.g. \"v=DMARC1; p=%s; rua=mailto:dmarc-reports@%s\"",
-		trimDot(fqdn(domain)), want, want, trimDot(fqdn(domain)))
+	f.SetFix(finding.T("Publish one TXT record at _dmarc.%s with p=%s (or stronger), e.g. \"v=DMARC1; p=%s; rua=mailto:dmarc-reports@%s\"", trimDot(fqdn(domain)), want, want, trimDot(fqdn(domain))))
 	return []finding.Finding{f}, ""
 }
 
@@ -238,24 +236,23 @@ func (p *Policy) evalDKIM(ctx context.Context, r resolver.Resolver, domain strin
 	var ok []string
 	for _, sel := range p.Require.DKIMSelectors {
 		k, err := lookupDKIMKey(ctx, r, sel, domain)
-		f := finding.New("policy.dkim-selector", subject(k.Name, dns.TypeTXT), "")
+		f := finding.New("policy.dkim-selector", subject(k.Name, dns.TypeTXT), finding.Text{})
 		f.Location = p.at(p.Require.DKIMSelectorsLine)
 		if err != nil {
-			out = append(out, inconclusive(f, "The DKIM selector "+sel, err))
+			out = append(out, inconclusive(f, finding.T("The DKIM selector %s", sel), err))
 			continue
 		}
 		if k.Valid {
 			ok = append(ok, sel)
 			continue
 		}
-		f.Title = fmt.Sprintf("The required DKIM selector %s has no valid key", sel)
+		f.SetTitle(finding.T("The required DKIM selector %s has no valid key", sel))
 		f.Evidence = []string{"actual: " + k.Reason}
 		if k.Text != "" {
 			f.Evidence = append(f.Evidence, "record: "+k.Text)
 		}
 		f.Evidence = append(f.Evidence, recordEvidence(k.Loc)...)
-		f.Fix = fmt.Sprintf("Publish the public key of selector %s as a TXT record at %s: \"v=DKIM1; k=rsa; p=<base64 SubjectPublicKeyInfo>\" (your mail system shows it), or remove %s from require.dkim_selectors in %s",
-			sel, trimDot(k.Name), sel, p.File)
+		f.SetFix(finding.T("Publish the public key of selector %s as a TXT record at %s: \"v=DKIM1; k=rsa; p=<base64 SubjectPublicKeyInfo>\" (your mail system shows it), or remove %s from require.dkim_selectors in %s", sel, trimDot(k.Name), sel, p.File))
 		out = append(out, f)
 	}
 	if len(out) > 0 {
@@ -269,7 +266,7 @@ func (p *Policy) evalDKIM(ctx context.Context, r resolver.Resolver, domain strin
 // SPF check's own walk so that both always agree.
 func (p *Policy) evalSPF(ctx context.Context, r resolver.Resolver, domain string) ([]finding.Finding, string) {
 	max := *p.Require.SPFMaxLookups
-	f := finding.New("policy.spf-lookups", subject(fqdn(domain), dns.TypeTXT), "")
+	f := finding.New("policy.spf-lookups", subject(fqdn(domain), dns.TypeTXT), finding.Text{})
 	f.Location = p.at(p.Require.SPFMaxLookupsLine)
 	tree := checks.ResolveSPF(ctx, r, trimDot(fqdn(domain)))
 	n, exact := tree.LookupCount()
@@ -294,19 +291,18 @@ func (p *Policy) evalSPF(ctx context.Context, r resolver.Resolver, domain string
 	if n <= max {
 		if failed != nil {
 			f.Evidence = []string{"counted before the failure: " + strconv.Itoa(n)}
-			return []finding.Finding{inconclusive(f, "The SPF lookup count", failed)}, ""
+			return []finding.Finding{inconclusive(f, finding.T("The SPF lookup count"), failed)}, ""
 		}
 		return nil, fmt.Sprintf("SPF needs %s%s (at most %d allowed)", atLeast, lookups(n), max)
 	}
-	f.Title = fmt.Sprintf("SPF needs %s%s; the policy allows %d", atLeast, lookups(n), max)
+	f.SetTitle(finding.T("SPF needs %s%s; the policy allows %d", atLeast, lookups(n), max))
 	f.Evidence = []string{"actual: " + atLeast + lookups(n), "required: at most " + strconv.Itoa(max)}
 	if root := tree.Root; len(root.Records) == 1 {
 		f.Evidence = append(f.Evidence, "record: "+root.Records[0])
 		f.Evidence = append(f.Evidence, recordEvidence(locationOf(root.Answer, root.Index))...)
 	}
 	f.Evidence = append(f.Evidence, terms...)
-	f.Fix = fmt.Sprintf("Bring the SPF record of %s down to %d lookups: replace a, mx and small includes with ip4:/ip6: ranges, drop includes of services no longer used, or raise spf_max_lookups in %s (never above 10, RFC 7208 §4.6.4)",
-		trimDot(fqdn(domain)), max, p.File)
+	f.SetFix(finding.T("Bring the SPF record of %s down to %d lookups: replace a, mx and small includes with ip4:/ip6: ranges, drop includes of services no longer used, or raise spf_max_lookups in %s (never above 10, RFC 7208 §4.6.4)", trimDot(fqdn(domain)), max, p.File))
 	return []finding.Finding{f}, ""
 }
 
@@ -333,13 +329,13 @@ func lookups(n int) string {
 // fetched leaves the requirement undecided.
 func (p *Policy) evalMTASTS(ctx context.Context, st State, domain string) ([]finding.Finding, string) {
 	want := p.Require.MTASTSMode
-	f := finding.New("policy.mta-sts-mode", checks.MTASTSPolicyURL(domain), "")
+	f := finding.New("policy.mta-sts-mode", checks.MTASTSPolicyURL(domain), finding.Text{})
 	f.Location = p.at(p.Require.MTASTSModeLine)
 	mode, where := "none", ""
 	var modeLoc *finding.Location
 	rec, _, err := lookupSTSRecord(ctx, st.Resolver, domain)
 	if err != nil {
-		return []finding.Finding{inconclusive(f, "The MTA-STS requirement", err)}, ""
+		return []finding.Finding{inconclusive(f, finding.T("The MTA-STS requirement"), err)}, ""
 	}
 	if rec.Present {
 		pol, err := st.MTASTS.load(ctx, domain)
@@ -348,7 +344,7 @@ func (p *Policy) evalMTASTS(ctx context.Context, st State, domain string) ([]fin
 			where = "the policy is invalid: " + err.Error()
 		case err != nil:
 			f.Severity = finding.Error
-			f.Title = "The MTA-STS requirement could not be checked: the policy could not be read"
+			f.SetTitle(finding.T("The MTA-STS requirement could not be checked: the policy could not be read"))
 			f.Evidence = []string{err.Error()}
 			return []finding.Finding{f}, ""
 		default:
@@ -361,9 +357,8 @@ func (p *Policy) evalMTASTS(ctx context.Context, st State, domain string) ([]fin
 	if strength(mtastsStrength, mode) >= strength(mtastsStrength, want) {
 		return nil, "MTA-STS mode " + mode
 	}
-	f.Title = fmt.Sprintf("MTA-STS mode is %s; the policy requires %s", mode, want)
+	f.SetTitle(finding.T("MTA-STS mode is %s; the policy requires %s", mode, want))
 	f.Evidence = append([]string{actual, "required: mode " + want + " or stronger"}, recordEvidence(modeLoc)...)
-	f.Fix = fmt.Sprintf("Publish an MTA-STS policy with \"mode: %s\" at %s and a new id= in the _mta-sts.%s TXT record (RFC 8461 §3); move to enforce only after TLS-RPT reports show no failures in testing",
-		want, checks.MTASTSPolicyURL(domain), trimDot(fqdn(domain)))
+	f.SetFix(finding.T("Publish an MTA-STS policy with \"mode: %s\" at %s and a new id= in the _mta-sts.%s TXT record (RFC 8461 §3); move to enforce only after TLS-RPT reports show no failures in testing", want, checks.MTASTSPolicyURL(domain), trimDot(fqdn(domain))))
 	return []finding.Finding{f}, ""
 }

@@ -35,7 +35,6 @@ package gate
 
 import (
 	"context"
-	"errors"
 	"github.com/mailcheck-cli/mailcheck/checks"
 	"strings"
 
@@ -75,28 +74,21 @@ func locationOf(ans *resolver.Answer, i int) *finding.Location {
 
 // lookupFinding is the checks' rule for a failed lookup, so that the gate
 // and the audit report one alike.
-func lookupFinding(what, name string, qtype uint16, err error) finding.Finding {
+func lookupFinding(what finding.Text, name string, qtype uint16, err error) finding.Finding {
 	return checks.LookupProblem(what, name, qtype, err)
-}
-
-func errText(err error) string {
-	var re *resolver.Error
-	if errors.As(err, &re) {
-		return re.Kind.String() + " looking up " + trimDot(re.Name) + " " + dns.TypeToString[re.Qtype]
-	}
-	return err.Error()
 }
 
 // inconclusive rewrites f (a requirement or change finding) to say that it
 // could not be decided because of err: severity error, or info when the
 // name lies outside the given zones (SPEC: never a false "missing").
-func inconclusive(f finding.Finding, what string, err error) finding.Finding {
+func inconclusive(f finding.Finding, what finding.Text, err error) finding.Finding {
 	if resolver.IsOutOfZone(err) {
 		f.Severity = finding.Info
-		f.Title = what + " not checked: the name is outside the given zones and no --resolver was given"
+		f.SetTitle(finding.T("%s not checked: the name is outside the given zones and no --resolver was given", what))
 	} else {
 		f.Severity = finding.Error
-		f.Title = what + " could not be checked: " + errText(err)
+		lf := checks.LookupProblem(what, "", 0, err)
+		f.SetTitle(lf.TitleText())
 	}
 	f.Evidence = append(f.Evidence, err.Error())
 	return f

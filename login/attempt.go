@@ -92,7 +92,7 @@ func (t *triage) attempt(ctx context.Context, c *candidate) []finding.Finding {
 	} else {
 		addrs, err := resolver.Addrs(ctx, env.Resolver, c.ep.Host)
 		if len(addrs) == 0 {
-			return []finding.Finding{finding.New(IDTemporaryFailure, subject, what+" not attempted: "+c.ep.Host+" has no address", errText(err))}
+			return []finding.Finding{finding.New(IDTemporaryFailure, subject, finding.T("%s not attempted: %s has no address", what, c.ep.Host), errText(err))}
 		}
 		addr = addrs[0]
 	}
@@ -115,7 +115,7 @@ func (t *triage) attempt(ctx context.Context, c *candidate) []finding.Finding {
 	}
 	if err == nil && c.ep.TLS == TLSStartTLS {
 		if !s.OffersTLS() {
-			return []finding.Finding{finding.New(IDTLSRequired, subject, what+" not attempted: the server offers no STARTTLS, and the password is not sent in clear")}
+			return []finding.Finding{finding.New(IDTLSRequired, subject, finding.T("%s not attempted: the server offers no STARTTLS, and the password is not sent in clear", what))}
 		}
 		err = s.StartTLS(ctx, cfg)
 	}
@@ -131,7 +131,7 @@ func (t *triage) attempt(ctx context.Context, c *candidate) []finding.Finding {
 				return nil // plaintextSettings has said so
 			}
 			return []finding.Finding{finding.New(IDTLSRequired, subject,
-				what+": the server offers no login before TLS (RFC 8314 §4.1), so this setting cannot work",
+				finding.T("%s: the server offers no login before TLS (RFC 8314 §4.1), so this setting cannot work", what),
 				"capabilities before TLS: "+capsList(s))}
 		}
 		why := "the connection is not encrypted"
@@ -143,10 +143,10 @@ func (t *triage) attempt(ctx context.Context, c *candidate) []finding.Finding {
 				return nil // plaintextSettings has said so
 			}
 			return []finding.Finding{finding.New("login.insecure-auth", subject,
-				what+" not attempted: "+why+", and mailcheck does not send a password that an eavesdropper could read (--allow-insecure-auth overrides)")}
+				finding.T("%s not attempted: %s, and mailcheck does not send a password that an eavesdropper could read (--allow-insecure-auth overrides)", what, why))}
 		}
 		if c != t.userCand || secure {
-			out = append(out, finding.New("login.insecure-auth", subject, "The password was sent although "+why+" (--allow-insecure-auth)"))
+			out = append(out, finding.New("login.insecure-auth", subject, finding.T("The password was sent although %s (--allow-insecure-auth)", why)))
 		}
 	}
 
@@ -154,17 +154,17 @@ func (t *triage) attempt(ctx context.Context, c *candidate) []finding.Finding {
 	switch {
 	case errors.Is(err, errOAuthOnly):
 		f := finding.New(IDBasicAuthDisabled, subject,
-			what+" not attempted: the server offers only "+strings.Join(s.SASLMechanisms(), ", ")+": OAuth2 sign-in is required, a password cannot work")
+			finding.T("%s not attempted: the server offers only %s: OAuth2 sign-in is required, a password cannot work", what, strings.Join(s.SASLMechanisms(), ", ")))
 		return append(out, t.withProviderFix(f))
 	case errors.Is(err, errNoMechanism):
-		return append(out, finding.New("auth.none-offered", subject, what+" not attempted: the server offers no login mechanism", "capabilities: "+capsList(s)))
+		return append(out, finding.New("auth.none-offered", subject, finding.T("%s not attempted: the server offers no login mechanism", what), "capabilities: "+capsList(s)))
 	case err == nil:
-		f := finding.New(IDOK, subject, fmt.Sprintf("Logged in to %s as %s (%s)", c.describe(), user, mech))
+		f := finding.New(IDOK, subject, finding.T("Logged in to %s as %s (%s)", c.describe(), user, mech))
 		return append(out, f)
 	}
 	if r, ok := refusalOf(probeProtocol(c.ep), err); ok {
 		id, why := Classify(r, secure)
-		f := finding.New(id, subject, fmt.Sprintf("%s refused: %s", what, why),
+		f := finding.New(id, subject, finding.T("%s refused: %s", what, why),
 			"server replied: "+r.Reply, "mechanism: "+mech)
 		return append(out, t.withProviderFix(f))
 	}
@@ -207,18 +207,18 @@ func (t *triage) login(ctx context.Context, s *probe.Session, c *candidate, user
 // the credentials: inconclusive about them.
 func (t *triage) sessionFailure(subject, what string, err error) finding.Finding {
 	if errors.Is(err, os.ErrDeadlineExceeded) || errors.Is(err, context.DeadlineExceeded) {
-		return finding.New("conn.timeout", subject, what+": timed out (inconclusive)", errText(err))
+		return finding.New("conn.timeout", subject, finding.T("%s: timed out (inconclusive)", what), errText(err))
 	}
 	var re *probe.ReplyError
 	if errors.As(err, &re) && re.Busy {
-		return finding.New("conn.rate-limited", subject, what+": the server is busy: "+re.Reply)
+		return finding.New("conn.rate-limited", subject, finding.T("%s: the server is busy: %s", what, re.Reply))
 	}
 	msg := errText(err)
 	if strings.Contains(msg, "certificate") {
-		return finding.New(IDTemporaryFailure, subject, what+" not attempted: the certificate does not verify, and the password is not sent to a server that may not be the real one",
+		return finding.New(IDTemporaryFailure, subject, finding.T("%s not attempted: the certificate does not verify, and the password is not sent to a server that may not be the real one", what),
 			msg, "fix the certificate (see the tls.* findings), or, if the user has accepted it in the app, run again with --allow-insecure-auth")
 	}
-	return finding.New(IDTemporaryFailure, subject, what+" could not be completed", msg)
+	return finding.New(IDTemporaryFailure, subject, finding.T("%s could not be completed", what), msg)
 }
 
 // withProviderFix makes the fix name the provider's own page for
@@ -230,14 +230,12 @@ func (t *triage) withProviderFix(f finding.Finding) finding.Finding {
 	}
 	switch {
 	case (f.ID == IDAppPasswordRequired || f.ID == IDAuthFailed) && p.AppPasswordHelp != "":
-		prefix := ""
+		f.SetFix(finding.T("Create an application password for this app (%s: %s) and use it instead of the account password.", p.Name, p.AppPasswordHelp))
 		if f.ID == IDAuthFailed {
-			prefix = "Check the user name (the full address) and password; if the account has 2-step verification, "
+			f.SetFix(finding.T("Check the user name (the full address) and password; if the account has 2-step verification, create an application password for this app (%s: %s) and use it instead of the account password.", p.Name, p.AppPasswordHelp))
 		}
-		f.Fix = prefix + fmt.Sprintf("create an application password for this app (%s: %s) and use it instead of the account password.", p.Name, p.AppPasswordHelp)
-		f.Fix = strings.ToUpper(f.Fix[:1]) + f.Fix[1:]
 	case p.Login == LoginOAuth && (f.ID == IDAuthFailed || f.ID == IDBasicAuthDisabled):
-		f.Fix = fmt.Sprintf("%s accepts only OAuth2 sign-in from mail apps: use an app that offers \"Sign in with Microsoft\" (Outlook, Thunderbird, Apple Mail, Gmail app) and remove the password-based account.", p.Name)
+		f.SetFix(finding.T("%s accepts only OAuth2 sign-in from mail apps: use an app that offers \"Sign in with Microsoft\" (Outlook, Thunderbird, Apple Mail, Gmail app) and remove the password-based account.", p.Name))
 	}
 	return f
 }

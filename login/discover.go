@@ -94,7 +94,7 @@ func discover(ctx context.Context, env *Env, address string) *discovery {
 				Port: pe.Port, TLS: pe.TLS, Username: expandUser(pe.Username, address, local, domain)})
 		}
 		lists = append(lists, sourced{SourceProvider, eps})
-		f := finding.New("login.provider", domain, fmt.Sprintf("%s mail is hosted by %s (recognised by %s)", domain, p.Name, how), p.Note)
+		f := finding.New("login.provider", domain, finding.T("%s mail is hosted by %s (recognised by %s)", domain, p.Name, how), p.Note)
 		d.findings = append(d.findings, f)
 	}
 	if len(srv) > 0 {
@@ -213,7 +213,7 @@ func disagreement(domain string, lists []sourced, notOffered []srvService) (find
 	if len(ev) == 0 {
 		return finding.Finding{}, false
 	}
-	return finding.New("login.sources-disagree", domain, "The published client settings for "+domain+" disagree", ev...), true
+	return finding.New("login.sources-disagree", domain, finding.T("The published client settings for %s disagree", domain), ev...), true
 }
 
 // Describe renders an endpoint as support staff read settings to a user:
@@ -373,9 +373,9 @@ func lookupMX(ctx context.Context, r resolver.Resolver, domain string) ([]string
 // zones) or "inconclusive" — never into "missing".
 func dnsFinding(subject, what string, err error) finding.Finding {
 	if resolver.IsOutOfZone(err) {
-		return finding.New("dns.not-checked", subject, what+": outside the given zones and no --resolver was given")
+		return finding.New("dns.not-checked", subject, finding.T("%s: outside the given zones and no --resolver was given", what))
 	}
-	return finding.New("dns.lookup-failed", subject, what+": "+err.Error())
+	return finding.New("dns.lookup-failed", subject, finding.T("%s: %s", what, err.Error()))
 }
 
 // mxGuesses are the settings a mail app would try when nothing is

@@ -479,7 +479,7 @@ func (t *triage) userFindings() {
 		// certificate or AUTH, which its own findings explain.
 		return
 	}
-	title := fmt.Sprintf("The settings %s do not work: %s", u.describe(), wrongPortWhy(u))
+	title := finding.T("The settings %s do not work: %s", u.describe(), wrongPortWhy(u))
 	ev := []string{"what happened: " + u.ep.Reason}
 	if p.Banner != "" {
 		ev = append(ev, "first bytes: "+p.Banner)
@@ -487,10 +487,9 @@ func (t *triage) userFindings() {
 	ev = append(ev, "settings that work: "+joinDescribe(works, "; "))
 	f := finding.New("login.wrong-port", u.subject(), title, ev...)
 	best := works[0]
-	f.Fix = fmt.Sprintf("In the mail app, set %s server %s, port %d, connection security %s (user name %s).",
-		roleWord(best.ep.Role), best.ep.Host, best.ep.Port, TLSLabel(best.ep.TLS), t.username(best))
+	f.SetFix(finding.T("In the mail app, set %s server %s, port %d, connection security %s (user name %s).", roleWord(best.ep.Role), best.ep.Host, best.ep.Port, TLSLabel(best.ep.TLS), t.username(best)))
 	if len(works) > 1 {
-		f.Fix += " Also working: " + joinDescribe(works[1:], "; ") + "."
+		f.SetFix(f.FixText().Append(finding.T(" Also working: %s.", joinDescribe(works[1:], "; "))))
 	}
 	t.findings = append(t.findings, f)
 	// The wrong-port finding says it all; the probe's conn.* finding
@@ -507,15 +506,15 @@ func (t *triage) plaintextSettings(u *candidate, works []*candidate) {
 	var f finding.Finding
 	if len(p.AuthBeforeTLS) == 0 {
 		f = finding.New(IDTLSRequired, u.subject(),
-			fmt.Sprintf("%s cannot log in: the server offers no login before TLS", u.describe()),
+			finding.T("%s cannot log in: the server offers no login before TLS", u.describe()),
 			"capabilities before TLS: "+strings.Join(p.CapsBeforeTLS, ", "))
 	} else {
-		title := fmt.Sprintf("%s sends the password without encryption", u.describe())
+		title := finding.T("%s sends the password without encryption", u.describe())
 		switch {
 		case t.req.Password != "" && !t.req.AllowInsecureAuth:
-			title += "; mailcheck did not send it (--allow-insecure-auth overrides)"
+			title = finding.T("%s sends the password without encryption; mailcheck did not send it (--allow-insecure-auth overrides)", u.describe())
 		case t.req.Password != "":
-			title += "; it was sent anyway (--allow-insecure-auth)"
+			title = finding.T("%s sends the password without encryption; it was sent anyway (--allow-insecure-auth)", u.describe())
 		}
 		f = finding.New("login.insecure-auth", u.subject(), title,
 			"login offered before TLS: "+strings.Join(p.AuthBeforeTLS, ", "))
@@ -523,8 +522,7 @@ func (t *triage) plaintextSettings(u *candidate, works []*candidate) {
 	if len(works) > 0 {
 		best := works[0]
 		f.Evidence = append(f.Evidence, "settings that work: "+joinDescribe(works, "; "))
-		f.Fix = fmt.Sprintf("In the mail app, set connection security to %s on port %d (%s server %s).",
-			TLSLabel(best.ep.TLS), best.ep.Port, roleWord(best.ep.Role), best.ep.Host)
+		f.SetFix(finding.T("In the mail app, set connection security to %s on port %d (%s server %s).", TLSLabel(best.ep.TLS), best.ep.Port, roleWord(best.ep.Role), best.ep.Host))
 	}
 	t.findings = append(t.findings, f)
 }
@@ -554,7 +552,7 @@ func (t *triage) summary() {
 	domain := t.d.domain
 	if len(t.cands) == 0 {
 		t.findings = append(t.findings, finding.New("login.no-settings", domain,
-			"No client settings found for "+domain+": no known provider, no SRV records, no autoconfig file, and no mail host answers"))
+			finding.T("No client settings found for %s: no known provider, no SRV records, no autoconfig file, and no mail host answers", domain)))
 		return
 	}
 	var have, missing []string
@@ -581,11 +579,11 @@ func (t *triage) summary() {
 			parts = append(parts, what[m])
 		}
 		t.findings = append(t.findings, finding.New("login.no-settings", domain,
-			"No working settings for "+strings.Join(parts, " or ")+" of "+t.req.Address))
+			finding.T("No working settings for %s of %s", strings.Join(parts, " or "), t.req.Address)))
 	}
 	if len(have) > 0 {
 		t.findings = append(t.findings, finding.New("login.settings-found", domain,
-			"Working settings: "+strings.Join(have, "; ")))
+			finding.T("Working settings: %s", strings.Join(have, "; "))))
 	}
 }
 

@@ -83,7 +83,7 @@ func keyInfo(c *x509.Certificate) (string, int) {
 func certFindings(subject, host string, st *tls.ConnectionState, roots *x509.CertPool, now time.Time) []finding.Finding {
 	certs := st.PeerCertificates
 	if len(certs) == 0 {
-		return []finding.Finding{finding.New("tls.cert-untrusted", subject, "The server presented no certificate")}
+		return []finding.Finding{finding.New("tls.cert-untrusted", subject, finding.T("The server presented no certificate"))}
 	}
 	var out []finding.Finding
 	leaf := certs[0]
@@ -100,15 +100,15 @@ func certFindings(subject, host string, st *tls.ConnectionState, roots *x509.Cer
 		case now.After(c.NotAfter):
 			ago := int(now.Sub(c.NotAfter).Hours() / 24)
 			out = append(out, finding.New("tls.cert-expired", subject,
-				fmt.Sprintf("%s expired on %s (%d days ago)", what, day(c.NotAfter), ago), ev...))
+				finding.T("%s expired on %s (%d days ago)", what, day(c.NotAfter), ago), ev...))
 		case now.Before(c.NotBefore):
 			f := finding.New("tls.cert-expired", subject,
-				fmt.Sprintf("%s is not valid before %s (check the server's clock or the issuance)", what, day(c.NotBefore)), ev...)
+				finding.T("%s is not valid before %s (check the server's clock or the issuance)", what, day(c.NotBefore)), ev...)
 			out = append(out, f)
 		case i == 0 && c.NotAfter.Sub(now) < expiringWithin:
 			left := int(math.Ceil(c.NotAfter.Sub(now).Hours() / 24))
 			out = append(out, finding.New("tls.cert-expiring", subject,
-				fmt.Sprintf("The certificate expires in %d days, on %s", left, day(c.NotAfter)), ev...))
+				finding.T("The certificate expires in %d days, on %s", left, day(c.NotAfter)), ev...))
 		}
 	}
 
@@ -123,7 +123,7 @@ func certFindings(subject, host string, st *tls.ConnectionState, roots *x509.Cer
 			names = append(names, ip.String())
 		}
 		out = append(out, finding.New("tls.cert-hostname", subject,
-			fmt.Sprintf("The certificate does not cover %s; it names %s", host, orNone(names)),
+			finding.T("The certificate does not cover %s; it names %s", host, orNone(names)),
 			"certificate names: "+orNone(names)))
 	}
 
@@ -134,7 +134,7 @@ func certFindings(subject, host string, st *tls.ConnectionState, roots *x509.Cer
 				what = fmt.Sprintf("The chain certificate %q's", c.Subject.CommonName)
 			}
 			out = append(out, finding.New("tls.weak-key", subject,
-				fmt.Sprintf("%s RSA key has %d bits; at least %d are needed", what, k.N.BitLen(), minRSABits)))
+				finding.T("%s RSA key has %d bits; at least %d are needed", what, k.N.BitLen(), minRSABits)))
 		}
 	}
 
@@ -144,8 +144,7 @@ func certFindings(subject, host string, st *tls.ConnectionState, roots *x509.Cer
 		}
 	}
 	return append(out, finding.New("tls.ok", subject,
-		fmt.Sprintf("%s, certificate valid for %s until %s, issued by %s",
-			versionName(st.Version), host, day(leaf.NotAfter), issuerName(leaf))))
+		finding.T("%s, certificate valid for %s until %s, issued by %s", versionName(st.Version), host, day(leaf.NotAfter), issuerName(leaf))))
 }
 
 // trustError verifies the chain up to a trusted root regardless of the
@@ -193,15 +192,15 @@ func trustFinding(subject string, certs []*x509.Certificate, verr error) finding
 	}
 	if len(certs) == 1 && selfSigned(leaf) {
 		return finding.New("tls.cert-self-signed", subject,
-			fmt.Sprintf("The certificate is self-signed (%s) and no trusted CA vouches for it", leaf.Subject), ev...)
+			finding.T("The certificate is self-signed (%s) and no trusted CA vouches for it", leaf.Subject), ev...)
 	}
 	var ua x509.UnknownAuthorityError
 	if !errors.As(verr, &ua) {
-		return finding.New("tls.cert-untrusted", subject, "The certificate chain is not valid: "+verr.Error(), ev...)
+		return finding.New("tls.cert-untrusted", subject, finding.T("The certificate chain is not valid: %s", verr.Error()), ev...)
 	}
 	if selfSigned(top) {
 		return finding.New("tls.cert-untrusted", subject,
-			fmt.Sprintf("The chain ends at the root %q, which is not a trusted CA", top.Subject.CommonName), ev...)
+			finding.T("The chain ends at the root %q, which is not a trusted CA", top.Subject.CommonName), ev...)
 	}
 	// The last certificate sent names an issuer that was neither sent nor
 	// is a trusted root: either the server leaves out an intermediate
@@ -209,15 +208,14 @@ func trustFinding(subject string, certs []*x509.Certificate, verr error) finding
 	// intermediates) or the issuing CA is unknown. Only the issuer's
 	// certificate could tell which; name both, and its URL when the
 	// certificate gives one (RFC 5280 §4.2.2.1, CA Issuers).
-	title := fmt.Sprintf("Incomplete chain or unknown CA: the issuer %q of %q is neither sent by the server nor a trusted root",
+	title := finding.T("Incomplete chain or unknown CA: the issuer %q of %q is neither sent by the server nor a trusted root",
 		top.Issuer.CommonName, top.Subject.CommonName)
 	if len(top.IssuingCertificateURL) > 0 {
-		title = fmt.Sprintf("Missing intermediate certificate: the server does not send %q (published at %s), or that CA is not trusted",
+		title = finding.T("Missing intermediate certificate: the server does not send %q (published at %s), or that CA is not trusted",
 			top.Issuer.CommonName, top.IssuingCertificateURL[0])
 	}
 	f := finding.New("tls.cert-untrusted", subject, title, ev...)
-	f.Fix = "Serve the full chain: the certificate followed by every intermediate up to (not including) the root — " +
-		"for most servers, the CA's fullchain.pem. If the CA is private, clients must be given its root (mailcheck: --ca)."
+	f.SetFix(finding.T("Serve the full chain: the certificate followed by every intermediate up to (not including) the root — for most servers, the CA's fullchain.pem. If the CA is private, clients must be given its root (mailcheck: --ca)."))
 	return f
 }
 

@@ -3,7 +3,6 @@ package probe
 import (
 	"cmp"
 	"context"
-	"fmt"
 	"net/netip"
 	"slices"
 	"strings"
@@ -66,7 +65,7 @@ func softenClosedPorts(fs []finding.Finding) {
 	for i := range fs {
 		if fs[i].ID == "conn.refused" {
 			fs[i].Severity = finding.Info
-			fs[i].Fix = "Nothing to do if this service is not offered on purpose; otherwise start it, or open the port in the firewall"
+			fs[i].SetFix(finding.T("Nothing to do if this service is not offered on purpose; otherwise start it, or open the port in the firewall"))
 		}
 	}
 }
@@ -85,9 +84,9 @@ func MX(ctx context.Context, o Options, domain string) ([]finding.Probe, []findi
 	if err != nil {
 		if resolver.IsOutOfZone(err) {
 			return nil, []finding.Finding{finding.New("dns.not-checked", subject,
-				"MX servers not probed: "+domain+" is outside the given zones and no --resolver was given")}
+				finding.T("MX servers not probed: %s is outside the given zones and no --resolver was given", domain))}
 		}
-		return nil, []finding.Finding{finding.New("dns.lookup-failed", subject, "MX servers not probed: "+err.Error())}
+		return nil, []finding.Finding{finding.New("dns.lookup-failed", subject, finding.T("MX servers not probed: %s", err.Error()))}
 	}
 	type mx struct {
 		pref uint16
@@ -192,9 +191,9 @@ func lookupAddrs(ctx context.Context, o Options, host string) ([]netip.Addr, err
 func addrFinding(host, subject string, err error) finding.Finding {
 	switch {
 	case err == nil:
-		return finding.New("conn.unreachable", subject, host+" has no A or AAAA record: nothing to probe")
+		return finding.New("conn.unreachable", subject, finding.T("%s has no A or AAAA record: nothing to probe", host))
 	case resolver.IsOutOfZone(err):
-		return finding.New("dns.not-checked", subject, "Not probed: "+host+" is outside the given zones and no --resolver was given")
+		return finding.New("dns.not-checked", subject, finding.T("Not probed: %s is outside the given zones and no --resolver was given", host))
 	}
-	return finding.New("dns.lookup-failed", subject, fmt.Sprintf("Not probed: looking up %s failed: %v", host, err))
+	return finding.New("dns.lookup-failed", subject, finding.T("Not probed: looking up %s failed: %v", host, err))
 }

@@ -109,7 +109,7 @@ func run(ctx context.Context, o Options, t Target, subject string) (finding.Prob
 			pr := newProbe(t, "")
 			pr.Status = StatusProtocolError
 			pr.Error = fmt.Sprintf("no protocol given for non-standard port %d", t.Port)
-			return pr, []finding.Finding{finding.New("conn.protocol", subject, pr.Error+" (use --protocol)")}
+			return pr, []finding.Finding{finding.New("conn.protocol", subject, finding.T("%s (use --protocol)", pr.Error))}
 		}
 		t.Protocol = p
 	}
@@ -118,7 +118,7 @@ func run(ctx context.Context, o Options, t Target, subject string) (finding.Prob
 		pr.Status = StatusProtocolError
 		pr.Error = fmt.Sprintf("unknown protocol %q", t.Protocol)
 		return pr, []finding.Finding{finding.New("conn.protocol", subject,
-			pr.Error+"; use one of "+strings.Join(Protocols, ", "))}
+			finding.T("%s; use one of %s", pr.Error, strings.Join(Protocols, ", ")))}
 	}
 	r := &result{t: t, subject: subject, o: o}
 	cfg := probeTLSConfig(t.name(), tls.VersionTLS10, tls.VersionTLS13)
@@ -318,19 +318,19 @@ func (r *result) findings() []finding.Finding {
 	// Connection.
 	switch {
 	case err == nil:
-		out = append(out, finding.New("conn.ok", subject, fmt.Sprintf("%s answers on port %d", proto, port), evidenceBanner(s)...))
+		out = append(out, finding.New("conn.ok", subject, finding.T("%s answers on port %d", proto, port), evidenceBanner(s)...))
 	case s == nil && isRefused(err):
 		return []finding.Finding{finding.New("conn.refused", subject,
-			fmt.Sprintf("Port %d refuses connections: no %s service is listening", port, proto))}
+			finding.T("Port %d refuses connections: no %s service is listening", port, proto))}
 	case s == nil && isUnreachable(err):
 		return []finding.Finding{finding.New("conn.unreachable", subject,
-			fmt.Sprintf("%s cannot be reached from here: %v", r.t.Addr, errors.Unwrap(err)))}
+			finding.T("%s cannot be reached from here: %v", r.t.Addr, errors.Unwrap(err)))}
 	case s == nil:
-		f := finding.New("conn.timeout", subject, fmt.Sprintf("Connecting to port %d failed: %v", port, errors.Unwrap(err)))
+		f := finding.New("conn.timeout", subject, finding.T("Connecting to port %d failed: %v", port, errors.Unwrap(err)))
 		return []finding.Finding{f}
 	case r.sniffTLS:
 		return []finding.Finding{finding.New("conn.protocol", subject,
-			fmt.Sprintf("Port %d speaks implicit TLS, but %s expects a plaintext greeting and STARTTLS", port, proto),
+			finding.T("Port %d speaks implicit TLS, but %s expects a plaintext greeting and STARTTLS", port, proto),
 			"no greeting within the step timeout; a TLS ClientHello on a new connection completed a handshake")}
 	default:
 		out = append(out, r.failureFinding())
@@ -343,7 +343,7 @@ func (r *result) findings() []finding.Finding {
 			cmd = "STLS"
 		}
 		f := finding.New("tls.starttls-missing", subject,
-			fmt.Sprintf("Port %d offers no %s: everything, passwords included, crosses the network in clear", port, cmd),
+			finding.T("Port %d offers no %s: everything, passwords included, crosses the network in clear", port, cmd),
 			"capabilities: "+capsText(s.CapsBeforeTLS))
 		if r.t.Protocol == "smtp" {
 			// Kept at fail on an MX too: without STARTTLS every
@@ -351,7 +351,7 @@ func (r *result) findings() []finding.Finding {
 			// MTA-STS (RFC 8461) and DANE (RFC 7672) cannot protect
 			// the domain. Opportunistic senders still deliver, so
 			// the title says what is at stake rather than "broken".
-			f.Title = "Port 25 offers no STARTTLS: mail to this MX crosses the network in clear, and MTA-STS/DANE cannot be used"
+			f.SetTitle(finding.T("Port 25 offers no STARTTLS: mail to this MX crosses the network in clear, and MTA-STS/DANE cannot be used"))
 		}
 		out = append(out, f)
 	}
@@ -360,7 +360,7 @@ func (r *result) findings() []finding.Finding {
 		legacy := r.legacyList()
 		if len(legacy) > 0 {
 			out = append(out, finding.New("tls.version-legacy", subject,
-				fmt.Sprintf("%s still accepted (deprecated by RFC 8996)", strings.Join(legacy, " and "))))
+				finding.T("%s still accepted (deprecated by RFC 8996)", strings.Join(legacy, " and "))))
 		}
 	}
 
@@ -399,46 +399,46 @@ func (r *result) failureFinding() finding.Finding {
 	switch {
 	case errors.As(err, &re) && re.Busy:
 		return finding.New("conn.rate-limited", subject,
-			fmt.Sprintf("The server is busy or rate-limiting this client at %s: %s", step, printable(re.Reply)), ev...)
+			finding.T("The server is busy or rate-limiting this client at %s: %s", step, printable(re.Reply)), ev...)
 	case errors.As(err, &re) && step == "greeting":
 		// A 554 greeting: the server refuses this client (often a
 		// blocklisted address). That says more about the prober than
 		// about the server, so it is inconclusive like a 421.
 		f := finding.New("conn.rate-limited", subject,
-			fmt.Sprintf("The server refuses service to this client: %s", printable(re.Reply)), ev...)
+			finding.T("The server refuses service to this client: %s", printable(re.Reply)), ev...)
 		return f
 	case errors.As(err, &rh):
 		got := r.s.Banner
 		return finding.New("conn.protocol", subject,
-			fmt.Sprintf("Port %d answers in plaintext (%q), but %s expects implicit TLS (RFC 8314)", port, got, protocolNames[r.t.Protocol]),
+			finding.T("Port %d answers in plaintext (%q), but %s expects implicit TLS (RFC 8314)", port, got, protocolNames[r.t.Protocol]),
 			append(ev, "first bytes: "+got)...)
 	case errors.As(err, &pe):
 		return finding.New("conn.protocol", subject,
-			fmt.Sprintf("Port %d does not speak %s at %s: %s", port, protocolNames[r.t.Protocol], step, pe.Error()), ev...)
+			finding.T("Port %d does not speak %s at %s: %s", port, protocolNames[r.t.Protocol], step, pe.Error()), ev...)
 	case isTimeout(err):
 		what := "waiting for the " + step
 		if step == "greeting" && !s.silent() {
 			what = "in the middle of the greeting"
 		}
 		return finding.New("conn.timeout", subject,
-			fmt.Sprintf("Timed out %s on port %d (inconclusive)", what, port), ev...)
+			finding.T("Timed out %s on port %d (inconclusive)", what, port), ev...)
 	case errors.As(err, &re) && (step == "STARTTLS" || step == "STLS"):
 		// Announced but refused, typically "454 4.7.0 TLS not available
 		// due to local problem": a missing or unreadable certificate,
 		// which lasts until someone fixes it (RFC 3207 §4).
 		return finding.New("tls.handshake-failed", subject,
-			fmt.Sprintf("Port %d announces %s but refuses it: %s", port, step, printable(re.Reply)), ev...)
+			finding.T("Port %d announces %s but refuses it: %s", port, step, printable(re.Reply)), ev...)
 	case errors.As(err, &re):
 		return finding.New("conn.protocol", subject,
-			fmt.Sprintf("The server refused %s on port %d: %s", step, port, printable(re.Reply)), ev...)
+			finding.T("The server refused %s on port %d: %s", step, port, printable(re.Reply)), ev...)
 	case step == stepHandshake && !isClosed(err):
 		return finding.New("tls.handshake-failed", subject,
-			fmt.Sprintf("The TLS handshake on port %d failed: %v", port, errors.Unwrap(err)), ev...)
+			finding.T("The TLS handshake on port %d failed: %v", port, errors.Unwrap(err)), ev...)
 	}
 	// The server closed or reset the connection.
-	title := fmt.Sprintf("The server closed the connection during the %s on port %d", step, port)
+	title := finding.T("The server closed the connection during the %s on port %d", step, port)
 	if step == stepHandshake && !implicitTLS(r.t.Protocol) {
-		title = fmt.Sprintf("The server accepted STARTTLS on port %d, then closed the connection instead of completing the TLS handshake", port)
+		title = finding.T("The server accepted STARTTLS on port %d, then closed the connection instead of completing the TLS handshake", port)
 	}
 	return finding.New("conn.protocol", subject, title, ev...)
 }
@@ -489,7 +489,7 @@ func (r *result) authFindings() []finding.Finding {
 		if len(bad) > 0 {
 			exposed = true
 			out = append(out, finding.New("auth.plaintext-exposed", subject,
-				fmt.Sprintf("Port %d offers %s before TLS: a client may send its password in clear", r.t.Port, strings.Join(bad, ", ")),
+				finding.T("Port %d offers %s before TLS: a client may send its password in clear", r.t.Port, strings.Join(bad, ", ")),
 				"capabilities before TLS: "+capsText(s.CapsBeforeTLS)))
 		}
 	}
@@ -497,7 +497,7 @@ func (r *result) authFindings() []finding.Finding {
 		// No TLS session to judge. Port 25 needs no AUTH at all, so a
 		// plaintext MX that exposes nothing is fine on this count.
 		if !exposed && !needsAuth(r.t.Protocol) && s.HaveCapsBefore {
-			out = append(out, finding.New("auth.ok", subject, "No authentication is offered in clear"))
+			out = append(out, finding.New("auth.ok", subject, finding.T("No authentication is offered in clear")))
 		}
 		return out
 	}
@@ -505,7 +505,7 @@ func (r *result) authFindings() []finding.Finding {
 	if needsAuth(r.t.Protocol) {
 		if len(mechs) == 0 {
 			return append(out, finding.New("auth.none-offered", subject,
-				fmt.Sprintf("Port %d offers no authentication mechanism even over TLS: mail clients cannot log in", r.t.Port),
+				finding.T("Port %d offers no authentication mechanism even over TLS: mail clients cannot log in", r.t.Port),
 				"capabilities after TLS: "+capsText(s.CapsAfterTLS)))
 		}
 		oauthOnly := true
@@ -516,15 +516,15 @@ func (r *result) authFindings() []finding.Finding {
 		}
 		if oauthOnly {
 			out = append(out, finding.New("auth.oauth-only", subject,
-				fmt.Sprintf("Port %d offers only %s: clients need OAuth2 support, passwords are refused", r.t.Port, strings.Join(mechs, ", "))))
+				finding.T("Port %d offers only %s: clients need OAuth2 support, passwords are refused", r.t.Port, strings.Join(mechs, ", "))))
 		}
 	}
 	if exposed {
 		return out
 	}
-	title := fmt.Sprintf("Authentication (%s) is offered only over TLS", strings.Join(mechs, ", "))
+	title := finding.T("Authentication (%s) is offered only over TLS", strings.Join(mechs, ", "))
 	if len(mechs) == 0 {
-		title = "No authentication is offered before TLS"
+		title = finding.T("No authentication is offered before TLS")
 	}
 	return append(out, finding.New("auth.ok", subject, title))
 }

@@ -2,7 +2,6 @@ package probe
 
 import (
 	"context"
-	"fmt"
 	"net/netip"
 	"strings"
 
@@ -32,14 +31,14 @@ func (rv reverse) finding() finding.Finding {
 	subject := rv.addr.String() + " PTR"
 	switch {
 	case rv.confirmed:
-		return finding.New("ptr.ok", subject, fmt.Sprintf("%s has a PTR that resolves back to it (%s)", rv.addr, strings.Join(rv.names, ", ")))
+		return finding.New("ptr.ok", subject, finding.T("%s has a PTR that resolves back to it (%s)", rv.addr, strings.Join(rv.names, ", ")))
 	case rv.err != nil && resolver.IsOutOfZone(rv.err):
-		return finding.New("dns.not-checked", subject, "Reverse DNS of "+rv.addr.String()+" not checked: outside the given zones")
+		return finding.New("dns.not-checked", subject, finding.T("Reverse DNS of %s not checked: outside the given zones", rv.addr.String()))
 	case rv.err != nil:
-		return finding.New("dns.lookup-failed", subject, fmt.Sprintf("Reverse DNS of %s could not be checked: %v", rv.addr, rv.err))
+		return finding.New("dns.lookup-failed", subject, finding.T("Reverse DNS of %s could not be checked: %v", rv.addr, rv.err))
 	case len(rv.names) == 0:
-		return finding.New("ptr.missing", subject, rv.addr.String()+" has no PTR record")
+		return finding.New("ptr.missing", subject, finding.T("%s has no PTR record", rv.addr.String()))
 	}
 	return finding.New("ptr.mismatch", subject,
-		fmt.Sprintf("The PTR of %s (%s) does not resolve back to it", rv.addr, strings.Join(rv.names, ", ")))
+		finding.T("The PTR of %s (%s) does not resolve back to it", rv.addr, strings.Join(rv.names, ", ")))
 }

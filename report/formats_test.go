@@ -313,7 +313,7 @@ func TestMarkdownEscapesCells(t *testing.T) {
 
 func TestTextNeutralisesControlCharacters(t *testing.T) {
 	r := finding.Report{Target: "evil.example", Findings: []finding.Finding{
-		finding.New("conn.protocol", "evil.example:25", "Unexpected banner \x1b[2J\x1b]0;pwned\x07", "220 \x1b[31mhello"),
+		finding.New("conn.protocol", "evil.example:25", finding.T("Unexpected banner \x1b[2J\x1b]0;pwned\a"), "220 \x1b[31mhello"),
 	}, Probes: []finding.Probe{{Host: "evil.example", Addr: "192.0.2.9:25", Protocol: "smtp", Status: "protocol-error",
 		Transcript: []string{"S: 220 \x1b[2Jhi\r"}}}}
 	var buf bytes.Buffer
@@ -330,7 +330,7 @@ func TestTextNeutralisesControlCharacters(t *testing.T) {
 }
 
 func TestTextShowsLoginSettings(t *testing.T) {
-	r := finding.Report{Target: "user@example.com", Findings: []finding.Finding{finding.New("login.ok", "mail.example.com:993", "")},
+	r := finding.Report{Target: "user@example.com", Findings: []finding.Finding{finding.New("login.ok", "mail.example.com:993", finding.Text{})},
 		Login: &finding.LoginSettings{Address: "user@example.com", Candidates: []finding.ClientEndpoint{
 			{Role: "incoming", Protocol: "imap", Host: "mail.example.com", Port: 993, TLS: "implicit", Verdict: "recommended", Recommended: true,
 				Username: "user@example.com", Sources: []string{"srv", "autoconfig"}},
@@ -350,5 +350,21 @@ func TestTextShowsLoginSettings(t *testing.T) {
 	// The settings come before the findings: support staff read them out.
 	if strings.Index(out, "Client settings") > strings.Index(out, "login.ok") {
 		t.Errorf("the client settings must come first:\n%s", out)
+	}
+}
+
+// TestLangWritesFindingsInFrench: --lang fr changes titles and fixes in
+// every format, never IDs or keys, and leaves the caller's report English.
+func TestLangWritesFindingsInFrench(t *testing.T) {
+	f := finding.New("spf.missing", "example.com TXT", finding.T("No SPF record: %s does not exist", "example.com"))
+	reports := []finding.Report{{Schema: finding.Schema, Target: "example.com", Started: started, Findings: []finding.Finding{f}}}
+	for _, format := range []string{"json", "text", "markdown"} {
+		out := render(t, reports, Options{Format: format, Lang: finding.French})
+		if !strings.Contains(out, "Aucun enregistrement SPF : example.com n'existe pas") || !strings.Contains(out, "spf.missing") {
+			t.Errorf("%s in French lacks the French title or the ID:\n%s", format, out)
+		}
+	}
+	if reports[0].Findings[0].Title != "No SPF record: example.com does not exist" {
+		t.Errorf("rendering changed the caller's finding: %q", reports[0].Findings[0].Title)
 	}
 }

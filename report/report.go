@@ -33,6 +33,9 @@ type Options struct {
 	// ToolName and ToolVersion name the tool in SARIF and JUnit output;
 	// ToolName defaults to "mailcheck".
 	ToolName, ToolVersion string
+	// Lang is the language of titles and fixes; findings are made in
+	// English and written in Lang here. Empty means English.
+	Lang finding.Lang
 	// Now is the clock for times the renderer adds itself (SARIF's
 	// invocation end); nil means time.Now. Tests pass a fixed clock.
 	Now func() time.Time
@@ -82,7 +85,25 @@ func Render(w io.Writer, reports []finding.Report, opts Options) error {
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
-	return r(w, reports, opts)
+	return r(w, localize(reports, opts.Lang), opts)
+}
+
+// localize returns reports with every finding written in lang; the
+// callers' reports are not modified.
+func localize(reports []finding.Report, lang finding.Lang) []finding.Report {
+	if lang == "" || lang == finding.English {
+		return reports
+	}
+	out := make([]finding.Report, len(reports))
+	for i, r := range reports {
+		fs := make([]finding.Finding, len(r.Findings))
+		for j, f := range r.Findings {
+			fs[j] = f.In(lang)
+		}
+		r.Findings = fs
+		out[i] = r
+	}
+	return out
 }
 
 // counts reports whether a finding counts towards the exit code: findings

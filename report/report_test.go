@@ -32,25 +32,25 @@ func sampleReports() []finding.Report {
 		f.Baseline = baseline
 		return f
 	}
-	allowed := finding.New("dmarc.rua-missing", "_dmarc.example.com TXT", "")
+	allowed := finding.New("dmarc.rua-missing", "_dmarc.example.com TXT", finding.Text{})
 	allowed.Allowed = "until 2027-06-30: reports are handled by our provider"
-	expiring := finding.New("tls.cert-expiring", "mx1.example.com:25", "The certificate expires in 9 days (2026-11-30)",
+	expiring := finding.New("tls.cert-expiring", "mx1.example.com:25", finding.T("The certificate expires in 9 days (2026-11-30)"),
 		"CN=mx1.example.com, issued by R11")
 	a := finding.Report{
 		Schema: finding.Schema, Target: "example.com", Started: started, DurationMS: 412,
 		Findings: []finding.Finding{
-			finding.New("mx.ok", "example.com MX", ""),
-			withFix(finding.New("mx.cname", "example.com MX", "MX target mail.example.com is a CNAME\nto web.example.net | 100% <alias>",
+			finding.New("mx.ok", "example.com MX", finding.Text{}),
+			withFix(finding.New("mx.cname", "example.com MX", finding.T("MX target mail.example.com is a CNAME\nto web.example.net | 100%% <alias>"),
 				"example.com. 3600 IN MX 10 mail.example.com."), &finding.Location{File: "zones/ex,ample:v2.zone", Line: 7}, ""),
-			withFix(finding.New("spf.lookup-limit", "example.com TXT", "SPF needs 12 DNS lookups; the limit is 10",
+			withFix(finding.New("spf.lookup-limit", "example.com TXT", finding.T("SPF needs 12 DNS lookups; the limit is 10"),
 				"v=spf1 include:_spf.a.example include:_spf.b.example -all"), &finding.Location{File: zone, Line: 12}, "new"),
-			withFix(finding.New("spf.all-neutral", "example.com TXT", ""), &finding.Location{File: zone, Line: 12}, "fixed"),
-			withFix(finding.New("dmarc.policy-none", "_dmarc.example.com TXT", "", "v=DMARC1; p=none"),
+			withFix(finding.New("spf.all-neutral", "example.com TXT", finding.Text{}), &finding.Location{File: zone, Line: 12}, "fixed"),
+			withFix(finding.New("dmarc.policy-none", "_dmarc.example.com TXT", finding.Text{}, "v=DMARC1; p=none"),
 				&finding.Location{File: zone, Line: 14}, "unchanged"),
 			allowed,
-			finding.New("dkim.ok", "s2026._domainkey.example.com TXT", ""),
-			finding.New("tlsrpt.missing", "_smtp._tls.example.com TXT", ""),
-			finding.New("conn.timeout", "mx2.example.com:25", "", "dial tcp 192.0.2.2:25: i/o timeout"),
+			finding.New("dkim.ok", "s2026._domainkey.example.com TXT", finding.Text{}),
+			finding.New("tlsrpt.missing", "_smtp._tls.example.com TXT", finding.Text{}),
+			finding.New("conn.timeout", "mx2.example.com:25", finding.Text{}, "dial tcp 192.0.2.2:25: i/o timeout"),
 			expiring,
 		},
 		Probes: []finding.Probe{
@@ -69,9 +69,9 @@ func sampleReports() []finding.Report {
 	b := finding.Report{
 		Schema: finding.Schema, Target: "example.org", Started: started.Add(time.Second), DurationMS: 88,
 		Findings: []finding.Finding{
-			finding.New("spf.ok", "example.org TXT", ""),
-			finding.New("dmarc.missing", "_dmarc.example.org TXT", ""),
-			finding.New("mtasts.missing", "_mta-sts.example.org TXT", ""),
+			finding.New("spf.ok", "example.org TXT", finding.Text{}),
+			finding.New("dmarc.missing", "_dmarc.example.org TXT", finding.Text{}),
+			finding.New("mtasts.missing", "_mta-sts.example.org TXT", finding.Text{}),
 		},
 	}
 	return []finding.Report{a, b}

@@ -56,6 +56,9 @@ func explainRun(opts *ExplainOptions, list bool) error {
 		if err != nil {
 			return err
 		}
+		for i := range entries {
+			entries[i] = entries[i].In(opts.IO.Lang)
+		}
 		if opts.Format == "json" {
 			return writeJSON(out, entries)
 		}
@@ -72,6 +75,7 @@ func explainRun(opts *ExplainOptions, list bool) error {
 		if !ok {
 			return usageErrorf("unknown finding ID %q (mailcheck explain --list shows them all)", opts.Query)
 		}
+		e = e.In(opts.IO.Lang)
 		if opts.Format == "json" {
 			return writeJSON(out, e)
 		}
@@ -79,6 +83,9 @@ func explainRun(opts *ExplainOptions, list bool) error {
 		return nil
 	}
 	matches := finding.Match(opts.Query)
+	for i := range matches {
+		matches[i] = matches[i].In(opts.IO.Lang)
+	}
 	if opts.Format == "json" {
 		if matches == nil {
 			matches = []finding.Entry{}

@@ -147,6 +147,7 @@ func (f *OutputFlags) build(io *IOStreams) (*Net, error) {
 		FailOn:        n.FailOn,
 		GitHubActions: io.Getenv("GITHUB_ACTIONS") == "true",
 		ToolName:      "mailcheck",
+		Lang:          io.Lang,
 		ToolVersion:   Version,
 	}
 	if n.FailNever {

@@ -14,6 +14,8 @@ import (
 
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
+
+	"github.com/mailcheck-cli/mailcheck/finding"
 )
 
 // Exit codes (SPEC "Exit codes").
@@ -38,6 +40,16 @@ type IOStreams struct {
 	InTTY bool
 	// Getenv reads the environment (NO_COLOR, GITHUB_ACTIONS, password vars).
 	Getenv func(string) string
+	// Lang is the language of the texts for people (--lang, else the
+	// locale variables); set before a command runs.
+	Lang finding.Lang
+}
+
+func (io *IOStreams) getenv(name string) string {
+	if io.Getenv == nil {
+		return ""
+	}
+	return io.Getenv(name)
 }
 
 // SystemIO returns the process's streams.
@@ -116,6 +128,20 @@ DNSSEC, reverse DNS — and probes the SMTP, IMAP and POP3 servers behind it
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error {
 		return &UsageError{Msg: err.Error()}
 	})
+	var lang string
+	root.PersistentFlags().StringVar(&lang, "lang", "", "language of titles, fixes and help: en|fr (default: from LC_ALL, LC_MESSAGES, LANG)")
+	root.PersistentPreRunE = func(cmd *cobra.Command, _ []string) error {
+		if lang == "" {
+			io.Lang = finding.LangFromEnv(io.getenv)
+			return nil
+		}
+		l, err := finding.ParseLang(lang)
+		if err != nil {
+			return &UsageError{Msg: "--lang: " + err.Error()}
+		}
+		io.Lang = l
+		return nil
+	}
 	root.AddCommand(
 		NewCmdDomain(io, nil),
 		NewCmdProbe(io),
