@@ -21,9 +21,9 @@ type Entry struct {
 	// errors, server replies and bounces that point at this finding; used by
 	// `mailcheck explain TEXT`.
 	Match []string `yaml:"match,omitempty" json:"match,omitempty"`
-	// FR is the entry in French; In(French) falls back to English for a
-	// field it leaves empty.
-	FR *EntryText `yaml:"fr,omitempty" json:"-"`
+	// FR is the entry in French, from i18n/fr/catalogue.yaml; In(French)
+	// falls back to English for a field it leaves empty.
+	FR *EntryText `yaml:"-" json:"-"`
 }
 
 // EntryText is the translated text of an entry.
@@ -69,13 +69,25 @@ func load() {
 		catalogueErr = fmt.Errorf("catalogue.yaml: %w", err)
 		return
 	}
+	fr, err := loadCatalogueTranslation(French)
+	if err != nil {
+		catalogueErr = err
+		return
+	}
 	catalogue = make(map[string]Entry, len(entries))
 	for _, e := range entries {
+		e.FR = fr[e.ID]
 		if _, dup := catalogue[e.ID]; dup {
 			catalogueErr = fmt.Errorf("catalogue.yaml: %s listed twice", e.ID)
 			return
 		}
 		catalogue[e.ID] = e
+	}
+	for id := range fr {
+		if _, ok := catalogue[id]; !ok {
+			catalogueErr = fmt.Errorf("i18n/fr/%s: %s is not in the catalogue", catalogueFile, id)
+			return
+		}
 	}
 }
 

@@ -2,6 +2,7 @@ package finding
 
 import (
 	"embed"
+	"errors"
 	"fmt"
 	"io/fs"
 	"path"
@@ -154,6 +155,26 @@ func (t Text) MarshalText() ([]byte, error) { return []byte(t.en), nil }
 //go:embed i18n
 var i18nFS embed.FS
 
+// catalogueFile, in i18n/<lang>/, holds the catalogue in that language:
+// finding ID → title, why and fix.
+const catalogueFile = "catalogue.yaml"
+
+// loadCatalogueTranslation reads i18n/<lang>/catalogue.yaml.
+func loadCatalogueTranslation(l Lang) (map[string]*EntryText, error) {
+	data, err := i18nFS.ReadFile("i18n/" + string(l) + "/" + catalogueFile)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	var m map[string]*EntryText
+	if err := yaml.Unmarshal(data, &m); err != nil {
+		return nil, fmt.Errorf("i18n/%s/%s: %w", l, catalogueFile, err)
+	}
+	return m, nil
+}
+
 var (
 	translationsOnce sync.Once
 	translations     map[Lang]map[string]string
@@ -166,7 +187,7 @@ var (
 func loadTranslations() {
 	translations = map[Lang]map[string]string{}
 	translationsErr = fs.WalkDir(i18nFS, "i18n", func(p string, d fs.DirEntry, err error) error {
-		if err != nil || d.IsDir() || path.Ext(p) != ".yaml" {
+		if err != nil || d.IsDir() || path.Ext(p) != ".yaml" || path.Base(p) == catalogueFile {
 			return err
 		}
 		lang, err := ParseLang(path.Base(path.Dir(p)))
