@@ -3,14 +3,39 @@ package dsn
 import (
 	"encoding/base64"
 	"io"
-	"regexp"
 	"strings"
 )
 
-// scanStart finds where delivery-status fields begin in pasted text: a line
-// that starts (after optional indentation or quoting) with one of the
-// fields only a status report has.
-var scanStart = regexp.MustCompile(`(?im)^[ \t>]*(Reporting-MTA|Final-Recipient|Original-Recipient)[ \t]*:`)
+// scanStarts are the fields only a status report has; a line that starts
+// with one (after indentation or quoting) begins the report.
+var scanStarts = []string{"reporting-mta", "final-recipient", "original-recipient"}
+
+// scanStart returns the offset of the first line that starts a report, -1
+// when none does. A loop over lines rather than a regular expression: it
+// runs over whole message bodies, megabytes of them.
+func scanStart(text string) int {
+	for off := 0; off < len(text); {
+		end := strings.IndexByte(text[off:], '\n')
+		line := text[off:]
+		if end >= 0 {
+			line = text[off : off+end]
+		}
+		l := strings.TrimLeft(line, " \t>")
+		if name, _, ok := strings.Cut(l, ":"); ok && len(name) <= len("original-recipient")+2 {
+			name = strings.TrimRight(name, " \t")
+			for _, s := range scanStarts {
+				if strings.EqualFold(name, s) {
+					return off
+				}
+			}
+		}
+		if end < 0 {
+			break
+		}
+		off += end + 1
+	}
+	return -1
+}
 
 // Scan reads the delivery-status fields out of text pasted from a mail
 // client, where the MIME structure is gone: the "Final-Recipient:",
@@ -20,11 +45,11 @@ var scanStart = regexp.MustCompile(`(?im)^[ \t>]*(Reporting-MTA|Final-Recipient|
 // A whole message (headers and MIME parts) is better read with Parse; Scan
 // is for `mailcheck explain -` and for bounces that lost their structure.
 func Scan(text string) *Report {
-	loc := scanStart.FindStringIndex(text)
-	if loc == nil {
+	start := scanStart(text)
+	if start < 0 {
 		return nil
 	}
-	text = text[loc[0]:]
+	text = text[start:]
 	var kept []string
 	for _, line := range strings.Split(strings.ReplaceAll(text, "\r\n", "\n"), "\n") {
 		trimmed := strings.TrimLeft(line, " \t>")
