@@ -195,6 +195,8 @@ type Report struct {
 	Probes     []Probe   `json:"probes,omitempty"`
 	// Login holds client settings discovered by `mailcheck login`.
 	Login *LoginSettings `json:"login,omitempty"`
+	// Message holds what `mailcheck message` read in a message.
+	Message *MessageReport `json:"message,omitempty"`
 	// Detail holds human-oriented extra lines shown with --verbose (the SPF
 	// include tree, transcripts). Not part of the stable schema.
 	Detail []string `json:"detail,omitempty"`

@@ -30,6 +30,7 @@ func writeMarkdownReport(w io.Writer, r finding.Report, opts Options) {
 		fmt.Fprintf(w, "Checked %s in %d ms.\n\n", r.Started.UTC().Format("2006-01-02 15:04:05 UTC"), r.DurationMS)
 	}
 
+	writeMessageMarkdown(w, r.Message, opts)
 	t := tallyOf(r.Findings)
 	var head, cells []string
 	for s := finding.Pass; s <= finding.Error; s++ {

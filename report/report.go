@@ -172,6 +172,7 @@ var areaTitles = map[string]string{
 	"login":  "Login",
 	"policy": "Policy",
 	"change": "Change safety",
+	"msg":    "Message checks",
 }
 
 func areaTitle(area string) string {

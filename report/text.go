@@ -93,6 +93,7 @@ func writeTextReport(w io.Writer, r finding.Report, opts Options, p palette) tal
 		fmt.Fprintln(w, p.heading.Sprint("Client settings for "+printable(r.Login.Address)))
 		writeLoginTable(w, r.Login.Candidates)
 	}
+	writeMessageText(w, r.Message, opts, p)
 	for _, g := range groupByArea(r.Findings) {
 		fmt.Fprintln(w)
 		fmt.Fprintln(w, p.heading.Sprint(areaTitle(g.area)))
