@@ -8,18 +8,17 @@ import (
 	"time"
 
 	"github.com/miekg/dns"
-
-	"github.com/mailcheck-cli/mailcheck/resolver"
 )
 
 // startDNS serves the scenario's zones, authoritatively, over UDP and TCP
 // on one port (RFC 7766 §5: TCP is not optional), with the resolver
 // package's zone handler.
 func (s *Server) startDNS() error {
-	zone, err := resolver.ScenarioZone(s.sc)
+	zone, err := s.servedZone()
 	if err != nil {
 		return err
 	}
+	s.zone = zone
 	pc, ln, err := s.listenDNS()
 	if err != nil {
 		return err

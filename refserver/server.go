@@ -27,6 +27,7 @@ import (
 
 	"github.com/mailcheck-cli/mailcheck/fixtures"
 	"github.com/mailcheck-cli/mailcheck/pki"
+	"github.com/mailcheck-cli/mailcheck/resolver"
 )
 
 // Standard ports, as the SPEC and --port-map name them.
@@ -62,6 +63,9 @@ type Options struct {
 	// TarpitDelay is how long the tarpit fault holds back the greeting
 	// (default 60s).
 	TarpitDelay time.Duration
+	// OnMessage, when set, is called with each message accepted over SMTP
+	// (`serve --receive`), after it is stored.
+	OnMessage func(Message)
 }
 
 // Endpoint is one listening service.
@@ -97,6 +101,8 @@ type Server struct {
 	certs    *certSet
 	accounts *accountBook
 	mail     *mailStore
+	keys     *dkimKeys      // DKIM signing keys of a message case, nil otherwise
+	zone     *resolver.Zone // what the DNS serves
 
 	tlsConfigs map[int]*tls.Config
 
@@ -163,6 +169,11 @@ func Start(ctx context.Context, opts Options) (*Server, error) {
 	}
 	s.ca = s.certs.root
 	s.mail = newMailStore(s.domain, accounts)
+	if HasMessageCase(sc) {
+		if s.keys, err = newDKIMKeys(sc); err != nil {
+			return nil, err
+		}
+	}
 
 	if err := s.startAll(); err != nil {
 		s.Close()
@@ -393,6 +404,9 @@ func (s *Server) storeMessage(m Message) {
 	}
 	s.msgMu.Unlock()
 	s.mail.deliver(m)
+	if s.opts.OnMessage != nil {
+		s.opts.OnMessage(m)
+	}
 }
 
 // Close stops every listener, drops every connection and waits for the
