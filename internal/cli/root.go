@@ -147,6 +147,7 @@ DNSSEC, reverse DNS — and probes the SMTP, IMAP and POP3 servers behind it
 		NewCmdProbe(io),
 		NewCmdLogin(io),
 		NewCmdExplain(io, nil),
+		NewCmdMessage(io, nil),
 		NewCmdServe(io, nil),
 		NewCmdDemo(io),
 		NewCmdSelftest(io),

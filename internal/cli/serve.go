@@ -22,6 +22,10 @@ type ServeOptions struct {
 	BasePort int
 	CAOut    string
 	Accounts []string
+	// Receive keeps accepted mail as files and prints how to analyse it;
+	// ReceiveDir is where (default: a temporary directory).
+	Receive    bool
+	ReceiveDir string
 	// Ready, when set, receives the started server (tests stop it by
 	// cancelling the context).
 	Ready func(*refserver.Server)
@@ -54,6 +58,8 @@ mail in memory.`,
 	fl.IntVar(&opts.BasePort, "base-port", 0, "DNS on N+53, each mail port P on N+P, HTTPS on N+443 (default: free ports)")
 	fl.StringVar(&opts.CAOut, "ca-out", "", "write the PEM of the CA that signed the server's certificates to this file")
 	fl.StringArrayVar(&opts.Accounts, "account", nil, "an account SMTP AUTH, IMAP and POP3 accept, USER:PASSWORD (repeatable)")
+	fl.BoolVar(&opts.Receive, "receive", false, "keep the mail the SMTP ports accept as .eml files and print how to analyse each with mailcheck message")
+	fl.StringVar(&opts.ReceiveDir, "receive-dir", "", "with --receive, write the files here (default: a temporary directory removed on exit)")
 	return cmd
 }
 
@@ -73,7 +79,18 @@ func serveRun(ctx context.Context, opts *ServeOptions) error {
 	if err != nil {
 		return err
 	}
-	srv, err := refserver.Start(ctx, refserver.Options{Scenario: sc, BasePort: opts.BasePort, Accounts: accounts})
+	var recv *receiver
+	sopts := refserver.Options{Scenario: sc, BasePort: opts.BasePort, Accounts: accounts}
+	if opts.Receive || refserver.HasMessageCase(sc) {
+		if recv, err = newReceiver(opts.IO, opts.ReceiveDir); err != nil {
+			return err
+		}
+		defer recv.close()
+		if opts.Receive {
+			sopts.OnMessage = recv.onMessage
+		}
+	}
+	srv, err := refserver.Start(ctx, sopts)
 	if err != nil {
 		return fmt.Errorf("serve: %w", err)
 	}
@@ -102,12 +119,32 @@ func serveRun(ctx context.Context, opts *ServeOptions) error {
 		fmt.Fprintf(out, "  accounts: %s\n", strings.Join(users, ", "))
 	}
 	fmt.Fprintf(out, "\nAudit it with:\n  %s\n", auditCommand(srv, sc, caPath))
+	if recv != nil {
+		recv.started(srv)
+		if err := recv.writeSample(srv); err != nil {
+			return fmt.Errorf("serve: %w", err)
+		}
+		if opts.Receive {
+			fmt.Fprintf(out, "\nReceiving: mail for any address at %s on %s (port 25) is kept, the last %d messages, in %s. Try:\n  swaks --server %s --from you@%s --to test@%s\n",
+				srv.Domain(), smtpAddr(srv), maxReceivedFiles, recv.dir, smtpAddr(srv), srv.Domain(), srv.Domain())
+		}
+	}
 	fmt.Fprintln(out, "\nPress Ctrl-C to stop.")
 	if opts.Ready != nil {
 		opts.Ready(srv)
 	}
 	<-ctx.Done()
 	return nil
+}
+
+// smtpAddr is where the server's MX port listens.
+func smtpAddr(srv *refserver.Server) string {
+	for _, ep := range srv.Endpoints() {
+		if ep.StdPort == refserver.PortSMTP {
+			return ep.Addr
+		}
+	}
+	return ""
 }
 
 // auditCommand is the ready-to-paste command line that audits the server.
