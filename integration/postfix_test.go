@@ -25,10 +25,19 @@ type postfixInstance struct {
 	d                       *daemon
 }
 
+// postfixOptions vary the Postfix of a test.
+type postfixOptions struct {
+	// RelayHost, "[127.0.0.1]:PORT", makes Postfix relay mail for
+	// example.test there instead of delivering it itself.
+	RelayHost string
+}
+
 // startPostfix starts Postfix's master in the foreground from
 // testdata/postfix/, with SASL through a Dovecot started for it, and waits
 // until every smtpd greets.
-func startPostfix(t *testing.T) *postfixInstance {
+func startPostfix(t *testing.T) *postfixInstance { return startPostfixWith(t, postfixOptions{}) }
+
+func startPostfixWith(t *testing.T, o postfixOptions) *postfixInstance {
 	t.Helper()
 	tools := needTools(t, "postfix", "master")
 	needRoot(t, "Postfix")
@@ -64,6 +73,7 @@ func startPostfix(t *testing.T) *postfixInstance {
 		data := map[string]any{
 			"Dir": dir, "KeyFile": tp.KeyFile, "CertFile": tp.CertFile, "AuthSocket": dv.AuthSocket,
 			"MX": pf.MX, "Submission": pf.Submission, "Exposed": pf.Exposed,
+			"RelayHost": o.RelayHost,
 		}
 		writeTemplate(t, "postfix/main.cf.tmpl", filepath.Join(conf, "main.cf"), data)
 		writeTemplate(t, "postfix/master.cf.tmpl", filepath.Join(conf, "master.cf"), data)
