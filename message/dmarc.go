@@ -108,6 +108,9 @@ func checkDMARC(ctx context.Context, r resolver.Resolver, in dmarcInput) (*findi
 		passedDKIM = append(passedDKIM, s.Domain)
 	}
 	spfPassed := in.spf != nil && in.spf.Result == "pass"
+	// RFC 7489 §4.1: DMARC uses the SPF result of the MAIL FROM identity.
+	// A null sender's HELO check (RFC 7208 §2.4) is not one: a bounce
+	// aligns through DKIM or not at all.
 	if spfPassed && in.spf.Identity == "mailfrom" {
 		c.SPFAligned = o.aligned(in.spf.Domain, in.fromDomain, strictSPF)
 	}

@@ -273,13 +273,16 @@ var cgnat = netip.MustParsePrefix("100.64.0.0/10")
 // on. Received fields are prepended, so the top ones were written by the
 // receiving side and the lower ones by whoever sent: only the receiver's
 // own are trustworthy. With --trusted-hop, the topmost field written by
-// one of those hosts is taken. Otherwise the topmost field where mail
-// entered the receiving network: a client with a public address, in
-// another organisation than the receiving host (Microsoft 365 relays
-// internally between public IPv6 addresses, under one domain). Failing
-// that, the topmost public client (mail between two hosts of one provider),
-// then the topmost client at all (a test on loopback). Submission hops
-// (ESMTPA, ESMTPSA) are not SPF's business and are passed over.
+// one of those hosts is taken. Otherwise the receiving organisation is
+// followed down from the top: each receiving host's registered domain
+// joins it, and a hop whose client is a private address or a host of one
+// of those domains is internal (Microsoft 365 relays between
+// *.prod.outlook.com and *.office365.com hosts on public IPv6 addresses).
+// The first hop whose client is outside is where mail entered the
+// receiving network. Failing that, the topmost public client (mail between
+// two hosts of one provider), then the topmost client at all (a test on
+// loopback). Submission hops (ESMTPA, ESMTPSA) are not SPF's business and
+// are passed over.
 //
 // It returns the index in hops (top first), -1 when none qualifies.
 func trustedHop(hops []received, trusted []string) int {
@@ -296,8 +299,12 @@ func trustedHop(hops []received, trusted []string) int {
 		}
 		return -1
 	}
+	receiving := map[string]bool{}
 	firstPublic, firstAny := -1, -1
 	for i, h := range hops {
+		if org := registeredDomain(h.hop.By); org != "" {
+			receiving[org] = true
+		}
 		if !h.ip.IsValid() || h.hop.Authenticated {
 			continue
 		}
@@ -310,7 +317,7 @@ func trustedHop(hops []received, trusted []string) int {
 		if firstPublic < 0 {
 			firstPublic = i
 		}
-		if !sameOrganisation(h.hop.From, h.hop.FromHost, h.hop.By) {
+		if !receiving[registeredDomain(h.hop.From)] && !receiving[registeredDomain(h.hop.FromHost)] {
 			return i
 		}
 	}
@@ -320,24 +327,20 @@ func trustedHop(hops []received, trusted []string) int {
 	return firstAny
 }
 
-// sameOrganisation reports whether the client (its HELO name or reverse
-// name) and the receiving host share a registered domain by the public
-// suffix list.
-func sameOrganisation(helo, rdns, by string) bool {
-	org := func(name string) string {
-		name = strings.ToLower(strings.TrimSuffix(name, "."))
-		if name == "" || strings.HasPrefix(name, "[") || !strings.Contains(name, ".") {
-			return ""
-		}
-		d, err := publicsuffix.EffectiveTLDPlusOne(name)
-		if err != nil {
-			return ""
-		}
-		return d
+// registeredDomain is a host name's registered domain by the public suffix
+// list ("outlook.com" for "am0pr04mb1234.eurprd04.prod.outlook.com"), ""
+// for an address literal or a name without one.
+func registeredDomain(name string) string {
+	name = strings.ToLower(strings.TrimSuffix(name, "."))
+	if name == "" || strings.HasPrefix(name, "[") || !strings.Contains(name, ".") {
+		return ""
 	}
-	receiver := org(by)
-	if receiver == "" {
-		return false
+	if _, err := netip.ParseAddr(name); err == nil {
+		return ""
 	}
-	return org(helo) == receiver || org(rdns) == receiver
+	d, err := publicsuffix.EffectiveTLDPlusOne(name)
+	if err != nil {
+		return ""
+	}
+	return d
 }

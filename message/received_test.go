@@ -78,6 +78,7 @@ func TestTrustedHop(t *testing.T) {
 	}
 	microsoft := []string{
 		"from VE1EUR03HT060.eop-EUR03.prod.protection.outlook.example (2603:1096:100:4::30) by SLXP216MB0381.KORP216.PROD.OUTLOOK.EXAMPLE with HTTPS; Sat, 4 Aug 2018 05:32:32 +0000",
+		"from AMS0EPF000001A0.eurprd05.prod.outlook.example (2603:10a6:209:81:cafe::2f) by VE1EUR03HT060.outlook.office365.example (2603:1096:100:4::30) with Microsoft SMTP Server (version=TLS1_2, cipher=TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384) id 15.20.8000.1; Sat, 4 Aug 2018 05:32:32 +0000",
 		"from VE1EUR03FT055.eop-EUR03.prod.protection.outlook.example (10.152.18.51) by VE1EUR03HT060.eop-EUR03.prod.protection.outlook.example (10.152.19.26) with Microsoft SMTP Server (version=TLS1_2, cipher=TLS_ECDHE_RSA_WITH_AES_256_CBC_SHA384_P384) id 15.20.995.12; Sat, 4 Aug 2018 05:32:31 +0000",
 		"from mail-out.example.com (192.0.2.10) by VE1EUR03FT055.mail.protection.outlook.example (10.152.19.158) with Microsoft SMTP Server (version=TLS1_2, cipher=TLS_ECDHE_RSA_WITH_AES_128_CBC_SHA256_P256) id 15.20.1038.3 via Frontend Transport; Sat, 4 Aug 2018 05:32:31 +0000",
 	}
@@ -107,7 +108,7 @@ func TestTrustedHop(t *testing.T) {
 		ip      string
 	}{
 		{"gmail: past the internal hop to the border", gmail, nil, 1, "192.0.2.10"},
-		{"microsoft: past the internal hops to the frontend", microsoft, nil, 2, "192.0.2.10"},
+		{"microsoft: past the internal hops to the frontend", microsoft, nil, 3, "192.0.2.10"},
 		{"a gateway in front of the receiver", gateway, nil, 0, "198.51.100.50"},
 		{"--trusted-hop names the gateway", gateway, []string{"relay.gateway.example"}, 1, "192.0.2.10"},
 		{"--trusted-hop names a domain", gateway, []string{"gateway.example"}, 1, "192.0.2.10"},
