@@ -155,7 +155,7 @@ func hopChoice(h received, hopNumber int, opts Options) finding.Text {
 	if isInternal(h.ip) {
 		return finding.T("The client address %s comes from hop %d, the topmost Received header with an address (written by %s); no hop came from a public address. Use --trusted-hop HOST to choose another.", h.ip, hopNumber, h.hop.By)
 	}
-	return finding.T("The client address %s comes from hop %d, the Received header written by %s: the topmost one whose client is a public address, where the message entered the receiving network. Use --trusted-hop HOST if the receiver relays through a gateway.", h.ip, hopNumber, h.hop.By)
+	return finding.T("The client address %s comes from hop %d, the Received header written by %s: the first, from the top, whose client is outside the receiving organisation, where the message entered it. Use --trusted-hop HOST if the receiver relays through a gateway.", h.ip, hopNumber, h.hop.By)
 }
 
 // noClient explains why no client address was found.
