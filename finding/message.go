@@ -27,10 +27,9 @@ type MessageReport struct {
 	DMARC       *DMARCCheck     `json:"dmarc,omitempty"`
 	AuthResults []AuthResults   `json:"authentication_results,omitempty"`
 	// Route lists the Received hops, the oldest (the sender's side) first.
-	Route  []Hop    `json:"route,omitempty"`
-	ARC    *ARC     `json:"arc,omitempty"`
-	Bounce *Bounce  `json:"bounce,omitempty"`
-	Detail []string `json:"-"`
+	Route  []Hop   `json:"route,omitempty"`
+	ARC    *ARC    `json:"arc,omitempty"`
+	Bounce *Bounce `json:"bounce,omitempty"`
 }
 
 // DKIMSignature is one DKIM-Signature header field and mailcheck's own
