@@ -135,15 +135,14 @@ func authRows(m *finding.MessageReport, tr func(finding.Text) string) [][]string
 		if d.SPFAligned {
 			aligned = append(aligned, "SPF")
 		}
-		detail := ""
-		if len(aligned) > 0 {
-			detail = tr(finding.T("aligned: %s", strings.Join(aligned, ", ")))
-		}
-		if d.Disposition != "" {
-			if detail != "" {
-				detail += "; "
-			}
-			detail += tr(finding.T("disposition: %s", d.Disposition))
+		var detail string
+		switch a := strings.Join(aligned, ", "); {
+		case a != "" && d.Disposition != "":
+			detail = tr(finding.T("aligned: %s; disposition: %s", a, d.Disposition))
+		case a != "":
+			detail = tr(finding.T("aligned: %s", a))
+		case d.Disposition != "":
+			detail = tr(finding.T("disposition: %s", d.Disposition))
 		}
 		rows = append(rows, []string{"DMARC", what, d.Result, detail})
 	}
