@@ -11,6 +11,7 @@ import (
 
 	"github.com/miekg/dns"
 
+	"github.com/mailcheck-cli/mailcheck/facts"
 	"github.com/mailcheck-cli/mailcheck/finding"
 	"github.com/mailcheck-cli/mailcheck/resolver"
 	"github.com/mailcheck-cli/mailcheck/resolver/resolvertest"
@@ -245,8 +246,8 @@ func TestMXLooksLikeIP(t *testing.T) {
 		"1.example.com.":    false,
 		"10.0.0.":           false,
 	} {
-		if got := mxLooksLikeIP(s); got != want {
-			t.Errorf("mxLooksLikeIP(%q) = %v, want %v", s, got, want)
+		if got := facts.IsIPLiteral(s); got != want {
+			t.Errorf("IsIPLiteral(%q) = %v, want %v", s, got, want)
 		}
 	}
 }

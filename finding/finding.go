@@ -198,6 +198,38 @@ type Report struct {
 	// Detail holds human-oriented extra lines shown with --verbose (the SPF
 	// include tree, transcripts). Not part of the stable schema.
 	Detail []string `json:"detail,omitempty"`
+	// Records are the DNS records and policy documents the audit judged,
+	// by area ("mx", "spf", "dmarc", "dkim", "mtasts", "tlsrpt", "dnssec",
+	// "ptr"), as gathered: what was looked at, and where it came from.
+	Records map[string][]Record `json:"records,omitempty"`
+}
+
+// Record is one record (or policy document) the audit judged, or the
+// negative answer or failure in its place.
+type Record struct {
+	Name  string `json:"name"`
+	Type  string `json:"type"` // "MX", "TXT", "A", "PTR", "DNSKEY", "policy"
+	Value string `json:"value,omitempty"`
+	TTL   uint32 `json:"ttl,omitempty"`
+	// Tags are the record's parsed tags or terms, in order.
+	Tags []Tag `json:"tags,omitempty"`
+	// Status is how the lookup ended: answered, nodata, nxdomain, failed,
+	// not-checked.
+	Status string `json:"status"`
+	Error  string `json:"error,omitempty"`
+	// Source is who answered: "zone:FILE", a server "192.0.2.53:53", or
+	// the URL or file a policy was read from.
+	Source   string    `json:"source,omitempty"`
+	Location *Location `json:"location,omitempty"`
+	// Note says why the record was looked at ("include:_spf.example.com",
+	// "selector s2026, given with --dkim-selector").
+	Note string `json:"note,omitempty"`
+}
+
+// Tag is one parsed tag, term or field of a record.
+type Tag struct {
+	Name  string `json:"name"`
+	Value string `json:"value"`
 }
 
 // Worst returns the highest severity among findings that count (those not

@@ -73,10 +73,17 @@ func TXT(ctx context.Context, r Resolver, name string) ([]string, *Answer, error
 	var out []string
 	for _, rr := range ans.RRs {
 		if t, ok := rr.(*dns.TXT); ok {
-			out = append(out, strings.Join(t.Txt, ""))
+			out = append(out, TXTString(t))
 		}
 	}
 	return out, ans, nil
+}
+
+// TXTString is the text of one TXT record: its character-strings
+// concatenated with nothing between them (RFC 7208 §3.3, RFC 6376
+// §3.6.2.2). Every reader of TXT records goes through it.
+func TXTString(t *dns.TXT) string {
+	return strings.Join(t.Txt, "")
 }
 
 // Addrs returns the A and AAAA addresses of host (CNAMEs followed), asking

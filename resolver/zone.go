@@ -482,6 +482,22 @@ func classifyDirective(e *entry, text []byte) {
 	}
 }
 
+// Files lists the zone files loaded, with their origins, longest origin
+// first.
+func (z *Zone) Files() []ZoneFile {
+	out := make([]ZoneFile, len(z.zones))
+	for i, zd := range z.zones {
+		out[i] = ZoneFile{File: zd.file, Origin: zd.origin}
+	}
+	return out
+}
+
+// ZoneFile is one loaded zone file and its origin.
+type ZoneFile struct {
+	File   string
+	Origin string // lower case, fully qualified
+}
+
 // Origins lists the origins of the loaded zones, longest first.
 func (z *Zone) Origins() []string {
 	out := make([]string, len(z.zones))
@@ -495,6 +511,24 @@ func (z *Zone) Origins() []string {
 // lies at or below the zone's origin and not at or below a delegation.
 func (z *Zone) Contains(name string) bool {
 	return z.find(canonical(name), 0) != nil
+}
+
+// NamesUnder lists the owner names the loaded zones hold strictly below
+// name (lower case, fully qualified, sorted), wildcards included: in zone
+// mode the DKIM check asks every selector the zone publishes under
+// _domainkey.<domain>.
+func (z *Zone) NamesUnder(name string) []string {
+	name = canonical(name)
+	var out []string
+	for _, zd := range z.zones {
+		for owner := range zd.nodes {
+			if owner != name && dns.IsSubDomain(name, owner) && z.find(owner, dns.TypeTXT) == zd {
+				out = append(out, owner)
+			}
+		}
+	}
+	slices.Sort(out)
+	return slices.Compact(out)
 }
 
 func canonical(name string) string { return strings.ToLower(dns.Fqdn(name)) }

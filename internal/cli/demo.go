@@ -7,7 +7,7 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/mailcheck-cli/mailcheck/checks"
+	"github.com/mailcheck-cli/mailcheck/audit"
 	"github.com/mailcheck-cli/mailcheck/finding"
 	"github.com/mailcheck-cli/mailcheck/fixtures"
 	"github.com/mailcheck-cli/mailcheck/refserver"
@@ -83,6 +83,15 @@ func auditReference(ctx context.Context, n *Net, srv *refserver.Server, sc *fixt
 		return finding.Report{}, err
 	}
 	n.setResolver(live, srv.PortMap(), srv.CA().Pool())
-	env := &checks.Env{Resolver: n.Resolver, Dialer: n.Dialer, DKIMSelectors: sc.DKIMSelectors, Now: time.Now}
-	return auditDomain(ctx, env, sc.Domain, !sc.Probe, n.Verbose()), nil
+	o := audit.Options{
+		Proposed:  audit.State{Resolver: n.Resolver, Dialer: n.Dialer},
+		Selectors: sc.DKIMSelectors,
+		Probe:     audit.ProbeMX,
+		Verbose:   n.Verbose(),
+		Now:       time.Now,
+	}
+	if !sc.Probe {
+		o.Probe = audit.NoProbe
+	}
+	return audit.New(o).Domain(ctx, sc.Domain), nil
 }

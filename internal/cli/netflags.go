@@ -62,9 +62,11 @@ type Net struct {
 	Resolver resolver.Resolver
 	Cache    *resolver.Cache
 	Zone     *resolver.Zone // nil without --zone
-	Dialer   *dialer.Dialer
-	Timeout  time.Duration
-	Render   report.Options
+	// HasResolver is set when --resolver was given.
+	HasResolver bool
+	Dialer      *dialer.Dialer
+	Timeout     time.Duration
+	Render      report.Options
 	// FailOn is the lowest counting severity; never == false disables exit 1.
 	FailOn    finding.Severity
 	FailNever bool
@@ -90,6 +92,7 @@ func (f *NetFlags) build(io *IOStreams) (*Net, error) {
 		return nil, err
 	}
 
+	n.HasResolver = len(servers) > 0
 	var next resolver.Resolver
 	if len(servers) > 0 || len(f.Zones) == 0 {
 		live, err := resolver.NewLive(servers, resolver.LiveOptions{})
@@ -246,6 +249,25 @@ func normaliseResolvers(in []string) ([]string, error) {
 		out = append(out, net.JoinHostPort(host, port))
 	}
 	return out, nil
+}
+
+// zoneCovers makes zone mode fail closed: without --resolver, every domain
+// must lie inside a --zone, since nothing could be checked for one outside
+// them and a typo in a pipeline would pass silently.
+func (n *Net) zoneCovers(domains []string) error {
+	if n.Zone == nil || n.HasResolver {
+		return nil
+	}
+	for _, d := range domains {
+		if !n.Zone.Contains(d) {
+			var zones []string
+			for _, zf := range n.Zone.Files() {
+				zones = append(zones, zf.File+" ("+strings.TrimSuffix(zf.Origin, ".")+")")
+			}
+			return usageErrorf("%s is outside every --zone (%s); give its zone file with --zone, or --resolver to ask DNS for names outside the zones", d, strings.Join(zones, ", "))
+		}
+	}
+	return nil
 }
 
 // Verbose reports whether -v was given.
