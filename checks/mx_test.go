@@ -11,7 +11,6 @@ import (
 
 	"github.com/miekg/dns"
 
-	"github.com/mailcheck-cli/mailcheck/facts"
 	"github.com/mailcheck-cli/mailcheck/finding"
 	"github.com/mailcheck-cli/mailcheck/resolver"
 	"github.com/mailcheck-cli/mailcheck/resolver/resolvertest"
@@ -234,21 +233,6 @@ func TestMXCNAMEFixNamesTarget(t *testing.T) {
 	f := findingByID(runOn(checkMX, r, "example.com").Findings, "mx.cname")
 	if f == nil || !strings.Contains(f.Fix, "real.example.net") {
 		t.Fatalf("mx.cname fix should name the canonical host: %+v", f)
-	}
-}
-
-func TestMXLooksLikeIP(t *testing.T) {
-	for s, want := range map[string]bool{
-		"192.0.2.1.":        true,
-		"[192.0.2.1].":      true,
-		"2001:db8::1":       true,
-		"mail.example.com.": false,
-		"1.example.com.":    false,
-		"10.0.0.":           false,
-	} {
-		if got := facts.IsIPLiteral(s); got != want {
-			t.Errorf("IsIPLiteral(%q) = %v, want %v", s, got, want)
-		}
 	}
 }
 
