@@ -156,27 +156,27 @@ func (t tally) add(u tally) tally {
 var baselineStates = []string{"new", "unchanged", "fixed"}
 
 // areaTitles names the check areas as admins know them.
-var areaTitles = map[string]string{
-	"mx":     "MX",
-	"spf":    "SPF",
-	"dmarc":  "DMARC",
-	"dkim":   "DKIM",
-	"mtasts": "MTA-STS",
-	"tlsrpt": "TLS-RPT",
-	"dnssec": "DNSSEC",
-	"ptr":    "Reverse DNS (PTR)",
-	"dns":    "DNS",
-	"conn":   "Connections",
-	"tls":    "TLS",
-	"auth":   "Authentication",
-	"login":  "Login",
-	"policy": "Policy",
-	"change": "Change safety",
+var areaTitles = map[string]finding.Text{
+	"mx":     finding.T("MX"),
+	"spf":    finding.T("SPF"),
+	"dmarc":  finding.T("DMARC"),
+	"dkim":   finding.T("DKIM"),
+	"mtasts": finding.T("MTA-STS"),
+	"tlsrpt": finding.T("TLS-RPT"),
+	"dnssec": finding.T("DNSSEC"),
+	"ptr":    finding.T("Reverse DNS (PTR)"),
+	"dns":    finding.T("DNS"),
+	"conn":   finding.T("Connections"),
+	"tls":    finding.T("TLS"),
+	"auth":   finding.T("Authentication"),
+	"login":  finding.T("Login"),
+	"policy": finding.T("Policy"),
+	"change": finding.T("Change safety"),
 }
 
-func areaTitle(area string) string {
+func areaTitle(area string, l finding.Lang) string {
 	if t, ok := areaTitles[area]; ok {
-		return t
+		return t.In(l)
 	}
 	return strings.ToUpper(area)
 }
