@@ -226,3 +226,40 @@ func TestFindingIn(t *testing.T) {
 		t.Errorf("a catalogue title is translated from the catalogue: %q", got)
 	}
 }
+
+// TestAllowedAndReasonIn: the policy allowance of a finding and the reason
+// of a client setting, when set as Texts, are written in the language
+// asked for; their exported fields stay English.
+func TestAllowedAndReasonIn(t *testing.T) {
+	translationsOnce.Do(loadTranslations)
+	saved := translations
+	translations = map[Lang]map[string]string{French: {
+		"until %s: %s":        "jusqu'au %s : %s",
+		"no STARTTLS offered": "STARTTLS n'est pas proposé",
+	}}
+	t.Cleanup(func() { translations = saved })
+
+	f := New("dmarc.rua-missing", "_dmarc.example.com TXT", Text{})
+	f.SetAllowed(T("until %s: %s", "2027-06-30", "our provider handles reports"))
+	if f.Allowed != "until 2027-06-30: our provider handles reports" {
+		t.Errorf("Allowed = %q", f.Allowed)
+	}
+	if got := f.In(French).Allowed; got != "jusqu'au 2027-06-30 : our provider handles reports" {
+		t.Errorf("French Allowed = %q", got)
+	}
+	plain := New("dmarc.rua-missing", "_dmarc.example.com TXT", Text{})
+	plain.Allowed = "set as a plain string"
+	if got := plain.In(French).Allowed; got != "set as a plain string" {
+		t.Errorf("a plain Allowed must stay as it is: %q", got)
+	}
+
+	var c ClientEndpoint
+	c.SetReason(T("no STARTTLS offered"))
+	if c.Reason != "no STARTTLS offered" || c.In(French).Reason != "STARTTLS n'est pas proposé" {
+		t.Errorf("reason %q, in French %q", c.Reason, c.In(French).Reason)
+	}
+	c.Reason = "overwritten by hand"
+	if got := c.In(French).Reason; got != "overwritten by hand" {
+		t.Errorf("a Reason overwritten after SetReason must stay as it is: %q", got)
+	}
+}

@@ -171,3 +171,24 @@ func TestEnglishWordsUnchanged(t *testing.T) {
 		}
 	}
 }
+
+// TestLocalizeCoversReasonsAndAllowances: the reasons of client settings
+// and policy allowances set as Texts reach the French report; the caller's
+// report stays English.
+func TestLocalizeCoversReasonsAndAllowances(t *testing.T) {
+	f := finding.New("dmarc.rua-missing", "_dmarc.example.com TXT", finding.Text{})
+	f.SetAllowed(finding.T("%s: %s", "until 2027-06-30", "reports go to our provider"))
+	c := finding.ClientEndpoint{Role: "incoming", Protocol: "imap", Host: "mail.example.com", Port: 143, TLS: "none", Verdict: "fails"}
+	c.SetReason(finding.T("No authentication is offered before TLS"))
+	reports := []finding.Report{{Target: "user@example.com", Findings: []finding.Finding{f},
+		Login: &finding.LoginSettings{Address: "user@example.com", Candidates: []finding.ClientEndpoint{c}}}}
+	out := render(t, reports, Options{Format: "text", Lang: finding.French})
+	for _, want := range []string{"accepté until 2027-06-30 : reports go to our provider", "Aucune authentification n'est proposée avant TLS"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("French text lacks %q:\n%s", want, out)
+		}
+	}
+	if reports[0].Login.Candidates[0].Reason != "No authentication is offered before TLS" || reports[0].Findings[0].Allowed != "until 2027-06-30: reports go to our provider" {
+		t.Errorf("rendering changed the caller's report: %+v", reports[0])
+	}
+}

@@ -88,8 +88,8 @@ func Render(w io.Writer, reports []finding.Report, opts Options) error {
 	return r(w, localize(reports, opts.Lang), opts)
 }
 
-// localize returns reports with every finding written in lang; the
-// callers' reports are not modified.
+// localize returns reports with every finding, and the reasons of the
+// client settings, written in lang; the callers' reports are not modified.
 func localize(reports []finding.Report, lang finding.Lang) []finding.Report {
 	if lang == "" || lang == finding.English {
 		return reports
@@ -101,6 +101,14 @@ func localize(reports []finding.Report, lang finding.Lang) []finding.Report {
 			fs[j] = f.In(lang)
 		}
 		r.Findings = fs
+		if r.Login != nil {
+			login := *r.Login
+			login.Candidates = make([]finding.ClientEndpoint, len(r.Login.Candidates))
+			for j, c := range r.Login.Candidates {
+				login.Candidates[j] = c.In(lang)
+			}
+			r.Login = &login
+		}
 		out[i] = r
 	}
 	return out
