@@ -42,7 +42,7 @@ func NewCmdDomain(io *IOStreams, runF func(context.Context, *DomainOptions) erro
 	opts := &DomainOptions{IO: io}
 	cmd := &cobra.Command{
 		Use:   "domain DOMAIN...",
-		Short: "Audit domains: MX, SPF, DMARC, DKIM, MTA-STS, TLS-RPT, DNSSEC, PTR and the MX servers",
+		Short: finding.T("Audit domains: MX, SPF, DMARC, DKIM, MTA-STS, TLS-RPT, DNSSEC, PTR and the MX servers").In(io.Lang),
 		Example: `  mailcheck domain example.com
   mailcheck domain example.com --dkim-selector s2026 --format json
   mailcheck domain example.com --zone proposed/example.com.zone --no-probe --fail-on warn`,
@@ -56,13 +56,19 @@ func NewCmdDomain(io *IOStreams, runF func(context.Context, *DomainOptions) erro
 	}
 	opts.Net.register(cmd)
 	fl := cmd.Flags()
-	fl.StringArrayVar(&opts.DKIMSelectors, "dkim-selector", nil, "DKIM selector to check (repeatable); common selectors are tried too")
-	fl.BoolVar(&opts.NoProbe, "no-probe", false, "check DNS only; do not connect to the mail servers")
-	fl.StringVar(&opts.File, "file", "", "read domains from this file, one per line (- for standard input)")
-	fl.StringArrayVar(&opts.Baseline, "baseline", nil, "the current state to compare with: zone files (repeatable) or live; only new findings count for --fail-on")
-	fl.StringVar(&opts.PolicyFile, "policy", "", "YAML file of expectations and accepted findings; violations are policy.* findings")
-	fl.StringVar(&opts.MTASTSPolicy, "mta-sts-policy", "", "the proposed MTA-STS policy file (mta-sts.txt), when it is kept beside the zone")
-	fl.StringVar(&opts.BaselineMTASTSPolicy, "baseline-mta-sts-policy", "", "the baseline's MTA-STS policy file (default: fetched from the published URL)")
+	l := io.Lang
+	fl.StringArrayVar(&opts.DKIMSelectors, "dkim-selector", nil,
+		finding.T("DKIM selector to check (repeatable); common selectors are tried too").In(l))
+	fl.BoolVar(&opts.NoProbe, "no-probe", false, finding.T("check DNS only; do not connect to the mail servers").In(l))
+	fl.StringVar(&opts.File, "file", "", finding.T("read domains from this file, one per line (- for standard input)").In(l))
+	fl.StringArrayVar(&opts.Baseline, "baseline", nil,
+		finding.T("the current state to compare with: zone files (repeatable) or live; only new findings count for --fail-on").In(l))
+	fl.StringVar(&opts.PolicyFile, "policy", "",
+		finding.T("YAML file of expectations and accepted findings; violations are policy.* findings").In(l))
+	fl.StringVar(&opts.MTASTSPolicy, "mta-sts-policy", "",
+		finding.T("the proposed MTA-STS policy file (mta-sts.txt), when it is kept beside the zone").In(l))
+	fl.StringVar(&opts.BaselineMTASTSPolicy, "baseline-mta-sts-policy", "",
+		finding.T("the baseline's MTA-STS policy file (default: fetched from the published URL)").In(l))
 	return cmd
 }
 

@@ -43,17 +43,17 @@ func NewCmdSelftest(io *IOStreams) *cobra.Command {
 	opts := &SelftestOptions{IO: io}
 	cmd := &cobra.Command{
 		Use:   "selftest [SCENARIO...]",
-		Short: "Run every embedded scenario and compare the findings with what each expects",
-		Long: `selftest serves each embedded scenario with the reference server, audits it, and checks
-that the audit reports exactly the findings the scenario expects. It needs no network.`,
+		Short: finding.T("Run every embedded scenario and compare the findings with what each expects").In(io.Lang),
+		Long: finding.T(`selftest serves each embedded scenario with the reference server, audits it, and checks
+that the audit reports exactly the findings the scenario expects. It needs no network.`).In(io.Lang),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			opts.Scenarios = args
 			return selftestRun(cmd.Context(), opts)
 		},
 	}
-	cmd.Flags().DurationVar(&opts.Timeout, "timeout", 20*time.Second, "bound on each scenario's audit")
-	cmd.Flags().BoolVarP(&opts.Verbose, "verbose", "v", false, "list every finding of failing scenarios")
-	cmd.Flags().StringVar(&opts.Format, "format", "text", "output format: text|json")
+	cmd.Flags().DurationVar(&opts.Timeout, "timeout", 20*time.Second, finding.T("bound on each scenario's audit").In(io.Lang))
+	cmd.Flags().BoolVarP(&opts.Verbose, "verbose", "v", false, finding.T("list every finding of failing scenarios").In(io.Lang))
+	cmd.Flags().StringVar(&opts.Format, "format", "text", finding.T("output format: %s", "text|json").In(io.Lang))
 	return cmd
 }
 
