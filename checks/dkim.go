@@ -157,7 +157,7 @@ func dkimNoneGuessed(domain string, guessed, failed int) finding.Finding {
 func dkimKeyFindings(l *facts.DKIMSelector) []finding.Finding {
 	subject := Subject(l.Name(), dns.TypeTXT)
 	var out []finding.Finding
-	var oks []string
+	var oks []finding.Text
 	for _, t := range l.Keys() {
 		add := func(f finding.Finding) {
 			if len(l.Lookup.Chain) > 0 {
@@ -192,10 +192,10 @@ func dkimKeyFindings(l *facts.DKIMSelector) []finding.Finding {
 				// RFC 8301 §3.2: verifiers MUST NOT consider signatures with
 				// keys under 1024 bits valid.
 				f.Severity = finding.Fail
-				f.Evidence = append(f.Evidence, "RFC 8301 §3.2: verifiers reject signatures made with RSA keys under 1024 bits")
+				f.Note(finding.T("RFC 8301 §3.2: verifiers reject signatures made with RSA keys under 1024 bits"))
 			} else {
 				f.Severity = finding.Warn
-				f.Evidence = append(f.Evidence, "RFC 8301 §3.2: signers SHOULD use RSA keys of at least 2048 bits")
+				f.Note(finding.T("RFC 8301 §3.2: signers SHOULD use RSA keys of at least 2048 bits"))
 			}
 			f.SetFix(finding.T("Generate a 2048-bit RSA key, publish it under a new selector, switch signing to that selector, then revoke %s with \"v=DKIM1; p=\"", l.Selector))
 			add(f)
@@ -226,36 +226,40 @@ func dkimKeyFindings(l *facts.DKIMSelector) []finding.Finding {
 	}
 	for i := range out {
 		if out[i].ID == "dkim.ok" {
-			out[i].SetTitle(finding.T("DKIM key at selector %s: %s", l.Selector, strings.Join(oks, "; ")))
+			desc := oks[0]
+			for _, o := range oks[1:] {
+				desc = finding.T("%s; %s", desc, o)
+			}
+			out[i].SetTitle(finding.T("DKIM key at selector %s: %s", l.Selector, desc))
 		}
 	}
 	return out
 }
 
-func dkimDescribe(rec *dkim.Record) string {
+func dkimDescribe(rec *dkim.Record) finding.Text {
 	if bits := rec.RSABits(); bits > 0 {
-		return fmt.Sprintf("%d-bit RSA", bits)
+		return finding.T("%d-bit RSA", bits)
 	}
-	return string(rec.KeyType)
+	return finding.Verbatim(string(rec.KeyType))
 }
 
 // dkimSyntaxHint says what to change in a record that does not parse.
-func dkimSyntaxHint(err error) string {
+func dkimSyntaxHint(err error) finding.Text {
 	pe, ok := err.(*dkim.ParseError)
 	if !ok {
-		return "check the record against RFC 6376 §3.6.1"
+		return finding.T("check the record against RFC 6376 §3.6.1")
 	}
 	switch pe.Tag {
 	case "p":
-		return "p= must be the whole base64 public key; a key split across TXT strings is joined without spaces, so check no part is missing"
+		return finding.T("p= must be the whole base64 public key; a key split across TXT strings is joined without spaces, so check no part is missing")
 	case "v":
-		return "v=DKIM1 must be the record's first tag, or be left out"
+		return finding.T("v=DKIM1 must be the record's first tag, or be left out")
 	case "k":
-		return "k= must be rsa or ed25519"
+		return finding.T("k= must be rsa or ed25519")
 	case "h":
-		return "remove h= or set it to sha256"
+		return finding.T("remove h= or set it to sha256")
 	case "s":
-		return "remove s= or set it to email"
+		return finding.T("remove s= or set it to email")
 	}
-	return "tags are name=value pairs separated by semicolons, each name at most once"
+	return finding.T("tags are name=value pairs separated by semicolons, each name at most once")
 }

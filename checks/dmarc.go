@@ -154,9 +154,11 @@ func dmarcPolicyFindings(domain string, pol *facts.DMARC) []finding.Finding {
 			fixTags = (&dmarc.Record{Tags: fixTags}).With("np", "")
 		}
 		if len(weaker) > 0 {
+			// Tag names, not prose: "sp=none np=none" reads in any language.
+			tags := strings.Join(weaker, " ")
 			f := finding.New("dmarc.sp-weaker", dmarcSubject(l),
-				finding.T("DMARC %s is weaker than p=%s: subdomains can be spoofed", strings.Join(weaker, " and "), r.Policy), l.Records[0].Text)
-			f.SetFix(finding.T("Remove %s so that subdomains take p=%s: %q", strings.Join(weaker, " and "), r.Policy, dmarc.Format(fixTags)))
+				finding.T("DMARC %s is weaker than p=%s: subdomains can be spoofed", tags, r.Policy), l.Records[0].Text)
+			f.SetFix(finding.T("Remove %s so that subdomains take p=%s: %q", tags, r.Policy, dmarc.Format(fixTags)))
 			add(f)
 		}
 	}

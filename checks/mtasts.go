@@ -174,7 +174,7 @@ func mtastsCoverage(d *facts.Domain, url string, p *mtasts.Policy) (finding.Find
 
 // mtastsUnreachable turns a failed fetch into its finding.
 func mtastsUnreachable(domain, url string, fe *facts.MTASTSFetchError, mxs []*facts.MXHost) finding.Finding {
-	f := finding.New("mtasts.policy-unreachable", url, finding.T("MTA-STS policy cannot be fetched: %s", fe.Reason), fe.Reason)
+	f := finding.New("mtasts.policy-unreachable", url, finding.T("MTA-STS policy cannot be fetched: %s", fe.Reason), fe.Reason.String())
 	host := "mta-sts." + domain
 	switch fe.Stage {
 	case facts.FetchNoAddress:

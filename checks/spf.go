@@ -106,11 +106,11 @@ func spfNodeFindings(n *facts.SPFNode) []finding.Finding {
 		case len(n.Records) == 0:
 			// RFC 7208 §5.2: include of a domain without SPF is a
 			// permerror; §6.1: so is a redirect to one.
-			why := "has no v=spf1 record"
+			title := finding.T("%s: %s has no v=spf1 record", n.Via, n.Domain)
 			if n.NXDomain {
-				why = "does not exist"
+				title = finding.T("%s: %s does not exist", n.Via, n.Domain)
 			}
-			f := finding.New("spf.include-missing", subject, finding.T("%s: %s %s", n.Via, n.Domain, why), n.Via)
+			f := finding.New("spf.include-missing", subject, title, n.Via)
 			f.SetFix(finding.T("Remove %s or correct the name (the provider's documentation gives it); receivers return permerror until then", n.Via))
 			return append(out, f)
 		case len(n.Records) > 1:
@@ -153,7 +153,7 @@ func spfNodeFindings(n *facts.SPFNode) []finding.Finding {
 		// §4.6.4: each mx evaluation may look up at most 10 address
 		// names; more is a permerror when the term is reached. A sender
 		// matched earlier never gets there, hence warn.
-		f := finding.New("spf.lookup-limit", subject, finding.T("%s; receivers return permerror when they evaluate it (limit 10)", over), n.Records[0])
+		f := finding.New("spf.lookup-limit", subject, finding.T("%s names %d MX hosts; receivers return permerror when they evaluate it (limit 10)", over.Term, over.Hosts), n.Records[0])
 		f.Severity = finding.Warn
 		f.SetFix(finding.T("Replace the mx term with ip4:/ip6: ranges of the hosts that send, or trim the MX RRset to 10 hosts"))
 		locateSPF(&f, n)
@@ -191,12 +191,12 @@ func spfLimitFindings(tree *facts.SPFTree, subject string) []finding.Finding {
 		var names []string
 		for _, c := range heavy {
 			if c.Lookups() > 0 {
-				names = append(names, fmt.Sprintf("%s (%s)", c.Via, spfPlural(c.Lookups()+1, "lookup")))
+				names = append(names, fmt.Sprintf("%s (%d)", c.Via, c.Lookups()+1))
 			}
 		}
-		f.SetFix(finding.T("Remove %s: drop senders you no longer use, or flatten the heaviest includes into ip4:/ip6: ranges", spfPlural(total-facts.SPFMaxLookups, "lookup")))
+		f.SetFix(finding.T("Remove %d lookup(s): drop senders you no longer use, or flatten the heaviest includes into ip4:/ip6: ranges", total-facts.SPFMaxLookups))
 		if len(names) > 0 {
-			f.SetFix(f.FixText().Append(finding.T(": %s", strings.Join(names, ", "))))
+			f.SetFix(finding.T("Remove %d lookup(s): drop senders you no longer use, or flatten the heaviest includes into ip4:/ip6: ranges (lookups each costs: %s)", total-facts.SPFMaxLookups, strings.Join(names, ", ")))
 		}
 		locateSPF(&f, root)
 		out = append(out, f)

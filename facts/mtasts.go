@@ -5,7 +5,6 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"errors"
-	"fmt"
 	"io"
 	"mime"
 	"net"
@@ -17,6 +16,7 @@ import (
 
 	"github.com/mailcheck-cli/mailcheck/checks/mtasts"
 	"github.com/mailcheck-cli/mailcheck/dialer"
+	"github.com/mailcheck-cli/mailcheck/finding"
 	"github.com/mailcheck-cli/mailcheck/resolver"
 )
 
@@ -103,11 +103,11 @@ const (
 // the policy may well be reachable.
 type MTASTSFetchError struct {
 	Stage  MTASTSFetchStage
-	Reason string // for people: "HTTP 404 Not Found"
-	Err    error  // the underlying error, if any
+	Reason finding.Text // for people: "HTTP 404 Not Found"
+	Err    error        // the underlying error, if any
 }
 
-func (e *MTASTSFetchError) Error() string { return e.Reason }
+func (e *MTASTSFetchError) Error() string { return e.Reason.String() }
 func (e *MTASTSFetchError) Unwrap() error { return e.Err }
 
 // FetchMTASTSPolicy fetches and parses the policy of domain as a sender
@@ -126,13 +126,13 @@ func FetchMTASTSPolicy(ctx context.Context, d *dialer.Dialer, domain string) (*m
 		if err != nil {
 			return nil, nil, err
 		}
-		return nil, nil, &MTASTSFetchError{Stage: FetchNoAddress, Reason: host + " has no A or AAAA record"}
+		return nil, nil, &MTASTSFetchError{Stage: FetchNoAddress, Reason: finding.T("%s has no A or AAAA record", host)}
 	}
 	ctx, cancel := d.Step(ctx)
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, MTASTSPolicyURL(domain), nil)
 	if err != nil {
-		return nil, nil, &MTASTSFetchError{Stage: FetchHTTP, Reason: err.Error(), Err: err}
+		return nil, nil, &MTASTSFetchError{Stage: FetchHTTP, Reason: finding.Verbatim(err.Error()), Err: err}
 	}
 	resp, err := d.HTTPClient().Do(req)
 	if err != nil {
@@ -142,17 +142,17 @@ func FetchMTASTSPolicy(ctx context.Context, d *dialer.Dialer, domain string) (*m
 	if resp.StatusCode >= 300 && resp.StatusCode < 400 {
 		loc := resp.Header.Get("Location")
 		return nil, nil, &MTASTSFetchError{Stage: FetchRedirect,
-			Reason: fmt.Sprintf("HTTP %s redirecting to %q; senders do not follow redirects (RFC 8461 §3.3)", resp.Status, loc)}
+			Reason: finding.T("HTTP %s redirecting to %q; senders do not follow redirects (RFC 8461 §3.3)", resp.Status, loc)}
 	}
 	if resp.StatusCode != http.StatusOK {
-		return nil, nil, &MTASTSFetchError{Stage: FetchStatus, Reason: "HTTP " + resp.Status}
+		return nil, nil, &MTASTSFetchError{Stage: FetchStatus, Reason: finding.Verbatim("HTTP " + resp.Status)}
 	}
 	ct := resp.Header.Get("Content-Type")
 	if mt, _, err := mime.ParseMediaType(ct); err != nil || mt != "text/plain" {
 		// RFC 8461 §3.2: the media type MUST be text/plain, and senders
 		// SHOULD check it, so that a web page is never taken for a policy.
 		return nil, nil, &MTASTSFetchError{Stage: FetchContentType,
-			Reason: fmt.Sprintf("Content-Type %q; the policy must be served as text/plain (RFC 8461 §3.2)", ct)}
+			Reason: finding.T("Content-Type %q; the policy must be served as text/plain (RFC 8461 §3.2)", ct)}
 	}
 	body, err := io.ReadAll(io.LimitReader(resp.Body, mtasts.MaxPolicySize+1))
 	if err != nil {
@@ -160,7 +160,7 @@ func FetchMTASTSPolicy(ctx context.Context, d *dialer.Dialer, domain string) (*m
 	}
 	if len(body) > mtasts.MaxPolicySize {
 		return nil, nil, &MTASTSFetchError{Stage: FetchSize,
-			Reason: fmt.Sprintf("the body is larger than %d bytes; senders stop reading there", mtasts.MaxPolicySize)}
+			Reason: finding.T("the body is larger than %d bytes; senders stop reading there", mtasts.MaxPolicySize)}
 	}
 	p, err := mtasts.ParsePolicy(body)
 	if err != nil {
@@ -189,23 +189,23 @@ func classifyFetchError(host string, err error) error {
 	switch {
 	case errors.As(err, &herr) && herr.Certificate != nil:
 		return &MTASTSFetchError{Stage: FetchTLS, Err: err,
-			Reason: fmt.Sprintf("the certificate is not valid for %s (it names %s)", host, strings.Join(herr.Certificate.DNSNames, ", "))}
+			Reason: finding.T("the certificate is not valid for %s (it names %s)", host, strings.Join(herr.Certificate.DNSNames, ", "))}
 	case errors.As(err, &uerr):
 		return &MTASTSFetchError{Stage: FetchTLS, Err: err,
-			Reason: "the certificate is not signed by a trusted authority (" + uerr.Error() + ")"}
+			Reason: finding.T("the certificate is not signed by a trusted authority (%s)", uerr.Error())}
 	case errors.As(err, &cerr):
-		return &MTASTSFetchError{Stage: FetchTLS, Err: err, Reason: "the certificate is not valid: " + cerr.Error()}
+		return &MTASTSFetchError{Stage: FetchTLS, Err: err, Reason: finding.T("the certificate is not valid: %s", cerr.Error())}
 	case errors.As(err, &verr):
-		return &MTASTSFetchError{Stage: FetchTLS, Err: err, Reason: "the certificate does not verify: " + verr.Err.Error()}
+		return &MTASTSFetchError{Stage: FetchTLS, Err: err, Reason: finding.T("the certificate does not verify: %s", verr.Err.Error())}
 	case errors.As(err, &rerr), errors.As(err, &aerr):
-		return &MTASTSFetchError{Stage: FetchTLS, Err: err, Reason: "the TLS handshake failed: " + err.Error()}
+		return &MTASTSFetchError{Stage: FetchTLS, Err: err, Reason: finding.T("the TLS handshake failed: %s", err.Error())}
 	case errors.Is(err, context.DeadlineExceeded), errors.As(err, &nerr) && nerr.Timeout():
-		return &MTASTSFetchError{Stage: FetchTimeout, Err: err, Reason: "no answer from " + host + " in time"}
+		return &MTASTSFetchError{Stage: FetchTimeout, Err: err, Reason: finding.T("no answer from %s in time", host)}
 	case errors.As(err, &oerr) && oerr.Op == "dial":
 		return &MTASTSFetchError{Stage: FetchConnect, Err: err,
-			Reason: "cannot connect to " + host + " port 443: " + oerr.Err.Error()}
+			Reason: finding.T("cannot connect to %s port 443: %s", host, oerr.Err.Error())}
 	}
-	return &MTASTSFetchError{Stage: FetchHTTP, Err: err, Reason: err.Error()}
+	return &MTASTSFetchError{Stage: FetchHTTP, Err: err, Reason: finding.Verbatim(err.Error())}
 }
 
 // ReadMTASTSPolicyFile reads and parses a policy kept in a local file
@@ -213,15 +213,15 @@ func classifyFetchError(host string, err error) error {
 func ReadMTASTSPolicyFile(path string) (*mtasts.Policy, []byte, error) {
 	f, err := os.Open(path)
 	if err != nil {
-		return nil, nil, &MTASTSFetchError{Stage: FetchHTTP, Reason: err.Error(), Err: err}
+		return nil, nil, &MTASTSFetchError{Stage: FetchHTTP, Reason: finding.Verbatim(err.Error()), Err: err}
 	}
 	defer f.Close()
 	body, err := io.ReadAll(io.LimitReader(f, mtasts.MaxPolicySize+1))
 	if err != nil {
-		return nil, nil, &MTASTSFetchError{Stage: FetchHTTP, Reason: err.Error(), Err: err}
+		return nil, nil, &MTASTSFetchError{Stage: FetchHTTP, Reason: finding.Verbatim(err.Error()), Err: err}
 	}
 	if len(body) > mtasts.MaxPolicySize {
-		return nil, nil, &MTASTSFetchError{Stage: FetchHTTP, Reason: fmt.Sprintf("%s is larger than %d bytes", path, mtasts.MaxPolicySize)}
+		return nil, nil, &MTASTSFetchError{Stage: FetchHTTP, Reason: finding.T("%s is larger than %d bytes", path, mtasts.MaxPolicySize)}
 	}
 	policy, err := mtasts.ParsePolicy(body)
 	if err != nil {

@@ -3,7 +3,6 @@ package facts
 import (
 	"cmp"
 	"context"
-	"fmt"
 	"slices"
 	"strings"
 	"sync"
@@ -75,7 +74,14 @@ type SPFNode struct {
 	// since expanding them needs a message (RFC 7208 §7).
 	Macros []string
 	// MXOver lists mx terms naming more than 10 MX hosts (§4.6.4).
-	MXOver []string
+	MXOver []MXOver
+}
+
+// MXOver is an mx term whose MX RRset names more hosts than one evaluation
+// may look up.
+type MXOver struct {
+	Term  string
+	Hosts int
 }
 
 // Lookups is the number of DNS-querying terms evaluating this record can
@@ -223,7 +229,7 @@ func (w *spfWalker) visit(ctx context.Context, n *SPFNode, path []string) {
 					n.Voids = append(n.Voids, term.Text)
 				}
 				if names > SPFMaxMXNames {
-					n.MXOver = append(n.MXOver, fmt.Sprintf("%s names %d MX hosts", term.Text, names))
+					n.MXOver = append(n.MXOver, MXOver{Term: term.Text, Hosts: names})
 				}
 			})
 		}

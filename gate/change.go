@@ -390,28 +390,45 @@ func answerTTL(ans *resolver.Answer) uint32 {
 	return ttl
 }
 
-// humanTTL writes a TTL as people say it: "1 day", "2 hours 30 minutes".
-func humanTTL(sec uint32) string {
-	units := []struct {
-		n    uint32
-		name string
-	}{{86400, "day"}, {3600, "hour"}, {60, "minute"}, {1, "second"}}
-	var parts []string
-	for _, u := range units {
-		if sec >= u.n && len(parts) < 2 {
-			k := sec / u.n
-			sec -= k * u.n
-			name := u.name
-			if k != 1 {
-				name += "s"
-			}
-			parts = append(parts, fmt.Sprintf("%d %s", k, name))
+// humanTTL writes a TTL as people say it, in the two largest units:
+// "1 day", "2 hours 30 minutes".
+func humanTTL(sec uint32) finding.Text {
+	var parts []finding.Text
+	for _, n := range []uint32{86400, 3600, 60, 1} {
+		if sec >= n && len(parts) < 2 {
+			k := sec / n
+			sec -= k * n
+			parts = append(parts, unitText(k, n))
 		} else if len(parts) > 0 {
 			break
 		}
 	}
-	if len(parts) == 0 {
-		return "0 seconds"
+	switch len(parts) {
+	case 0:
+		return finding.T("%d seconds", 0)
+	case 1:
+		return parts[0]
 	}
-	return strings.Join(parts, " ")
+	return finding.T("%s %s", parts[0], parts[1])
+}
+
+// unitText writes k of a unit of n seconds, singular or plural.
+func unitText(k, n uint32) finding.Text {
+	switch {
+	case n == 86400 && k == 1:
+		return finding.T("%d day", k)
+	case n == 86400:
+		return finding.T("%d days", k)
+	case n == 3600 && k == 1:
+		return finding.T("%d hour", k)
+	case n == 3600:
+		return finding.T("%d hours", k)
+	case n == 60 && k == 1:
+		return finding.T("%d minute", k)
+	case n == 60:
+		return finding.T("%d minutes", k)
+	case k == 1:
+		return finding.T("%d second", k)
+	}
+	return finding.T("%d seconds", k)
 }

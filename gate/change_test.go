@@ -165,7 +165,7 @@ func TestHumanTTL(t *testing.T) {
 		{90061, "1 day 1 hour"},
 		{0, "0 seconds"},
 	} {
-		if got := humanTTL(tt.sec); got != tt.want {
+		if got := humanTTL(tt.sec); got.String() != tt.want {
 			t.Errorf("humanTTL(%d) = %q, want %q", tt.sec, got, tt.want)
 		}
 	}

@@ -83,7 +83,7 @@ func (p *Policy) applyAllowances(fs []finding.Finding, now time.Time) []finding.
 			if a.ID != f.ID || a.Expired(now) {
 				continue
 			}
-			f.Allowed = "until " + a.UntilText() + ": " + a.Reason
+			f.SetAllowed(finding.T("until %s: %s", a.UntilText(), a.Reason))
 			// A fresh slice: the caller's findings share Evidence arrays.
 			f.Evidence = append(slices.Clip(f.Evidence), fmt.Sprintf("allowed until %s by %s:%d: %s", a.UntilText(), p.File, a.Line, a.Reason))
 			break
@@ -140,14 +140,14 @@ func (p *Policy) evalMX(d *facts.Domain) ([]finding.Finding, string) {
 	if len(extra) == 0 && len(missing) == 0 {
 		return nil, actual
 	}
-	var parts []string
-	if len(missing) > 0 {
-		parts = append(parts, "lacks "+strings.Join(missing, ", "))
+	switch {
+	case len(missing) > 0 && len(extra) > 0:
+		f.SetTitle(finding.T("MX hosts differ from the policy: lacks %s; has unexpected %s", strings.Join(missing, ", "), strings.Join(extra, ", ")))
+	case len(missing) > 0:
+		f.SetTitle(finding.T("MX hosts differ from the policy: lacks %s", strings.Join(missing, ", ")))
+	default:
+		f.SetTitle(finding.T("MX hosts differ from the policy: has unexpected %s", strings.Join(extra, ", ")))
 	}
-	if len(extra) > 0 {
-		parts = append(parts, "has unexpected "+strings.Join(extra, ", "))
-	}
-	f.SetTitle(finding.T("MX hosts differ from the policy: %s", strings.Join(parts, "; ")))
 	f.Evidence = append([]string{actual, "required MX: " + hostList(req.MX)}, recordEvidence(d.MX.Lookup.Location(0))...)
 	if len(missing) > 0 {
 		f.Evidence = append(f.Evidence, "missing: "+strings.Join(missing, ", "))
@@ -291,7 +291,10 @@ func (p *Policy) evalSPF(d *facts.Domain) ([]finding.Finding, string) {
 		}
 		return nil, fmt.Sprintf("SPF needs %s%s (at most %d allowed)", atLeast, lookups(n), max)
 	}
-	f.SetTitle(finding.T("SPF needs %s%s; the policy allows %d", atLeast, lookups(n), max))
+	f.SetTitle(finding.T("SPF needs %d DNS lookups; the policy allows %d", n, max))
+	if !exact {
+		f.SetTitle(finding.T("SPF needs at least %d DNS lookups; the policy allows %d", n, max))
+	}
 	f.Evidence = []string{"actual: " + atLeast + lookups(n), "required: at most " + strconv.Itoa(max)}
 	if root := tree.Root; len(root.Records) == 1 {
 		f.Evidence = append(f.Evidence, "record: "+root.Records[0])
