@@ -257,8 +257,8 @@ func (p *Pattern) longest(t *pastedText) string {
 			if strings.Contains(v, p.sub) {
 				m = p.sub
 			}
-		} else {
-			m = longestMatch(p.re, v)
+		} else if m = longestMatch(p.re, v); m != "" && p.Code != "" {
+			m = p.Code // without the boundary around it
 		}
 		if len(m) > len(best) {
 			best = m

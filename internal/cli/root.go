@@ -87,6 +87,9 @@ func Main() int {
 // Run executes one command line and maps its outcome to an exit code in one
 // place.
 func Run(ctx context.Context, io *IOStreams, args []string) int {
+	// cobra prints --help before any PreRun: the language must be known
+	// before the tree, whose help texts are written in it, is built.
+	io.Lang = langOfCommandLine(args, io.getenv)
 	root := NewRootCmd(io)
 	root.SetArgs(args)
 	root.SetIn(io.In)
@@ -104,6 +107,32 @@ func Run(ctx context.Context, io *IOStreams, args []string) int {
 	// failure to start (a port in use): one line, exit 2.
 	fmt.Fprintln(io.ErrOut, "mailcheck: "+firstLine(strings.TrimSpace(err.Error())))
 	return ExitUsage
+}
+
+// langOfCommandLine is the language a command line asks for, read before
+// cobra parses it: the last --lang (either "--lang fr" or "--lang=fr",
+// anywhere before a "--"), else the locale variables. A --lang value that
+// mailcheck does not speak is left for the flag's own check to reject.
+func langOfCommandLine(args []string, getenv func(string) string) finding.Lang {
+	var value string
+	given := false
+	for i := 0; i < len(args); i++ {
+		switch a := args[i]; {
+		case a == "--":
+			i = len(args)
+		case a == "--lang" && i+1 < len(args):
+			value, given = args[i+1], true
+			i++
+		case strings.HasPrefix(a, "--lang="):
+			value, given = strings.TrimPrefix(a, "--lang="), true
+		}
+	}
+	if given {
+		if l, err := finding.ParseLang(value); err == nil {
+			return l
+		}
+	}
+	return finding.LangFromEnv(getenv)
 }
 
 func firstLine(s string) string {
