@@ -186,3 +186,39 @@ func New(id, subject string, title Text, evidence ...string) Finding {
 	}
 	return f
 }
+
+// CatalogueTitle is the catalogue title of id as a Text, written in the
+// report's language when it is rendered.
+func CatalogueTitle(id string) Text {
+	e, _ := Lookup(id)
+	return Text{format: "%s", args: []any{catalogueText{id, "title", e.Title}}, en: e.Title}
+}
+
+// ProviderFix is the catalogue's fix of id for provider (a key of
+// patterns/providers.yaml) as a Text; ok is false when the catalogue has
+// none for that provider.
+func ProviderFix(id, provider string) (t Text, ok bool) {
+	e, found := Lookup(id)
+	if !found {
+		return Text{}, false
+	}
+	pe := e.ForProvider(provider)
+	if pe.Provider == "" {
+		return Text{}, false
+	}
+	return Text{format: "%s", args: []any{providerFixText{id, provider, pe.Fix}}, en: pe.Fix}, true
+}
+
+// providerFixText is a provider fix of the catalogue, written in the
+// language asked for.
+type providerFixText struct{ id, provider, en string }
+
+func (p providerFixText) String() string { return p.en }
+
+func (p providerFixText) In(l Lang) string {
+	e, ok := Lookup(p.id)
+	if !ok {
+		return p.en
+	}
+	return e.ForProvider(p.provider).In(l).Fix
+}

@@ -130,6 +130,11 @@ func TestSupportAdditions(t *testing.T) {
 		"smtp.blocked-reputation", "login.account-locked", "login.access-disabled", "tls.client-too-old"} {
 		if !slices.Contains(ids, id) {
 			t.Errorf("%s is missing from the catalogue", id)
+			continue
+		}
+		// Each means the mail or the login does not go through.
+		if e, _ := Lookup(id); e.Severity != Fail {
+			t.Errorf("%s: severity %s, want fail", id, e.Severity)
 		}
 	}
 }

@@ -174,3 +174,23 @@ func TestExplainUsageErrors(t *testing.T) {
 		t.Errorf("an over-long paste: exit %d", r.code)
 	}
 }
+
+// login's help is French with --lang fr or a French locale.
+func TestLoginHelpInFrench(t *testing.T) {
+	for _, tt := range []struct {
+		env  map[string]string
+		args []string
+	}{
+		{nil, []string{"--lang", "fr", "login", "--help"}},
+		{nil, []string{"login", "--help", "--lang=fr"}},
+		{map[string]string{"LC_ALL": "fr_FR.UTF-8"}, []string{"login", "-h"}},
+	} {
+		r := run(t, tt.env, tt.args...)
+		if r.code != ExitOK || !strings.Contains(r.out, "mot de passe") || !strings.Contains(r.out, "--password-env") {
+			t.Errorf("%v %v: exit %d\n%s", tt.env, tt.args, r.code, r.out)
+		}
+	}
+	if r := run(t, nil, "login", "--help"); strings.Contains(r.out, "mot de passe") {
+		t.Errorf("English help is French:\n%s", r.out)
+	}
+}
