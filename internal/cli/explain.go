@@ -1,7 +1,6 @@
 package cli
 
 import (
-	"bufio"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -28,11 +27,10 @@ type ExplainOptions struct {
 // returned headers, not a mailbox.
 const maxPastedBytes = 1 << 20
 
-// NewCmdExplain builds `mailcheck explain ID|TEXT|-`.
-//
-// Its flags are parsed by explainArgs, not by cobra: a pasted text often
-// starts with "-" ("-ERR [AUTH] Authentication failed."), and a flag parser
-// would take it for an unknown flag.
+// NewCmdExplain builds `mailcheck explain ID|TEXT|-`. A pasted text often
+// starts with "-" ("-ERR [AUTH] Authentication failed."): Run marks where
+// such a text begins (see explainTextArgs), so that the flag parser does
+// not take it for an unknown flag.
 func NewCmdExplain(io *IOStreams, runF func(context.Context, *ExplainOptions) error) *cobra.Command {
 	opts := &ExplainOptions{IO: io}
 	l := io.Lang
@@ -54,90 +52,84 @@ before it, or paste it on standard input.`).In(l),
   mailcheck explain "535 5.7.139 Authentication unsuccessful, basic authentication is disabled"
   mailcheck explain -- "-ERR [AUTH] Authentication failed."
   mailcheck explain - < bounce.eml
-  mailcheck explain --list --format markdown`).In(l),
-		// See explainArgs.
-		DisableFlagParsing: true,
+  mailcheck explain --list`).In(l),
+		Args: cobra.ArbitraryArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			help, err := explainArgs(opts, args)
-			if err != nil {
-				return err
+			if len(args) > 0 && args[0] == "-" {
+				opts.Stdin, args = true, args[1:]
 			}
-			if help {
-				return cmd.Help()
-			}
+			opts.Query = strings.TrimSpace(strings.Join(args, " "))
 			if runF != nil {
 				return runF(cmd.Context(), opts)
 			}
 			return explainRun(opts)
 		},
 	}
-	// Declared for the help text and completion; explainArgs reads them.
-	cmd.Flags().String("format", "text", finding.T("output format: text|json (--list: text|json|markdown)").In(l))
-	cmd.Flags().Bool("list", false, finding.T("list every finding ID with its title").In(l))
+	cmd.Flags().StringVar(&opts.Format, "format", "text", finding.T("output format: text|json").In(l))
+	cmd.Flags().BoolVar(&opts.List, "list", false, finding.T("list every finding ID with its title").In(l))
 	return cmd
 }
 
-// explainArgs reads explain's command line: --format, --list, --lang and
-// --help anywhere before "--"; "-" alone for standard input; every other
-// word, including words that start with "-", is text to explain.
-func explainArgs(opts *ExplainOptions, args []string) (help bool, err error) {
-	var text []string
-	value := func(i *int, a, name string) (string, error) {
-		if v, ok := strings.CutPrefix(a, name+"="); ok {
-			return v, nil
-		}
-		if *i+1 >= len(args) {
-			return "", usageErrorf("flag needs an argument: %s", name)
-		}
-		*i++
-		return args[*i], nil
-	}
-	lang := ""
+// explainFlags are the flags explain's command line may carry before its
+// text (global ones included); with a value when true.
+var explainFlags = map[string]bool{"--format": true, "--list": false, "--lang": true, "--help": false, "-h": false}
+
+// explainTextArgs marks where the text of `mailcheck explain` begins when
+// that text starts with "-": it puts "--" before the first word after
+// "explain" that starts with "-" and is not one of explain's flags, so that
+// `mailcheck explain -ERR [AUTH] Authentication failed.` explains the
+// reply instead of failing on an unknown flag -ERR. Other command lines are
+// returned unchanged.
+func explainTextArgs(args []string) []string {
+	at := -1
 	for i := 0; i < len(args); i++ {
 		a := args[i]
+		if a == "--" {
+			return args
+		}
+		if strings.HasPrefix(a, "-") {
+			if name, _, _ := strings.Cut(a, "="); explainFlags[name] && !strings.Contains(a, "=") {
+				i++ // the flag's value
+			}
+			continue
+		}
+		if a == "explain" {
+			at = i
+		}
+		break
+	}
+	if at < 0 {
+		return args
+	}
+	for i := at + 1; i < len(args); i++ {
+		a := args[i]
+		name, _, hasValue := strings.Cut(a, "=")
 		switch {
-		case a == "--":
-			text = append(text, args[i+1:]...)
-			i = len(args)
-		case a == "-h" || a == "--help":
-			help = true
-		case a == "--list":
-			opts.List = true
-		case a == "--format" || strings.HasPrefix(a, "--format="):
-			if opts.Format, err = value(&i, a, "--format"); err != nil {
-				return false, err
-			}
-		case a == "--lang" || strings.HasPrefix(a, "--lang="):
-			if lang, err = value(&i, a, "--lang"); err != nil {
-				return false, err
-			}
-		case a == "-" && len(text) == 0:
-			opts.Stdin = true
-		default:
-			text = append(text, a)
+		case a == "--" || a == "-":
+			return args
+		case !strings.HasPrefix(a, "-"):
+			continue
+		case explainFlags[name] && !hasValue:
+			i++
+			continue
+		case hasKey(explainFlags, name):
+			continue
 		}
+		out := append(append(append([]string{}, args[:i]...), "--"), args[i:]...)
+		return out
 	}
-	if opts.Format == "" {
-		opts.Format = "text"
-	}
-	if lang != "" {
-		l, err := finding.ParseLang(lang)
-		if err != nil {
-			return false, &UsageError{Msg: "--lang: " + err.Error()}
-		}
-		opts.IO.Lang = l
-	}
-	opts.Query = strings.TrimSpace(strings.Join(text, " "))
-	return help, nil
+	return args
+}
+
+func hasKey(m map[string]bool, k string) bool {
+	_, ok := m[k]
+	return ok
 }
 
 var findingID = regexp.MustCompile(`^[a-z0-9]+\.[a-z0-9-]+$`)
 
 func explainRun(opts *ExplainOptions) error {
-	switch {
-	case opts.List && opts.Format != "text" && opts.Format != "json" && opts.Format != "markdown":
-		return usageErrorf("unknown --format %q for explain --list (want text, json or markdown)", opts.Format)
-	case !opts.List && opts.Format != "text" && opts.Format != "json":
+	if opts.Format != "text" && opts.Format != "json" {
 		return usageErrorf("unknown --format %q for explain (want text or json)", opts.Format)
 	}
 	if opts.List {
@@ -316,8 +308,7 @@ func printEntry(w io.Writer, l finding.Lang, e finding.Entry) {
 	}
 }
 
-// explainList prints every finding ID with its severity and title; the
-// markdown form is the catalogue page of docs/.
+// explainList prints every finding ID with its severity and title.
 func explainList(opts *ExplainOptions) error {
 	entries, err := finding.Entries()
 	if err != nil {
@@ -326,65 +317,13 @@ func explainList(opts *ExplainOptions) error {
 	for i := range entries {
 		entries[i] = entries[i].In(opts.IO.Lang)
 	}
-	out := opts.IO.Out
-	switch opts.Format {
-	case "json":
-		return writeJSON(out, entries)
-	case "markdown":
-		return writeCatalogueMarkdown(out, opts.IO.Lang, entries)
+	if opts.Format == "json" {
+		return writeJSON(opts.IO.Out, entries)
 	}
 	for _, e := range entries {
-		fmt.Fprintf(out, "%-30s %-5s %s\n", e.ID, e.Severity, e.Title)
+		fmt.Fprintf(opts.IO.Out, "%-30s %-5s %s\n", e.ID, e.Severity, e.Title)
 	}
 	return nil
-}
-
-// writeCatalogueMarkdown writes the catalogue as a markdown page: one
-// section per finding with its severity, why, fix, the provider-specific
-// fixes and the reference.
-func writeCatalogueMarkdown(w io.Writer, l finding.Lang, entries []finding.Entry) error {
-	bw := bufio.NewWriter(w)
-	fmt.Fprintln(bw, "# "+finding.T("Finding catalogue").In(l))
-	fmt.Fprintln(bw)
-	fmt.Fprintln(bw, finding.T("Generated by `mailcheck explain --list --format markdown`; do not edit.").In(l))
-	for _, e := range entries {
-		fmt.Fprintf(bw, "\n## `%s`\n\n", e.ID)
-		fmt.Fprintf(bw, "**%s** · %s\n\n", e.Severity, mdEscape(e.Title))
-		fmt.Fprintf(bw, "%s\n\n", mdEscape(e.Why))
-		fmt.Fprintf(bw, "%s\n", finding.T("**Fix:** %s", mdEscape(e.Fix)).In(l))
-		for _, p := range providerKeys(e) {
-			pe := e.ForProvider(p).In(l)
-			name := finding.ProviderName(p)
-			if p == "*" {
-				name = finding.T("any large provider").In(l)
-			}
-			fmt.Fprintf(bw, "- %s\n", finding.T("*%s:* %s", name, mdEscape(pe.Fix)).In(l))
-		}
-		if e.Ref != "" {
-			fmt.Fprintf(bw, "\n%s\n", finding.T("Reference: %s", e.Ref).In(l))
-		}
-	}
-	return bw.Flush()
-}
-
-// providerKeys lists the providers with their own fix for e, in a stable
-// order.
-func providerKeys(e finding.Entry) []string {
-	provs, _ := finding.Providers()
-	var keys []string
-	for _, p := range provs {
-		if _, ok := e.ProviderFixes[p.Key]; ok {
-			keys = append(keys, p.Key)
-		}
-	}
-	if _, ok := e.ProviderFixes["*"]; ok {
-		keys = append(keys, "*")
-	}
-	return keys
-}
-
-func mdEscape(s string) string {
-	return strings.NewReplacer("\n", " ", "|", `\|`).Replace(s)
 }
 
 func writeJSON(w io.Writer, v any) error {
