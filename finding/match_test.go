@@ -89,6 +89,9 @@ var matchTable = []struct {
 	{"openssl small key", "error:0A00018F:SSL routines::ee key too small", "tls.weak-key", nil},
 	{"go legacy tls", "tls: server selected unsupported protocol version 301", "tls.version-legacy", nil},
 	{"tls-rpt fetch error", `"result-type": "sts-policy-fetch-error"`, "mtasts.policy-unreachable", nil},
+	{"postfix tls broken on the server", "454 4.7.0 TLS not available due to local problem", "tls.handshake-failed", []string{"login.temporary-failure"}},
+	{"gmail wants auth", "530-5.7.0 Authentication Required. Learn more at\n530 5.7.0 https://support.google.com/mail/?p=WantAuthError x1si - gsmtp", "login.auth-required", []string{"login.tls-required"}},
+	{"apple mail french", "Le nom d’utilisateur ou le mot de passe pour « imap.mail.me.com » est incorrect.", "login.auth-failed", nil},
 	{"oauth only ehlo", "250-mail.example.com\n250-AUTH XOAUTH2 OAUTHBEARER\n250 8BITMIME", "auth.oauth-only", nil},
 }
 
