@@ -263,3 +263,54 @@ func TestAllowedAndReasonIn(t *testing.T) {
 		t.Errorf("a Reason overwritten after SetReason must stay as it is: %q", got)
 	}
 }
+
+// codeSpans lists the `code` spans of a text.
+func codeSpans(s string) []string {
+	var out []string
+	for {
+		i := strings.IndexByte(s, '`')
+		if i < 0 {
+			break
+		}
+		j := strings.IndexByte(s[i+1:], '`')
+		if j < 0 {
+			break
+		}
+		out = append(out, s[i+1:i+1+j])
+		s = s[i+j+2:]
+	}
+	slices.Sort(out)
+	return out
+}
+
+// TestCatalogueFrenchFollowsEnglish: a French entry quotes the same
+// commands and records as the English one (`code` spans), so a changed
+// English fix cannot keep a stale French one that tells users to run
+// something else.
+func TestCatalogueFrenchFollowsEnglish(t *testing.T) {
+	entries, err := Entries()
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Placeholders are translated: <domain> is <domaine>, HOST is HÔTE.
+	placeholder := regexp.MustCompile(`<[^>]*>`)
+	words := strings.NewReplacer("HÔTE", "HOST", "nimporte-quoi", "anything")
+	norm := func(spans []string) []string {
+		out := make([]string, len(spans))
+		for i, s := range spans {
+			out[i] = words.Replace(placeholder.ReplaceAllString(s, "<…>"))
+		}
+		slices.Sort(out)
+		return out
+	}
+	for _, e := range entries {
+		if e.FR == nil {
+			continue
+		}
+		for _, pair := range [][2]string{{e.Fix, e.FR.Fix}, {e.Why, e.FR.Why}} {
+			if en, fr := norm(codeSpans(pair[0])), norm(codeSpans(pair[1])); !slices.Equal(en, fr) {
+				t.Errorf("%s: the French quotes %q, the English %q", e.ID, fr, en)
+			}
+		}
+	}
+}

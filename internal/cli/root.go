@@ -91,7 +91,7 @@ func Run(ctx context.Context, io *IOStreams, args []string) int {
 	// before the tree, whose help texts are written in it, is built.
 	io.Lang = langOfCommandLine(args, io.getenv)
 	root := NewRootCmd(io)
-	root.SetArgs(args)
+	root.SetArgs(explainTextArgs(args))
 	root.SetIn(io.In)
 	root.SetOut(io.Out)
 	root.SetErr(io.ErrOut)
