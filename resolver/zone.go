@@ -534,11 +534,16 @@ func (zd *zoneData) delegated(name string, qtype uint16) bool {
 
 // Query implements Resolver with the answers the zone's authoritative
 // server would give (RFC 1034 §4.3.2, RFC 4592 for wildcards). A CNAME at
-// the name is returned, not followed.
+// the name is returned, not followed. A name at or below a delegation of a
+// loaded zone (and in no loaded child zone) is a Referral error, as the
+// zone's server refers it; a name outside every zone is OutOfZone.
 func (z *Zone) Query(ctx context.Context, name string, qtype uint16) (*Answer, error) {
 	name = canonical(name)
 	zd := z.find(name, qtype)
 	if zd == nil {
+		if ref := z.referral(name, qtype); ref != nil {
+			return nil, &Error{Kind: Referral, Name: name, Qtype: qtype, Server: "zone:" + ref.file, Err: ref.delegation()}
+		}
 		return nil, &Error{Kind: OutOfZone, Name: name, Qtype: qtype}
 	}
 	ans := &Answer{Name: name, Qtype: qtype, Server: "zone:" + zd.file}
