@@ -3,6 +3,7 @@ package resolver_test
 import (
 	"context"
 	"errors"
+	"slices"
 	"strconv"
 	"testing"
 	"time"
@@ -192,5 +193,34 @@ func TestFollowNamesItsOwnLimits(t *testing.T) {
 	}
 	if ans, chain, err := resolver.Follow(context.Background(), fake, "c5.example.com", dns.TypeA); err != nil || len(ans.RRs) != 1 || len(chain) != 7 {
 		t.Errorf("a chain of 7 within the limit: %v, %v, %v", ans, chain, err)
+	}
+}
+
+func TestDelegationAt(t *testing.T) {
+	parent := resolver.ZoneSource{File: "example.com.zone", Data: []byte(delegatingZone)}
+	child := resolver.ZoneSource{File: "_spf.example.com.zone", Data: []byte(`$ORIGIN _spf.example.com.
+@ 300 IN SOA ns1 hostmaster 1 7200 3600 1209600 300
+@ 300 IN NS ns1
+@ 300 IN NS ns9.example.net.
+ns1 300 IN A 192.0.2.99
+@ 300 IN TXT "v=spf1 -all"
+`)}
+	z, err := resolver.NewZone(parent, child)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := z.DelegationAt("_spf.example.com")
+	if d == nil || d.Zone != "_spf.example.com." || !slices.Equal(d.NameServers, []string{"ns1.spf.example.com."}) {
+		t.Errorf("the parent's delegation: %+v", d)
+	}
+	// The child answers for its own NS RRset, which differs.
+	ans, err := z.Query(context.Background(), "_spf.example.com", dns.TypeNS)
+	if err != nil || len(ans.RRs) != 2 {
+		t.Errorf("the child's NS RRset: %v, %v", ans, err)
+	}
+	for _, name := range []string{"example.com", "mail.example.com", "x._spf.example.com", "example.org"} {
+		if d := z.DelegationAt(name); d != nil {
+			t.Errorf("DelegationAt(%s) = %+v, want nil: no cut there", name, d)
+		}
 	}
 }

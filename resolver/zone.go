@@ -611,3 +611,26 @@ func (n *node) match(qtype uint16) ([]dns.RR, []Origin) {
 	}
 	return nil, nil
 }
+
+// DelegationAt returns the delegation a loaded zone publishes at name (its
+// NS records at that cut), or nil when no loaded zone delegates name. It
+// answers even when the child zone is loaded too, which Query then answers
+// for: a name-server check compares the parent's delegation with the NS
+// RRset at the child's apex (RFC 1034 §4.2.2), and in zone mode both sides
+// are in the files.
+func (z *Zone) DelegationAt(name string) *Delegation {
+	name = canonical(name)
+	for _, zd := range z.zones {
+		if name == zd.origin || !dns.IsSubDomain(zd.origin, name) || !zd.cuts[name] {
+			continue
+		}
+		d := &Delegation{Zone: name}
+		for _, rr := range zd.nodes[name].rrs {
+			if ns, ok := rr.(*dns.NS); ok {
+				d.NameServers = append(d.NameServers, canonical(ns.Ns))
+			}
+		}
+		return d
+	}
+	return nil
+}
