@@ -102,6 +102,11 @@ type Options struct {
 	SkipIPv6 bool
 }
 
+// maxParentAttempts bounds the parent servers asked one after the other
+// for the delegation: one answer suffices, and a TLD has a dozen servers
+// that an unreachable network would otherwise time out on in turn.
+const maxParentAttempts = 4
+
 // maxInFlight bounds the direct questions in flight: a zone with many
 // servers and addresses must not flood the network from one audit.
 const maxInFlight = 16
@@ -320,9 +325,15 @@ func (g *gatherer) parentNS(ctx context.Context, zone string) Delegation {
 		return d
 	}
 	var lastErr error = errors.New("the parent zone lists no name server")
+	attempts := 0
 	for _, host := range pd.NameServers {
 		addrs, _ := resolver.Addrs(ctx, g.r, host)
 		for _, a := range g.usable(addrs) {
+			if attempts == maxParentAttempts {
+				d.Err = lastErr
+				return d
+			}
+			attempts++
 			reply, err := g.ask(ctx, a, zone, dns.TypeNS)
 			if err != nil {
 				lastErr = err
