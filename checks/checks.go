@@ -77,24 +77,9 @@ func Subject(name string, qtype uint16) string {
 func errText(err error) finding.Text {
 	var re *resolver.Error
 	if errors.As(err, &re) {
-		return finding.T("%s looking up %s %s", kindText(re.Kind), trimDot(re.Name), dns.TypeToString[re.Qtype])
+		return finding.T("%s looking up %s %s", re.Kind, trimDot(re.Name), dns.TypeToString[re.Qtype])
 	}
 	return finding.Verbatim(err.Error())
-}
-
-// kindText names why a lookup produced no answer, in words people read.
-func kindText(k resolver.Kind) finding.Text {
-	switch k {
-	case resolver.Timeout:
-		return finding.T("timeout")
-	case resolver.Refused:
-		return finding.T("refused")
-	case resolver.Transport:
-		return finding.T("transport error")
-	case resolver.OutOfZone:
-		return finding.T("outside the given zones")
-	}
-	return finding.Verbatim(k.String()) // SERVFAIL: the protocol's own word
 }
 
 func trimDot(name string) string {

@@ -109,7 +109,7 @@ func (l *Lookup) TXTs() []TXT {
 	var out []TXT
 	for i, rr := range l.RRs() {
 		if t, ok := rr.(*dns.TXT); ok {
-			out = append(out, TXT{Text: resolver.TXTString(t), Index: i})
+			out = append(out, TXT{Text: resolver.JoinCharacterStrings(t.Txt), Index: i})
 		}
 	}
 	return out

@@ -129,7 +129,7 @@ func lookupRecords(l *Lookup, note string, parse func(string) ([]finding.Tag, bo
 				TTL: rr.Header().Ttl, Status: Answered.String(), Source: sourceOf(l.Answer), Location: l.Location(i), Note: note}
 			r.Value = rdata(rr)
 			if t, ok := rr.(*dns.TXT); ok {
-				r.Value = resolver.TXTString(t)
+				r.Value = resolver.JoinCharacterStrings(t.Txt)
 			}
 			if parse != nil {
 				tags, ok := parse(r.Value)

@@ -163,7 +163,7 @@ func (w *spfWalker) visit(ctx context.Context, n *SPFNode, path []string) {
 	n.NXDomain = ans.NXDomain()
 	n.Index = -1
 	for i, rr := range ans.RRs {
-		if t, ok := rr.(*dns.TXT); ok && spf.IsSPF(resolver.TXTString(t)) {
+		if t, ok := rr.(*dns.TXT); ok && spf.IsSPF(resolver.JoinCharacterStrings(t.Txt)) {
 			if n.Index < 0 {
 				n.Index = i
 			}

@@ -244,7 +244,7 @@ func isSPF(rr dns.RR) bool {
 	if !ok {
 		return false
 	}
-	s := strings.ToLower(resolver.TXTString(t))
+	s := strings.ToLower(resolver.JoinCharacterStrings(t.Txt))
 	return s == "v=spf1" || strings.HasPrefix(s, "v=spf1 ")
 }
 
