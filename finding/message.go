@@ -67,19 +67,19 @@ type SPFCheck struct {
 	Hop        int    `json:"hop,omitempty"`
 	TrustedHop string `json:"trusted_hop,omitempty"`
 	// Identity is "mailfrom", or "helo" for a null sender.
-	Identity    string   `json:"identity,omitempty"`
-	Domain      string   `json:"domain,omitempty"`
-	Sender      string   `json:"sender,omitempty"`
-	HELO        string   `json:"helo,omitempty"`
-	Result      string   `json:"result"`
-	Mechanism   string   `json:"mechanism,omitempty"`
-	Inner       string   `json:"inner,omitempty"`
-	MatchedIn   string   `json:"matched_in,omitempty"`
+	Identity  string `json:"identity,omitempty"`
+	Domain    string `json:"domain,omitempty"`
+	Sender    string `json:"sender,omitempty"`
+	HELO      string `json:"helo,omitempty"`
+	Result    string `json:"result"`
+	Mechanism string `json:"mechanism,omitempty"`
+	Inner     string `json:"inner,omitempty"`
+	MatchedIn string `json:"matched_in,omitempty"`
+	// Path is the include and redirect terms followed to MatchedIn.
 	Path        []string `json:"path,omitempty"`
 	Record      string   `json:"record,omitempty"`
 	Lookups     int      `json:"lookups"`
 	VoidLookups int      `json:"void_lookups"`
-	Explanation string   `json:"explanation,omitempty"`
 }
 
 // DMARCCheck is the DMARC evaluation of the From domain.

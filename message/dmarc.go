@@ -6,16 +6,17 @@ import (
 
 	"github.com/miekg/dns"
 
-	"github.com/mailcheck-cli/mailcheck/checks"
 	"github.com/mailcheck-cli/mailcheck/checks/dmarc"
+	"github.com/mailcheck-cli/mailcheck/facts"
 	"github.com/mailcheck-cli/mailcheck/finding"
 	"github.com/mailcheck-cli/mailcheck/resolver"
 )
 
 // policyOf runs DMARC policy discovery (RFC 9989 §4.10) exactly as the
 // domain audit does. It is the one place this package asks for it.
-func policyOf(ctx context.Context, r resolver.Resolver, domain string) (*checks.DMARCPolicy, error) {
-	return checks.DiscoverDMARC(ctx, r, domain)
+func policyOf(ctx context.Context, r resolver.Resolver, domain string) (*facts.DMARC, error) {
+	d := facts.DiscoverDMARC(ctx, r, domain)
+	return d, d.Err()
 }
 
 // orgDomains remembers Organizational Domains found during one analysis.
@@ -58,7 +59,7 @@ type dmarcInput struct {
 	fromErr    finding.Text // why the From field cannot be used, zero when fine
 	dkim       []finding.DKIMSignature
 	spf        *finding.SPFCheck
-	policy     *checks.DMARCPolicy
+	policy     *facts.DMARC
 	policyErr  error
 }
 
@@ -86,10 +87,10 @@ func checkDMARC(ctx context.Context, r resolver.Resolver, in dmarcInput) (*findi
 		o.seen[in.fromDomain] = pol.OrgDomain
 	}
 	c.OrgDomain = o.of(in.fromDomain)
-	rec := pol.Record
+	rec := pol.Record()
 	strictDKIM, strictSPF := false, false
 	if rec != nil {
-		c.PolicyDomain, c.Record = pol.Domain, rec.String()
+		c.PolicyDomain, c.Record = pol.PolicyDomain(), rec.String()
 		strictDKIM, strictSPF = rec.ADKIM == "s", rec.ASPF == "s"
 	}
 	c.ADKIM, c.ASPF = modeName(strictDKIM), modeName(strictSPF)
@@ -120,9 +121,9 @@ func checkDMARC(ctx context.Context, r resolver.Resolver, in dmarcInput) (*findi
 	if rec == nil || rec.Policy == "" {
 		c.Result = "none"
 		f := finding.New("msg.dmarc-none", subject, finding.T("%s publishes no DMARC policy: receivers decide alone what to do with unauthenticated mail from it", in.fromDomain))
-		if pol.Domain != "" {
+		if pol.Applying != nil {
 			f.SetTitle(finding.T("The DMARC record of %s cannot be used: receivers apply no policy", in.fromDomain))
-			f.Evidence = append(f.Evidence, "_dmarc."+pol.Domain)
+			f.Evidence = append(f.Evidence, "_dmarc."+pol.PolicyDomain())
 		}
 		f.Note(alignment)
 		return c, []finding.Finding{f}
@@ -133,7 +134,7 @@ func checkDMARC(ctx context.Context, r resolver.Resolver, in dmarcInput) (*findi
 	if pass {
 		c.Result, c.Disposition = "pass", "none"
 		f := finding.New("msg.ok", subject, finding.T("DMARC pass for %s (p=%s): %s", in.fromDomain, c.Policy, alignedText(c)))
-		f.Evidence = append(f.Evidence, "_dmarc."+pol.Domain+": "+c.Record)
+		f.Evidence = append(f.Evidence, "_dmarc."+c.PolicyDomain+": "+c.Record)
 		return c, []finding.Finding{f}
 	}
 	c.Result = "fail"
@@ -145,7 +146,7 @@ func checkDMARC(ctx context.Context, r resolver.Resolver, in dmarcInput) (*findi
 		id, reason = "msg.dmarc-unaligned", finding.T("SPF or DKIM passed, but for a domain not aligned with From")
 	}
 	f := finding.New(id, subject, dmarcFailTitle(in.fromDomain, reason, c.Policy, c.Disposition))
-	f.Evidence = append(f.Evidence, "_dmarc."+pol.Domain+": "+c.Record)
+	f.Evidence = append(f.Evidence, "_dmarc."+c.PolicyDomain+": "+c.Record)
 	f.Note(alignment)
 	if c.Disposition != c.Policy {
 		f.Note(finding.T("pct=%d or t=y softens the policy: receivers apply %s.", rec.Percent, c.Disposition))
@@ -162,9 +163,9 @@ func modeName(strict bool) string {
 
 // appliedPolicy is p for the policy domain itself, sp for an existing
 // subdomain, np for one that does not exist (RFC 9989 §4.7).
-func appliedPolicy(ctx context.Context, r resolver.Resolver, pol *checks.DMARCPolicy, rec *dmarc.Record, from string) dmarc.Policy {
-	if pol.Domain == from {
-		return rec.Policy
+func appliedPolicy(ctx context.Context, r resolver.Resolver, pol *facts.DMARC, rec *dmarc.Record, from string) dmarc.Policy {
+	if !pol.Inherited() {
+		return pol.Applied()
 	}
 	if rec.NonexistentPolicy != "" {
 		if ans, _, err := resolver.Follow(ctx, r, from, dns.TypeSOA); err == nil && ans.NXDomain() {

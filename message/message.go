@@ -17,7 +17,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/mailcheck-cli/mailcheck/checks"
+	"github.com/mailcheck-cli/mailcheck/facts"
 	"github.com/mailcheck-cli/mailcheck/finding"
 	"github.com/mailcheck-cli/mailcheck/resolver"
 )
@@ -111,7 +111,7 @@ func Analyze(ctx context.Context, env *Env, data []byte, opts Options) (*Analysi
 	// of each other: they run at once. Alignment comes after.
 	var wg sync.WaitGroup
 	var dkimFs, spfFs []finding.Finding
-	var pol *checks.DMARCPolicy
+	var pol *facts.DMARC
 	var polErr error
 	wg.Go(func() { m.DKIM, dkimFs = verifyDKIM(ctx, env.Resolver, p, now()) })
 	wg.Go(func() {

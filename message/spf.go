@@ -2,8 +2,10 @@ package message
 
 import (
 	"context"
-	"errors"
+	"net/netip"
 	"strings"
+
+	"github.com/miekg/dns"
 
 	"github.com/mailcheck-cli/mailcheck/checks/spf"
 	"github.com/mailcheck-cli/mailcheck/finding"
@@ -35,9 +37,10 @@ func envelopeOf(p *parsed) envelope {
 	return envelope{mailFrom: addr, null: addr == "", known: true}
 }
 
-// checkSPF evaluates SPF for the IP of the trusted hop with a real
-// check_host(): the MAIL FROM domain, or the HELO name for a bounce
-// (RFC 7208 §2.4).
+// checkSPF evaluates SPF for the IP of the trusted hop with check_host()
+// (checks/spf, the same evaluator the domain audit judges with): the MAIL
+// FROM domain, or the HELO name for a bounce (RFC 7208 §2.4). The records
+// are fetched through mailcheck's resolver as the evaluation asks for them.
 func checkSPF(ctx context.Context, r resolver.Resolver, hops []received, trusted int, hopNumber int, env envelope, opts Options) (*finding.SPFCheck, []finding.Finding) {
 	if trusted < 0 {
 		return nil, []finding.Finding{noClient(hops, opts)}
@@ -45,106 +48,169 @@ func checkSPF(ctx context.Context, r resolver.Resolver, hops []received, trusted
 	h := hops[trusted]
 	c := &finding.SPFCheck{IP: h.ip.String(), Hop: hopNumber, TrustedHop: h.hop.By, HELO: h.hop.From}
 	how := hopChoice(h, hopNumber, opts)
-	q := spf.Query{IP: h.ip, HELO: h.hop.From, Receiver: h.hop.By}
+	var scope spf.Scope
 	switch {
-	case env.known && !env.null:
-		c.Identity, c.Sender, c.Domain = "mailfrom", env.mailFrom, domainOf(env.mailFrom)
+	case env.known && !env.null && domainOf(env.mailFrom) != "":
+		c.Identity = "mailfrom"
+		scope = spf.NewScope(env.mailFrom)
 	case h.hop.From != "" && !strings.HasPrefix(h.hop.From, "["):
 		// RFC 7208 §2.4: with a null sender the HELO identity is
 		// checked, as postmaster@HELO.
-		c.Identity, c.Domain = "helo", strings.ToLower(h.hop.From)
-		c.Sender = "postmaster@" + c.Domain
+		c.Identity = "helo"
+		scope = spf.NewScope(h.hop.From)
 	default:
 		f := finding.New("msg.spf-unknown-ip", "SPF", finding.T("No envelope sender and no HELO name: SPF cannot be evaluated"))
 		f.Note(how)
 		c.Result = "none"
 		return c, []finding.Finding{f}
 	}
-	if c.Domain == "" {
-		c.Domain = domainOf("@" + c.Sender)
+	scope.IP, scope.HELO = h.ip, h.hop.From
+	c.Domain, c.Sender = scope.Domain, scope.Sender
+	facts := &spfFacts{ctx: ctx, r: r, txt: map[string][]string{}}
+	out := spf.CheckHost(facts, scope)
+	c.Result = string(out.Result)
+	c.Lookups, c.VoidLookups, c.Path, c.MatchedIn = out.Lookups, len(out.Voids), out.Path, out.Domain
+	if out.Matched != nil {
+		c.Mechanism = out.Matched.Text
+		for _, p := range out.Path {
+			if strings.HasPrefix(strings.TrimLeft(p, "+-~?"), spf.Include+":") {
+				// The include of the queried record that matched, and
+				// the term inside it that did.
+				c.Mechanism, c.Inner = p, out.Matched.Text
+				break
+			}
+		}
 	}
-	q.Domain, q.Sender = c.Domain, c.Sender
-	ev := spf.CheckHost(ctx, r, q)
-	c.Result = string(ev.Status)
-	c.Mechanism, c.Inner, c.MatchedIn, c.Path = ev.Mechanism, ev.Inner, ev.MatchedIn, ev.Path
-	c.Record, c.Lookups, c.VoidLookups, c.Explanation = ev.Record, ev.Lookups, ev.VoidLookups, ev.Explanation
+	for _, t := range facts.txt[c.Domain] {
+		if spf.IsSPF(t) {
+			c.Record = t
+		}
+	}
 	subject := c.Domain + " (SPF, " + c.IP + ")"
 	var f finding.Finding
-	switch ev.Status {
-	case spf.StatusPass:
-		f = finding.New("msg.ok", subject, finding.T("SPF pass: %s is allowed to send for %s (%s)", c.IP, c.Domain, matchText(ev)))
-	case spf.StatusFail:
-		f = finding.New("msg.spf-fail", subject, finding.T("SPF fail: %s is not allowed to send for %s (%s)", c.IP, c.Domain, matchText(ev)))
-		if ev.Explanation != "" {
-			f.Evidence = append(f.Evidence, ev.Explanation)
-		}
-	case spf.StatusSoftfail:
-		f = finding.New("msg.spf-softfail", subject, finding.T("SPF softfail: %s is probably not allowed to send for %s (%s)", c.IP, c.Domain, matchText(ev)))
-	case spf.StatusNeutral:
+	switch out.Result {
+	case spf.Pass:
+		f = finding.New("msg.ok", subject, finding.T("SPF pass: %s is allowed to send for %s (%s)", c.IP, c.Domain, matchText(c)))
+	case spf.Fail:
+		f = finding.New("msg.spf-fail", subject, finding.T("SPF fail: %s is not allowed to send for %s (%s)", c.IP, c.Domain, matchText(c)))
+	case spf.SoftFail:
+		f = finding.New("msg.spf-softfail", subject, finding.T("SPF softfail: %s is probably not allowed to send for %s (%s)", c.IP, c.Domain, matchText(c)))
+	case spf.Neutral:
 		f = finding.New("msg.spf-neutral", subject, finding.T("SPF neutral: %s makes no statement about %s", c.Domain, c.IP))
-	case spf.StatusNone:
+	case spf.None:
 		f = finding.New("msg.spf-none", subject, finding.T("SPF none: %s publishes no SPF record", c.Domain))
-	case spf.StatusPermError:
-		f = finding.New("msg.spf-permerror", subject, finding.T("SPF permerror: the SPF policy of %s cannot be evaluated: %s", c.Domain, problemText(ev.Err)))
-	case spf.StatusTempError:
-		var ee *spf.EvalError
-		if errors.As(ev.Err, &ee) && ee.Problem == spf.ProblemNotChecked {
-			f = finding.New("msg.spf-not-checked", subject, finding.T("SPF not checked: %s lies outside the given zones", ee.Domain))
+	case spf.PermError:
+		f = finding.New("msg.spf-permerror", subject, finding.T("SPF permerror: the SPF policy of %s cannot be evaluated", c.Domain))
+		f.Evidence = append(f.Evidence, out.Reason)
+	case spf.TempError:
+		if facts.outOfZone != "" {
+			f = finding.New("msg.spf-not-checked", subject, finding.T("SPF not checked: %s lies outside the given zones", facts.outOfZone))
 		} else {
-			f = finding.New("msg.spf-temperror", subject, finding.T("SPF temperror: a DNS lookup for %s failed: %s", c.Domain, problemText(ev.Err)))
+			f = finding.New("msg.spf-temperror", subject, finding.T("SPF temperror: a DNS lookup for the SPF policy of %s failed", c.Domain))
+			f.Evidence = append(f.Evidence, out.Reason)
 		}
 	}
-	if ev.Record != "" {
-		f.Evidence = append(f.Evidence, c.Domain+": "+ev.Record)
+	if c.Record != "" {
+		f.Evidence = append(f.Evidence, c.Domain+": "+c.Record)
 	}
 	f.Note(how)
-	f.Note(finding.T("%d of 10 DNS lookups used, %d of 2 void lookups.", ev.Lookups, ev.VoidLookups))
+	f.Note(finding.T("%d of 10 DNS lookups used, %d of 2 void lookups.", c.Lookups, c.VoidLookups))
 	return c, []finding.Finding{f}
 }
 
-// matchText says which term decided: "-all", "ip4:192.0.2.0/24",
-// "include:_spf.example.net, ip4:198.51.100.0/24 in _spf.example.net", or
-// that no term matched.
-func matchText(ev spf.Evaluation) finding.Text {
-	switch {
-	case ev.Mechanism == "":
-		return finding.T("no term matched")
-	case ev.Inner != "":
-		return finding.T("matched %s, by %s in %s", ev.Mechanism, ev.Inner, ev.MatchedIn)
-	}
-	return finding.T("matched %s", ev.Mechanism)
+// spfFacts answers check_host()'s questions through mailcheck's resolver
+// as it asks them: which records an evaluation needs depends on the IP, so
+// they cannot all be gathered beforehand. It keeps the TXT answers (for the
+// record shown) and notes a name outside --zone, which makes a temperror
+// "not checked" rather than a failure.
+type spfFacts struct {
+	ctx       context.Context
+	r         resolver.Resolver
+	txt       map[string][]string
+	outOfZone string
 }
 
-// problemText says why an evaluation stopped.
-func problemText(err error) finding.Text {
-	var ee *spf.EvalError
-	if !errors.As(err, &ee) {
-		return finding.T("unknown SPF evaluation error")
+func (f *spfFacts) note(err error, name string) error {
+	if err != nil && resolver.IsOutOfZone(err) && f.outOfZone == "" {
+		f.outOfZone = strings.TrimSuffix(name, ".")
 	}
-	switch ee.Problem {
-	case spf.ProblemNoRecord:
-		return finding.T("%s has no SPF record", ee.Domain)
-	case spf.ProblemBadDomain:
-		return finding.T("%q is not a valid domain name", ee.Domain)
-	case spf.ProblemMultiple:
-		return finding.T("%s publishes more than one v=spf1 record", ee.Domain)
-	case spf.ProblemSyntax:
-		if ee.Err != nil {
-			return finding.T("the record of %s does not parse: %v", ee.Domain, ee.Err)
+	return err
+}
+
+func (f *spfFacts) TXT(name string) ([]string, error) {
+	txts, _, err := resolver.TXT(f.ctx, f.r, name)
+	f.txt[strings.ToLower(strings.TrimSuffix(name, "."))] = txts
+	return txts, f.note(err, name)
+}
+
+func (f *spfFacts) Addrs(name string, ipv6 bool) ([]netip.Addr, error) {
+	qtype := dns.TypeA
+	if ipv6 {
+		qtype = dns.TypeAAAA
+	}
+	ans, _, err := resolver.Follow(f.ctx, f.r, name, qtype)
+	if err != nil {
+		return nil, f.note(err, name)
+	}
+	var out []netip.Addr
+	for _, rr := range ans.RRs {
+		switch v := rr.(type) {
+		case *dns.A:
+			if a, ok := netip.AddrFromSlice(v.A.To4()); ok {
+				out = append(out, a)
+			}
+		case *dns.AAAA:
+			if a, ok := netip.AddrFromSlice(v.AAAA.To16()); ok {
+				out = append(out, a)
+			}
 		}
-		return finding.T("the record of %s does not parse at %s", ee.Domain, ee.Term)
-	case spf.ProblemLookupLimit:
-		return finding.T("more than 10 DNS lookups (at %s in %s)", ee.Term, ee.Domain)
-	case spf.ProblemVoidLimit:
-		return finding.T("more than 2 lookups found nothing (at %s in %s)", ee.Term, ee.Domain)
-	case spf.ProblemMXLimit:
-		return finding.T("%s has more than 10 MX records (at %s)", ee.Domain, ee.Term)
-	case spf.ProblemIncludeNone:
-		return finding.T("%s, named by %s, has no SPF record", ee.Domain, ee.Term)
-	case spf.ProblemDNS, spf.ProblemNotChecked:
-		return finding.T("the lookup at %s failed: %v", ee.Domain, ee.Err)
 	}
-	return finding.T("unknown SPF evaluation error")
+	return out, nil
+}
+
+func (f *spfFacts) MX(name string) ([]string, error) {
+	ans, _, err := resolver.Follow(f.ctx, f.r, name, dns.TypeMX)
+	if err != nil {
+		return nil, f.note(err, name)
+	}
+	var out []string
+	for _, rr := range ans.RRs {
+		if mx, ok := rr.(*dns.MX); ok {
+			out = append(out, strings.ToLower(strings.TrimSuffix(mx.Mx, ".")))
+		}
+	}
+	return out, nil
+}
+
+func (f *spfFacts) PTR(ip netip.Addr) ([]string, error) {
+	rev, err := dns.ReverseAddr(ip.String())
+	if err != nil {
+		return nil, err
+	}
+	ans, _, err := resolver.Follow(f.ctx, f.r, rev, dns.TypePTR)
+	if err != nil {
+		return nil, f.note(err, rev)
+	}
+	var out []string
+	for _, rr := range ans.RRs {
+		if p, ok := rr.(*dns.PTR); ok {
+			out = append(out, strings.ToLower(strings.TrimSuffix(p.Ptr, ".")))
+		}
+	}
+	return out, nil
+}
+
+// matchText says which term decided: "-all", "ip4:192.0.2.0/24",
+// "include:_spf.example.net, by ip4:198.51.100.0/24 in _spf.example.net",
+// or that no term matched.
+func matchText(c *finding.SPFCheck) finding.Text {
+	switch {
+	case c.Mechanism == "":
+		return finding.T("no term matched")
+	case c.Inner != "":
+		return finding.T("matched %s, by %s in %s", c.Mechanism, c.Inner, c.MatchedIn)
+	}
+	return finding.T("matched %s", c.Mechanism)
 }
 
 // hopChoice explains which Received field gave the IP, and why.

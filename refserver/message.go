@@ -131,24 +131,33 @@ func (k *dkimKeys) keyRecords(domain string) (string, error) {
 	return b.String(), nil
 }
 
-// servedZone is the scenario's zones as served: its zone files, plus the
-// DKIM keys of a message case in the domain's own zone.
+// servedZone is the scenario's zones as served: its zone files, with the
+// TLSA placeholders filled in (tlsa.go), or, in a message case, with the
+// DKIM keys added to the domain's own zone.
 func (s *Server) servedZone() (*resolver.Zone, error) {
+	if s.keys == nil {
+		return s.scenarioZone()
+	}
 	var srcs []resolver.ZoneSource
 	for _, f := range s.sc.Zones {
+		file := path.Join("fixtures", s.sc.Name, f)
 		data, err := s.sc.File(f)
 		if err != nil {
-			return nil, &resolver.ZoneError{File: path.Join("fixtures", s.sc.Name, f), Reason: err.Error()}
+			return nil, &resolver.ZoneError{File: file, Reason: err.Error()}
+		}
+		if bytes.Contains(bytes.ToUpper(data), []byte("TLSA")) {
+			// One generated thing per scenario keeps each fixture simple.
+			return nil, &resolver.ZoneError{File: file, Reason: "a scenario with a message case cannot hold TLSA placeholders"}
 		}
 		origin := fixtures.Origin(f)
-		if s.keys != nil && strings.EqualFold(strings.TrimSuffix(origin, "."), s.domain) {
+		if strings.EqualFold(strings.TrimSuffix(origin, "."), s.domain) {
 			recs, err := s.keys.keyRecords(s.domain)
 			if err != nil {
 				return nil, err
 			}
 			data = append(append(bytes.Clone(data), '\n'), recs...)
 		}
-		srcs = append(srcs, resolver.ZoneSource{File: path.Join("fixtures", s.sc.Name, f), Origin: origin, Data: data})
+		srcs = append(srcs, resolver.ZoneSource{File: file, Origin: origin, Data: data})
 	}
 	return resolver.NewZone(srcs...)
 }

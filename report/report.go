@@ -88,8 +88,8 @@ func Render(w io.Writer, reports []finding.Report, opts Options) error {
 	return r(w, localize(reports, opts.Lang), opts)
 }
 
-// localize returns reports with every finding written in lang; the
-// callers' reports are not modified.
+// localize returns reports with every finding, and the reasons of the
+// client settings, written in lang; the callers' reports are not modified.
 func localize(reports []finding.Report, lang finding.Lang) []finding.Report {
 	if lang == "" || lang == finding.English {
 		return reports
@@ -101,6 +101,14 @@ func localize(reports []finding.Report, lang finding.Lang) []finding.Report {
 			fs[j] = f.In(lang)
 		}
 		r.Findings = fs
+		if r.Login != nil {
+			login := *r.Login
+			login.Candidates = make([]finding.ClientEndpoint, len(r.Login.Candidates))
+			for j, c := range r.Login.Candidates {
+				login.Candidates[j] = c.In(lang)
+			}
+			r.Login = &login
+		}
 		out[i] = r
 	}
 	return out
@@ -156,28 +164,28 @@ func (t tally) add(u tally) tally {
 var baselineStates = []string{"new", "unchanged", "fixed"}
 
 // areaTitles names the check areas as admins know them.
-var areaTitles = map[string]string{
-	"mx":     "MX",
-	"spf":    "SPF",
-	"dmarc":  "DMARC",
-	"dkim":   "DKIM",
-	"mtasts": "MTA-STS",
-	"tlsrpt": "TLS-RPT",
-	"dnssec": "DNSSEC",
-	"ptr":    "Reverse DNS (PTR)",
-	"dns":    "DNS",
-	"conn":   "Connections",
-	"tls":    "TLS",
-	"auth":   "Authentication",
-	"login":  "Login",
-	"policy": "Policy",
-	"change": "Change safety",
-	"msg":    "Message checks",
+var areaTitles = map[string]finding.Text{
+	"mx":     finding.T("MX"),
+	"spf":    finding.T("SPF"),
+	"dmarc":  finding.T("DMARC"),
+	"dkim":   finding.T("DKIM"),
+	"mtasts": finding.T("MTA-STS"),
+	"tlsrpt": finding.T("TLS-RPT"),
+	"dnssec": finding.T("DNSSEC"),
+	"ptr":    finding.T("Reverse DNS (PTR)"),
+	"dns":    finding.T("DNS"),
+	"conn":   finding.T("Connections"),
+	"tls":    finding.T("TLS"),
+	"auth":   finding.T("Authentication"),
+	"login":  finding.T("Login"),
+	"policy": finding.T("Policy"),
+	"change": finding.T("Change safety"),
+	"msg":    finding.T("Message checks"),
 }
 
-func areaTitle(area string) string {
+func areaTitle(area string, l finding.Lang) string {
 	if t, ok := areaTitles[area]; ok {
-		return t
+		return t.In(l)
 	}
 	return strings.ToUpper(area)
 }

@@ -62,7 +62,7 @@ func renderText(w io.Writer, reports []finding.Report, opts Options) error {
 		total = total.add(t)
 	}
 	if len(reports) > 1 {
-		fmt.Fprintf(bw, "\n%s %s\n", p.heading.Sprint("total:"), summaryLine(total, p))
+		fmt.Fprintf(bw, "\n%s %s\n", p.heading.Sprint(finding.T("total:").In(opts.Lang)), summaryLine(total, p, opts.Lang))
 	}
 	if opts.GitHubActions {
 		for _, r := range reports {
@@ -90,49 +90,49 @@ func writeTextReport(w io.Writer, r finding.Report, opts Options, p palette) tal
 	// staff read out to the user on the phone.
 	if r.Login != nil && len(r.Login.Candidates) > 0 {
 		fmt.Fprintln(w)
-		fmt.Fprintln(w, p.heading.Sprint("Client settings for "+printable(r.Login.Address)))
-		writeLoginTable(w, r.Login.Candidates)
+		fmt.Fprintln(w, p.heading.Sprint(finding.T("Client settings for %s", printable(r.Login.Address)).In(opts.Lang)))
+		writeLoginTable(w, r.Login.Candidates, opts.Lang)
 	}
 	writeMessageText(w, r.Message, opts, p)
 	for _, g := range groupByArea(r.Findings) {
 		fmt.Fprintln(w)
-		fmt.Fprintln(w, p.heading.Sprint(areaTitle(g.area)))
+		fmt.Fprintln(w, p.heading.Sprint(areaTitle(g.area, opts.Lang)))
 		for _, f := range g.findings {
-			writeTextFinding(w, f, p)
+			writeTextFinding(w, f, p, opts.Lang)
 		}
 	}
 	if len(r.Probes) > 0 {
 		fmt.Fprintln(w)
-		fmt.Fprintln(w, p.heading.Sprint("Probes"))
-		writeProbeTable(w, r.Probes)
+		fmt.Fprintln(w, p.heading.Sprint(finding.T("Probes").In(opts.Lang)))
+		writeProbeTable(w, r.Probes, opts.Lang)
 		if opts.Verbose {
-			writeTranscripts(w, r.Probes, p)
+			writeTranscripts(w, r.Probes, p, opts.Lang)
 		}
 	}
 	if opts.Verbose && len(r.Detail) > 0 {
 		fmt.Fprintln(w)
-		fmt.Fprintln(w, p.heading.Sprint("Detail"))
+		fmt.Fprintln(w, p.heading.Sprint(finding.T("Detail").In(opts.Lang)))
 		for _, line := range r.Detail {
 			fmt.Fprintln(w, "  "+printable(line))
 		}
 	}
 	t := tallyOf(r.Findings)
 	fmt.Fprintln(w)
-	fmt.Fprintln(w, summaryLine(t, p))
+	fmt.Fprintln(w, summaryLine(t, p, opts.Lang))
 	return t
 }
 
-func writeTextFinding(w io.Writer, f finding.Finding, p palette) {
+func writeTextFinding(w io.Writer, f finding.Finding, p palette, l finding.Lang) {
 	line := "  " + p.sev(f.Severity, mark(f.Severity)) + " " + printable(oneLine(f.Title))
 	if f.Subject != "" {
 		line += " — " + printable(oneLine(f.Subject))
 	}
 	tags := []string{f.ID}
 	if f.Baseline != "" {
-		tags = append(tags, f.Baseline)
+		tags = append(tags, baselineWord(f.Baseline, l))
 	}
 	if f.Allowed != "" {
-		tags = append(tags, "allowed "+printable(oneLine(f.Allowed)))
+		tags = append(tags, finding.T("allowed %s", printable(oneLine(f.Allowed))).In(l))
 	}
 	line += " " + p.faint.Sprint("["+strings.Join(tags, ", ")+"]")
 	fmt.Fprintln(w, line)
@@ -146,18 +146,18 @@ func writeTextFinding(w io.Writer, f finding.Finding, p palette) {
 			fmt.Fprintln(w, "      "+printable(strings.TrimRight(l, "\r")))
 		}
 	}
-	if l := locationText(f.Location); l != "" {
-		fmt.Fprintln(w, "      at "+printable(l))
+	if loc := locationText(f.Location); loc != "" {
+		fmt.Fprintln(w, "      "+finding.T("at %s", printable(loc)).In(l))
 	}
 	if fix := fixOf(f); fix != "" {
-		fmt.Fprintln(w, "      fix: "+printable(oneLine(fix)))
+		fmt.Fprintln(w, "      "+finding.T("fix: %s", printable(oneLine(fix))).In(l))
 	}
 }
 
-func summaryLine(t tally, p palette) string {
+func summaryLine(t tally, p palette, l finding.Lang) string {
 	parts := make([]string, 0, 5)
 	for s := finding.Pass; s <= finding.Error; s++ {
-		part := fmt.Sprintf("%d %s", t.bySeverity[s], s)
+		part := severityCount(s, t.bySeverity[s], l)
 		if t.bySeverity[s] > 0 {
 			part = p.sev(s, part)
 		}
@@ -167,33 +167,31 @@ func summaryLine(t tally, p palette) string {
 	var base []string
 	for _, state := range baselineStates {
 		if n := t.baseline[state]; n > 0 {
-			base = append(base, fmt.Sprintf("%d %s", n, state))
+			base = append(base, baselineCount(state, n, l))
 		}
 	}
 	if len(base) > 0 {
-		line += " (baseline: " + strings.Join(base, ", ") + ")"
+		line += finding.T(" (baseline: %s)", strings.Join(base, ", ")).In(l)
 	}
 	return line
 }
 
-func writeProbeTable(w io.Writer, probes []finding.Probe) {
-	rows := [][]string{{"HOST", "ADDRESS", "PROTOCOL", "STATUS", "TLS", "VERIFIED", "AUTH BEFORE TLS", "AUTH AFTER TLS"}}
+func writeProbeTable(w io.Writer, probes []finding.Probe, l finding.Lang) {
+	rows := [][]string{{finding.T("HOST").In(l), finding.T("ADDRESS").In(l), finding.T("PROTOCOL").In(l), finding.T("STATUS").In(l),
+		finding.T("TLS").In(l), finding.T("VERIFIED").In(l), finding.T("AUTH BEFORE TLS").In(l), finding.T("AUTH AFTER TLS").In(l)}}
 	for _, pr := range probes {
 		version, verified := "-", "-"
 		if pr.TLS != nil {
 			version = pr.TLS.Version
-			verified = "no"
-			if pr.TLS.Verified {
-				verified = "yes"
-			}
+			verified = yesNo(pr.TLS.Verified, l)
 		}
-		rows = append(rows, []string{pr.Host, pr.Addr, pr.Protocol, pr.Status, version, verified,
+		rows = append(rows, []string{pr.Host, pr.Addr, pr.Protocol, statusWord(pr.Status, l), version, verified,
 			listOrDash(pr.AuthBeforeTLS), listOrDash(pr.AuthAfterTLS)})
 	}
 	writeTable(w, rows)
 }
 
-func writeTranscripts(w io.Writer, probes []finding.Probe, p palette) {
+func writeTranscripts(w io.Writer, probes []finding.Probe, p palette, l finding.Lang) {
 	for _, pr := range probes {
 		if len(pr.Transcript) == 0 && pr.Error == "" {
 			continue
@@ -201,7 +199,7 @@ func writeTranscripts(w io.Writer, probes []finding.Probe, p palette) {
 		fmt.Fprintln(w)
 		fmt.Fprintln(w, "  "+p.faint.Sprint(printable(pr.Host+" "+pr.Addr+" ("+pr.Protocol+")")))
 		if pr.Error != "" {
-			fmt.Fprintln(w, "    error: "+printable(oneLine(pr.Error)))
+			fmt.Fprintln(w, "    "+finding.T("error: %s", printable(oneLine(pr.Error))).In(l))
 		}
 		for _, line := range pr.Transcript {
 			fmt.Fprintln(w, "    "+printable(strings.TrimRight(line, "\r\n")))
@@ -209,29 +207,34 @@ func writeTranscripts(w io.Writer, probes []finding.Probe, p palette) {
 	}
 }
 
-func writeLoginTable(w io.Writer, candidates []finding.ClientEndpoint) {
-	rows := [][]string{{"ROLE", "PROTOCOL", "HOST", "PORT", "SECURITY", "USERNAME", "VERDICT", "FROM", "REASON"}}
+func writeLoginTable(w io.Writer, candidates []finding.ClientEndpoint, l finding.Lang) {
+	rows := [][]string{{finding.T("ROLE").In(l), finding.T("PROTOCOL").In(l), finding.T("HOST").In(l), finding.T("PORT").In(l),
+		finding.T("SECURITY").In(l), finding.T("USERNAME").In(l), finding.T("VERDICT").In(l), finding.T("FROM").In(l), finding.T("REASON").In(l)}}
 	for _, c := range candidates {
-		verdict := c.Verdict
-		if c.Recommended && verdict != "recommended" {
-			verdict += " (recommended)"
+		verdict := verdictWord(c.Verdict, l)
+		if c.Recommended && c.Verdict != "recommended" {
+			verdict = finding.T("%s (recommended)", verdict).In(l)
 		}
-		rows = append(rows, []string{c.Role, c.Protocol, c.Host, strconv.Itoa(c.Port), securityName(c.TLS),
-			dashIfEmpty(c.Username), verdict, listOrDash(c.Sources), c.Reason})
+		sources := make([]string, len(c.Sources))
+		for i, s := range c.Sources {
+			sources[i] = sourceWord(s, l)
+		}
+		rows = append(rows, []string{roleWord(c.Role, l), c.Protocol, c.Host, strconv.Itoa(c.Port), securityName(c.TLS, l),
+			dashIfEmpty(c.Username), verdict, listOrDash(sources), c.Reason})
 	}
 	writeTable(w, rows)
 }
 
 // securityName is the wording mail apps use for the connection security
 // setting.
-func securityName(tls string) string {
+func securityName(tls string, l finding.Lang) string {
 	switch tls {
 	case "implicit":
 		return "SSL/TLS"
 	case "starttls":
 		return "STARTTLS"
 	case "none":
-		return "none"
+		return finding.T("none").In(l)
 	}
 	return tls
 }

@@ -1,525 +1,321 @@
 package spf
 
 import (
-	"context"
-	"errors"
 	"fmt"
 	"net/netip"
+	"slices"
 	"strings"
-
-	"github.com/miekg/dns"
-
-	"github.com/mailcheck-cli/mailcheck/resolver"
 )
 
-// Status is the result of check_host() (RFC 7208 §2.6).
-type Status string
+// Result is a check_host() result (RFC 7208 §2.6).
+type Result string
 
 const (
-	StatusNone      Status = "none"      // no syntactically valid domain, or no SPF record
-	StatusNeutral   Status = "neutral"   // the domain makes no assertion about the IP
-	StatusPass      Status = "pass"      // the client is authorised
-	StatusFail      Status = "fail"      // the client is not authorised
-	StatusSoftfail  Status = "softfail"  // probably not authorised; a weak fail
-	StatusTempError Status = "temperror" // a transient (DNS) error; retrying may succeed
-	StatusPermError Status = "permerror" // the records cannot be interpreted; needs a fix
+	None      Result = "none"      // no SPF record at the domain
+	Neutral   Result = "neutral"   // "?" or no match: no assertion
+	Pass      Result = "pass"      // the client is authorised
+	Fail      Result = "fail"      // the client is not authorised
+	SoftFail  Result = "softfail"  // probably not authorised
+	TempError Result = "temperror" // a transient DNS error
+	PermError Result = "permerror" // the records cannot be interpreted
 )
 
-// Evaluation limits (RFC 7208 §4.6.4).
+// Limits of RFC 7208 §4.6.4.
 const (
-	MaxLookups     = 10 // DNS-querying terms per check_host()
-	MaxVoidLookups = 2  // terms whose lookup returns no answer or NXDOMAIN
-	MaxMXNames     = 10 // MX records one mx mechanism may look at
-	MaxPTRNames    = 10 // PTR names one ptr mechanism (or %{p}) may look at
+	MaxLookups = 10 // DNS-querying terms in one check_host() evaluation
+	MaxVoids   = 2  // lookups that return no record (the RFC's recommended default)
+	MaxNames   = 10 // MX names one mx term may look up; PTR names one ptr term uses
 )
 
-// Query is the input of check_host() (RFC 7208 §4.1): the client's IP, the
-// domain whose policy is asked, and the sender it came from.
-type Query struct {
-	IP netip.Addr
-	// Domain is the domain to check: the MAIL FROM domain, or the HELO
-	// name when MAIL FROM was empty (RFC 7208 §2.4).
+// Facts are the DNS data check_host() reads, already gathered: the
+// evaluator does no I/O. Each method returns the records and nil when the
+// name has some; an empty result and nil is a void answer (NXDOMAIN, or
+// NOERROR with no record of the type: RFC 7208 §4.6.4); an error is a
+// lookup that failed, which makes the result temperror (§2.6.6).
+type Facts interface {
+	// TXT returns the TXT records at name, each decoded and joined.
+	TXT(name string) ([]string, error)
+	// Addrs returns the A (ipv6 false) or AAAA records at name.
+	Addrs(name string, ipv6 bool) ([]netip.Addr, error)
+	// MX returns the exchange names of the MX records at name.
+	MX(name string) ([]string, error)
+	// PTR returns the names of the PTR records of ip.
+	PTR(ip netip.Addr) ([]string, error)
+}
+
+// Outcome is what check_host() concluded, with what a judge needs to say
+// why.
+type Outcome struct {
+	Result Result
+	// Matched is the mechanism that decided, or the one whose evaluation
+	// ended in an error or went over a limit; nil when none did (the
+	// default neutral, a record that could not be read).
+	Matched *Term
+	// Domain is where the deciding record was: the evaluated domain, or
+	// an include or redirect target.
 	Domain string
-	// Sender is the MAIL FROM address; "postmaster@<HELO>" when it was
-	// empty (§2.4). Macros %{s}, %{l} and %{o} read it.
-	Sender string
-	// HELO is the name the client gave in HELO/EHLO (%{h}).
-	HELO string
-	// Receiver names the host doing the check, for %{r} in explanations.
-	Receiver string
-}
-
-// Evaluation is what check_host() found: the result, the term that decided
-// it and how many lookups it took.
-type Evaluation struct {
-	Status Status
-	// Mechanism is the term of the queried domain's record (or of its
-	// redirect target's) that matched, as written ("ip4:192.0.2.0/24",
-	// "-all", "include:_spf.example.net"); "" when none did (the default
-	// result), and for none, temperror and permerror. Its qualifier gave
-	// the result.
-	Mechanism string
-	// Inner is the term that matched inside an include, "" when
-	// Mechanism is not an include; MatchedIn is the domain whose record
-	// holds Inner (or Mechanism).
-	Inner     string
-	MatchedIn string
-	// Path is the chain of records followed to MatchedIn: the queried
-	// domain, then each include or redirect target.
+	// Path is the chain of include and redirect terms from the first
+	// record to Domain.
 	Path []string
-	// Record is the SPF record of the queried domain, "" when none.
-	Record string
-	// Lookups counts the DNS-querying terms evaluated (include, a, mx,
-	// ptr, exists, redirect); VoidLookups those that found nothing.
-	Lookups, VoidLookups int
-	// Explanation is the expanded exp= text of a fail, when the domain
-	// provides one (RFC 7208 §6.2).
-	Explanation string
-	// Err says why the result is none, temperror or permerror: an
-	// *EvalError.
-	Err error
+	// Lookups counts the DNS-querying terms evaluated (§4.6.4).
+	Lookups int
+	// Voids lists the void lookups, "domain: term".
+	Voids []string
+	// Reason says why the result is permerror or temperror.
+	Reason string
 }
 
-// Problem classifies why an evaluation ended in none, permerror or
-// temperror.
-type Problem int
-
-const (
-	ProblemNoRecord    Problem = iota + 1 // the domain publishes no SPF record (none)
-	ProblemBadDomain                      // the domain is not a valid FQDN (none)
-	ProblemMultiple                       // more than one v=spf1 record (permerror)
-	ProblemSyntax                         // a record does not parse (permerror)
-	ProblemLookupLimit                    // more than MaxLookups DNS-querying terms (permerror)
-	ProblemVoidLimit                      // more than MaxVoidLookups void lookups (permerror)
-	ProblemMXLimit                        // an mx mechanism meets more than MaxMXNames MX records (permerror)
-	ProblemIncludeNone                    // an include or redirect target has no SPF record (permerror)
-	ProblemDNS                            // a lookup failed (temperror)
-	ProblemNotChecked                     // a name lies outside the given zones (not checked)
-)
-
-// EvalError is the Err of an Evaluation.
-type EvalError struct {
-	Problem Problem
-	Domain  string // the domain whose record or term was at fault
-	Term    string // the term, when one was
-	Err     error  // the syntax or DNS error beneath, if any
-}
-
-func (e *EvalError) Error() string {
-	s := fmt.Sprintf("spf: %s: problem %d", e.Domain, e.Problem)
-	if e.Term != "" {
-		s += " at " + e.Term
-	}
-	if e.Err != nil {
-		s += ": " + e.Err.Error()
-	}
-	return s
-}
-
-func (e *EvalError) Unwrap() error { return e.Err }
-
-// CheckHost evaluates the SPF policy of q.Domain for q.IP as a receiving
-// MTA would (RFC 7208 §4): records are fetched through r, so zone files,
-// --resolver and the run's cache apply; CNAMEs are followed.
-func CheckHost(ctx context.Context, r resolver.Resolver, q Query) Evaluation {
-	if q.IP.Is4In6() {
-		// RFC 7208 §5: an IPv4-mapped IPv6 address is evaluated as IPv4.
-		q.IP = q.IP.Unmap()
-	}
-	e := &evaluator{ctx: ctx, r: r, q: q}
-	domain := strings.ToLower(strings.TrimSuffix(q.Domain, "."))
-	res := e.checkHost(domain, 0)
-	out := Evaluation{
-		Status: res.status, Mechanism: res.term, Inner: res.inner, MatchedIn: res.matchedIn, Path: res.path,
-		Lookups: e.lookups, VoidLookups: e.voids, Err: res.err, Record: e.topRecord,
-	}
-	if res.status == StatusFail && res.exp != "" {
-		out.Explanation = e.explain(res.exp, res.expDomain)
-	}
+// CheckHost evaluates the SPF policy of s.Domain for a client at s.IP as
+// RFC 7208 §4 specifies, reading only f. Terms after all are never
+// evaluated (§5.1); include and redirect targets are evaluated with
+// <domain> set to the target (§5.2, §6.1); the lookup, void and MX/PTR
+// name limits of §4.6.4 apply to the whole evaluation.
+func CheckHost(f Facts, s Scope) Outcome {
+	e := &evaluation{facts: f}
+	out := e.checkHost(s, nil, nil)
+	out.Lookups, out.Voids = e.lookups, e.voids
 	return out
 }
 
-type evaluator struct {
-	ctx       context.Context
-	r         resolver.Resolver
-	q         Query
-	lookups   int
-	voids     int
-	topRecord string
+type evaluation struct {
+	facts   Facts
+	lookups int
+	voids   []string
 }
 
-// result is one check_host() level's outcome.
-type result struct {
-	status    Status
-	term      string
-	inner     string
-	matchedIn string
-	path      []string
-	err       error
-	exp       string // the exp= domain-spec of the record that failed
-	expDomain string
-}
-
-func errResult(status Status, p Problem, domain, term string, err error) result {
-	return result{status: status, err: &EvalError{Problem: p, Domain: domain, Term: term, Err: err}}
-}
-
-// maxDepth bounds include/redirect nesting independently of the lookup
-// count, so that a loop cannot recurse without end even if counting failed.
-const maxDepth = MaxLookups + 1
-
-// checkHost is check_host(<ip>, <domain>, <sender>) (RFC 7208 §4).
-func (e *evaluator) checkHost(domain string, depth int) result {
-	if !validDomain(domain) {
-		// RFC 7208 §4.3: a malformed domain is "none".
-		return errResult(StatusNone, ProblemBadDomain, domain, "", nil)
+// checkHost evaluates s.Domain's record. path holds the include and
+// redirect terms that led here, seen the domains being evaluated above
+// (a loop would never end without the lookup limit; naming it is clearer).
+func (e *evaluation) checkHost(s Scope, path, seen []string) Outcome {
+	out := Outcome{Domain: s.Domain, Path: path}
+	if slices.Contains(seen, s.Domain) {
+		return e.fail(out, PermError, fmt.Sprintf("%s leads back to %s, which is being evaluated", path[len(path)-1], s.Domain))
 	}
-	rec, raw, res, ok := e.record(domain)
-	if !ok {
-		return res
+	seen = append(slices.Clip(seen), s.Domain)
+	txts, err := e.facts.TXT(s.Domain)
+	if err != nil {
+		return e.fail(out, TempError, fmt.Sprintf("TXT lookup of %s failed: %v", s.Domain, err))
 	}
-	if depth == 0 {
-		e.topRecord = raw
-	}
-	for _, t := range rec.Terms {
-		if t.Mechanism == "" {
-			continue
+	var records []string
+	for _, t := range txts {
+		if IsSPF(t) {
+			records = append(records, t)
 		}
-		matched, res, ok := e.mechanism(t, domain, depth)
-		if !ok {
-			return res
+	}
+	switch len(records) {
+	case 0:
+		out.Result = None
+		return out
+	case 1:
+	default:
+		return e.fail(out, PermError, fmt.Sprintf("%s has %d SPF records (§4.5)", s.Domain, len(records)))
+	}
+	rec, err := Parse(records[0])
+	if err != nil {
+		return e.fail(out, PermError, fmt.Sprintf("the SPF record of %s does not parse: %v", s.Domain, err))
+	}
+	for _, t := range rec.Evaluated() {
+		matched, res, reason := e.mechanism(t, s, path, seen)
+		if over := e.overVoids(); over != "" && res == "" {
+			res, reason = PermError, over
 		}
-		if matched {
-			out := result{status: StatusFromQualifier(t.Qualifier), term: t.Text, matchedIn: domain, path: []string{domain}}
-			if res.matchedIn != "" {
-				// An include matched: keep what matched inside it.
-				out.matchedIn, out.path = res.matchedIn, append([]string{domain}, res.path...)
-				out.inner = res.term
-				if res.inner != "" {
-					out.inner = res.inner
-				}
-			}
-			if out.status == StatusFail && rec.Exp != nil {
-				out.exp, out.expDomain = rec.Exp.Domain, domain
+		switch {
+		case res != "":
+			// An error inside the mechanism ends the evaluation.
+			out.Result, out.Reason, out.Matched = res, reason, &t
+			return out
+		case matched:
+			out.Result, out.Matched = Result(t.Qualifier.Result()), &t
+			if t.Mechanism == Include {
+				out.Path = append(slices.Clip(path), t.Text)
 			}
 			return out
 		}
 	}
-	// RFC 7208 §6.1: redirect applies when no mechanism matched (it is
-	// ignored when the record has an all mechanism, which always matches).
-	if rec.Redirect != nil {
-		if !e.count() {
-			return errResult(StatusPermError, ProblemLookupLimit, domain, rec.Redirect.Text, nil)
+	if rec.Redirect != nil && rec.All() == nil {
+		// §6.1: the redirect applies only when no mechanism matched and
+		// the record has no all.
+		if over := e.count(); over != "" {
+			return e.fail(out, PermError, over)
 		}
-		target, err := e.expand(rec.Redirect.Domain, domain, false)
-		if err != nil {
-			return errResult(StatusPermError, ProblemSyntax, domain, rec.Redirect.Text, err)
+		target, ok := rec.Redirect.Target(s)
+		if !ok {
+			return e.fail(out, PermError, fmt.Sprintf("%s: the target cannot be expanded", rec.Redirect.Text))
 		}
-		if depth+1 > maxDepth {
-			return errResult(StatusPermError, ProblemLookupLimit, domain, rec.Redirect.Text, nil)
+		sub := e.checkHost(s.Into(target), append(slices.Clip(path), rec.Redirect.Text), seen)
+		if sub.Result == None {
+			// §6.1: a redirect target without an SPF record is a permerror.
+			e.void(target, rec.Redirect.Text)
+			sub.Result, sub.Reason = PermError, fmt.Sprintf("%s: %s has no SPF record", rec.Redirect.Text, target)
 		}
-		sub := e.checkHost(target, depth+1)
-		if sub.status == StatusNone {
-			// §6.1: a redirect target without a record is a permerror.
-			return errResult(StatusPermError, ProblemIncludeNone, target, rec.Redirect.Text, nil)
+		if over := e.overVoids(); over != "" && sub.Result != PermError {
+			sub.Result, sub.Reason = PermError, over
 		}
-		sub.path = append([]string{domain}, sub.path...)
 		return sub
 	}
-	// §4.7: no match and no redirect: neutral.
-	return result{status: StatusNeutral, path: []string{domain}}
+	out.Result = Neutral // §4.7: nothing matched
+	return out
 }
 
-// StatusFromQualifier maps a qualifier to the result of its mechanism
-// matching (RFC 7208 §4.6.2).
-func StatusFromQualifier(q Qualifier) Status {
-	return Status(q.Result())
+func (e *evaluation) fail(out Outcome, r Result, reason string) Outcome {
+	out.Result, out.Reason = r, reason
+	return out
 }
 
-// record fetches and parses the SPF record of domain (RFC 7208 §4.4, §4.5).
-func (e *evaluator) record(domain string) (*Record, string, result, bool) {
-	txts, _, err := resolver.TXT(e.ctx, e.r, domain)
-	if err != nil {
-		return nil, "", e.dnsError(domain, "", err), false
-	}
-	var spfs []string
-	for _, t := range txts {
-		if IsSPF(t) {
-			spfs = append(spfs, t)
-		}
-	}
-	switch len(spfs) {
-	case 0:
-		return nil, "", errResult(StatusNone, ProblemNoRecord, domain, "", nil), false
-	case 1:
-	default:
-		return nil, "", errResult(StatusPermError, ProblemMultiple, domain, "", nil), false
-	}
-	rec, err := Parse(spfs[0])
-	if err != nil {
-		var se *SyntaxError
-		term := ""
-		if errors.As(err, &se) {
-			term = se.Term
-		}
-		return nil, spfs[0], errResult(StatusPermError, ProblemSyntax, domain, term, err), false
-	}
-	return rec, spfs[0], result{}, true
-}
-
-// dnsError turns a failed lookup into temperror (RFC 7208 §4.4, §5), or
-// into a "not checked" temperror when the name lies outside --zone.
-func (e *evaluator) dnsError(domain, term string, err error) result {
-	p := ProblemDNS
-	if resolver.IsOutOfZone(err) {
-		p = ProblemNotChecked
-	}
-	return errResult(StatusTempError, p, domain, term, err)
-}
-
-// count takes one DNS-querying term from the budget; false when the limit
-// of 10 is exceeded (RFC 7208 §4.6.4).
-func (e *evaluator) count() bool {
+// count charges one DNS-querying term and says why the evaluation must
+// stop when that is one too many (§4.6.4).
+func (e *evaluation) count() string {
 	e.lookups++
-	return e.lookups <= MaxLookups
-}
-
-// void records a term whose lookup found nothing; false when there have
-// been more than MaxVoidLookups (RFC 7208 §4.6.4).
-func (e *evaluator) void() bool {
-	e.voids++
-	return e.voids <= MaxVoidLookups
-}
-
-// mechanism evaluates one mechanism. ok is false when evaluation stops
-// with res (an error, or an include's error).
-func (e *evaluator) mechanism(t Term, domain string, depth int) (matched bool, res result, ok bool) {
-	if t.CountsLookup() && !e.count() {
-		return false, errResult(StatusPermError, ProblemLookupLimit, domain, t.Text, nil), false
+	if e.lookups > MaxLookups {
+		return fmt.Sprintf("more than %d DNS-querying terms (§4.6.4)", MaxLookups)
 	}
-	target := domain
-	if t.Domain != "" {
-		var err error
-		if target, err = e.expand(t.Domain, domain, false); err != nil {
-			return false, errResult(StatusPermError, ProblemSyntax, domain, t.Text, err), false
+	return ""
+}
+
+// void records a void lookup.
+func (e *evaluation) void(domain, term string) {
+	e.voids = append(e.voids, domain+": "+term)
+}
+
+// overVoids says why the evaluation must stop when the void lookups are
+// over the limit (§4.6.4).
+func (e *evaluation) overVoids() string {
+	if len(e.voids) > MaxVoids {
+		return fmt.Sprintf("more than %d void lookups (§4.6.4)", MaxVoids)
+	}
+	return ""
+}
+
+// mechanism evaluates one mechanism: whether it matches, or the result
+// that ends the evaluation (temperror, permerror) and why.
+func (e *evaluation) mechanism(t Term, s Scope, path, seen []string) (matched bool, end Result, reason string) {
+	ip := s.IP.Unmap()
+	v6 := ip.Is6()
+	target := ""
+	if t.CountsLookup() {
+		if over := e.count(); over != "" {
+			return false, PermError, over
 		}
+		var ok bool
+		if target, ok = t.Target(s); !ok {
+			return false, PermError, fmt.Sprintf("%s: the target cannot be expanded", t.Text)
+		}
+	}
+	tempErr := func(err error) (bool, Result, string) {
+		return false, TempError, fmt.Sprintf("%s: %v", t.Text, err)
 	}
 	switch t.Mechanism {
 	case All:
-		return true, result{}, true
-	case IP4, IP6:
-		// An ip4 mechanism never matches an IPv6 client and vice versa
-		// (§5.6).
-		return t.Prefix.Addr().Is4() == e.q.IP.Is4() && t.Prefix.Contains(e.q.IP), result{}, true
+		return true, "", ""
+	case IP4:
+		return !v6 && t.Prefix.Contains(ip), "", ""
+	case IP6:
+		return v6 && t.Prefix.Contains(ip), "", ""
 	case Include:
-		if depth+1 > maxDepth {
-			return false, errResult(StatusPermError, ProblemLookupLimit, domain, t.Text, nil), false
+		sub := e.checkHost(s.Into(target), append(slices.Clip(path), t.Text), seen)
+		// §5.2: pass matches; fail, softfail and neutral do not; none
+		// is a permerror.
+		switch sub.Result {
+		case Pass:
+			return true, "", ""
+		case TempError:
+			return false, TempError, sub.Reason
+		case PermError:
+			return false, PermError, sub.Reason
+		case None:
+			e.void(target, t.Text)
+			return false, PermError, fmt.Sprintf("%s: %s has no SPF record", t.Text, target)
 		}
-		sub := e.checkHost(target, depth+1)
-		// RFC 7208 §5.2: the include matches on pass only; temperror
-		// and permerror propagate; none is a permerror.
-		switch sub.status {
-		case StatusPass:
-			return true, sub, true
-		case StatusFail, StatusSoftfail, StatusNeutral:
-			return false, result{}, true
-		case StatusNone:
-			return false, errResult(StatusPermError, ProblemIncludeNone, target, t.Text, nil), false
-		}
-		return false, sub, false
+		return false, "", ""
 	case A:
-		addrs, void, err := e.addrs(target)
+		addrs, err := e.facts.Addrs(target, v6)
 		if err != nil {
-			return false, e.dnsError(target, t.Text, err), false
+			return tempErr(err)
 		}
-		if void && !e.void() {
-			return false, errResult(StatusPermError, ProblemVoidLimit, domain, t.Text, nil), false
+		if len(addrs) == 0 {
+			e.void(s.Domain, t.Text)
 		}
-		return e.matchAny(addrs, t), result{}, true
+		return matchAny(addrs, ip, t), "", ""
 	case MX:
-		ans, _, err := resolver.Follow(e.ctx, e.r, target, dns.TypeMX)
+		names, err := e.facts.MX(target)
 		if err != nil {
-			return false, e.dnsError(target, t.Text, err), false
+			return tempErr(err)
 		}
-		var hosts []string
-		for _, rr := range ans.RRs {
-			if mx, ok := rr.(*dns.MX); ok && mx.Mx != "." {
-				hosts = append(hosts, mx.Mx)
-			}
+		if len(names) == 0 {
+			e.void(s.Domain, t.Text)
 		}
-		if len(hosts) == 0 && !e.void() {
-			return false, errResult(StatusPermError, ProblemVoidLimit, domain, t.Text, nil), false
-		}
-		if len(hosts) > MaxMXNames {
-			// §4.6.4: more than 10 MX records is a permerror.
-			return false, errResult(StatusPermError, ProblemMXLimit, target, t.Text, nil), false
-		}
-		for _, h := range hosts {
-			addrs, _, err := e.addrs(h)
-			if err != nil {
-				return false, e.dnsError(h, t.Text, err), false
-			}
-			if e.matchAny(addrs, t) {
-				return true, result{}, true
-			}
-		}
-		return false, result{}, true
-	case PTR:
-		names, void := e.validatedNames()
-		if void && !e.void() {
-			return false, errResult(StatusPermError, ProblemVoidLimit, domain, t.Text, nil), false
+		if len(names) > MaxNames {
+			return false, PermError, fmt.Sprintf("%s: %d MX names, more than %d (§4.6.4)", t.Text, len(names), MaxNames)
 		}
 		for _, n := range names {
-			if n == target || strings.HasSuffix(n, "."+target) {
-				return true, result{}, true
+			if n == "." || n == "" {
+				continue // a null MX names no host (RFC 7505)
+			}
+			addrs, err := e.facts.Addrs(n, v6)
+			if err != nil {
+				return tempErr(err)
+			}
+			if matchAny(addrs, ip, t) {
+				return true, "", ""
 			}
 		}
-		return false, result{}, true
-	case Exists:
-		// §5.7: an A lookup whatever the client's address family.
-		ans, _, err := resolver.Follow(e.ctx, e.r, target, dns.TypeA)
+		return false, "", ""
+	case PTR:
+		names, err := e.facts.PTR(ip)
 		if err != nil {
-			return false, e.dnsError(target, t.Text, err), false
+			// §5.5: a failed PTR lookup makes the mechanism not match.
+			return false, "", ""
 		}
-		n := 0
-		for _, rr := range ans.RRs {
-			if _, ok := rr.(*dns.A); ok {
-				n++
+		if len(names) == 0 {
+			e.void(s.Domain, t.Text)
+		}
+		if len(names) > MaxNames {
+			names = names[:MaxNames] // §4.6.4: the rest are ignored
+		}
+		for _, n := range names {
+			n = strings.TrimSuffix(strings.ToLower(n), ".")
+			addrs, err := e.facts.Addrs(n, v6)
+			if err != nil || !slices.Contains(addrs, ip) {
+				continue
+			}
+			if n == target || strings.HasSuffix(n, "."+target) {
+				return true, "", ""
 			}
 		}
-		if n == 0 && !e.void() {
-			return false, errResult(StatusPermError, ProblemVoidLimit, domain, t.Text, nil), false
+		return false, "", ""
+	case Exists:
+		// §5.7: always an A query, whatever the client's family.
+		addrs, err := e.facts.Addrs(target, false)
+		if err != nil {
+			return tempErr(err)
 		}
-		return n > 0, result{}, true
-	}
-	return false, errResult(StatusPermError, ProblemSyntax, domain, t.Text, nil), false
-}
-
-// addrs looks up the addresses of the client's family at name (§5.3:
-// A for an IPv4 client, AAAA for IPv6). void reports an answer with none.
-func (e *evaluator) addrs(name string) ([]netip.Addr, bool, error) {
-	qtype := dns.TypeA
-	if e.q.IP.Is6() {
-		qtype = dns.TypeAAAA
-	}
-	ans, _, err := resolver.Follow(e.ctx, e.r, name, qtype)
-	if err != nil {
-		return nil, false, err
-	}
-	var out []netip.Addr
-	for _, rr := range ans.RRs {
-		switch v := rr.(type) {
-		case *dns.A:
-			if a, ok := netip.AddrFromSlice(v.A.To4()); ok {
-				out = append(out, a)
-			}
-		case *dns.AAAA:
-			if a, ok := netip.AddrFromSlice(v.AAAA.To16()); ok {
-				out = append(out, a)
-			}
+		if len(addrs) == 0 {
+			e.void(s.Domain, t.Text)
 		}
+		return len(addrs) > 0, "", ""
 	}
-	return out, len(out) == 0, nil
+	return false, "", ""
 }
 
 // matchAny applies the dual-cidr-length of an a or mx term (§5.6).
-func (e *evaluator) matchAny(addrs []netip.Addr, t Term) bool {
-	bits := t.CIDR4
-	if e.q.IP.Is6() {
-		bits = t.CIDR6
+func matchAny(addrs []netip.Addr, ip netip.Addr, t Term) bool {
+	if !ip.IsValid() {
+		return false
 	}
 	for _, a := range addrs {
-		if bits < 0 {
-			if a == e.q.IP {
-				return true
-			}
+		a = a.Unmap()
+		if a.Is4() != ip.Is4() {
 			continue
 		}
-		p, err := a.Prefix(bits)
-		if err == nil && p.Contains(e.q.IP) {
+		bits := a.BitLen()
+		if a.Is4() && t.CIDR4 >= 0 {
+			bits = t.CIDR4
+		} else if a.Is6() && t.CIDR6 >= 0 {
+			bits = t.CIDR6
+		}
+		if p, err := a.Prefix(bits); err == nil && p.Contains(ip) {
 			return true
 		}
 	}
 	return false
-}
-
-// validatedNames returns the client's validated domain names (§5.5): the
-// PTR names (at most 10) whose own addresses include the IP. A DNS error
-// on the PTR lookup leaves none; on a name's address lookup, skips it.
-func (e *evaluator) validatedNames() (names []string, void bool) {
-	rev, err := dns.ReverseAddr(e.q.IP.String())
-	if err != nil {
-		return nil, false
-	}
-	ans, _, err := resolver.Follow(e.ctx, e.r, rev, dns.TypePTR)
-	if err != nil {
-		return nil, false
-	}
-	var ptrs []string
-	for _, rr := range ans.RRs {
-		if p, ok := rr.(*dns.PTR); ok {
-			ptrs = append(ptrs, strings.ToLower(strings.TrimSuffix(p.Ptr, ".")))
-		}
-	}
-	if len(ptrs) == 0 {
-		return nil, true
-	}
-	if len(ptrs) > MaxPTRNames {
-		ptrs = ptrs[:MaxPTRNames]
-	}
-	for _, name := range ptrs {
-		addrs, _, err := e.addrs(name)
-		if err != nil {
-			continue
-		}
-		for _, a := range addrs {
-			if a == e.q.IP {
-				names = append(names, name)
-				break
-			}
-		}
-	}
-	return names, false
-}
-
-// explain fetches and expands the exp= explanation (§6.2). Any problem
-// means no explanation, never a different result.
-func (e *evaluator) explain(spec, domain string) string {
-	target, err := e.expand(spec, domain, false)
-	if err != nil {
-		return ""
-	}
-	txts, _, err := resolver.TXT(e.ctx, e.r, target)
-	if err != nil || len(txts) != 1 {
-		return ""
-	}
-	text, err := e.expand(txts[0], domain, true)
-	if err != nil {
-		return ""
-	}
-	// An explanation is shown to people: keep it printable and short.
-	text = strings.Map(func(r rune) rune {
-		if r < 0x20 || r == 0x7f {
-			return -1
-		}
-		return r
-	}, text)
-	if len(text) > 512 {
-		text = text[:512]
-	}
-	return text
-}
-
-// validDomain checks that a domain can be queried: an FQDN of at most 253
-// octets with labels of 1 to 63 octets (RFC 7208 §4.3).
-func validDomain(d string) bool {
-	if d == "" || len(d) > 253 || !strings.Contains(d, ".") {
-		return false
-	}
-	for _, l := range strings.Split(d, ".") {
-		if l == "" || len(l) > 63 {
-			return false
-		}
-	}
-	return true
 }

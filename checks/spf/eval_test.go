@@ -1,25 +1,19 @@
 package spf
 
 import (
-	"context"
 	"errors"
-	"fmt"
 	"net/netip"
+	"slices"
 	"strings"
 	"testing"
-
-	"github.com/miekg/dns"
-
-	"github.com/mailcheck-cli/mailcheck/resolver"
-	"github.com/mailcheck-cli/mailcheck/resolver/resolvertest"
 )
 
-// TestMacroExpansionRFCExamples runs the examples of RFC 7208 §7.4.
-func TestMacroExpansionRFCExamples(t *testing.T) {
-	e := &evaluator{ctx: context.Background(), r: resolvertest.New(), q: Query{
-		IP: netip.MustParseAddr("192.0.2.3"), Domain: "email.example.com", Sender: "strong-bad@email.example.com",
-	}}
-	for _, tt := range []struct{ spec, want string }{
+// RFC 7208 §7.4's own examples: sender strong-bad@email.example.com,
+// client 192.0.2.3 (or 2001:db8::cb01).
+func TestExpandRFC7208Examples(t *testing.T) {
+	s := NewScope("strong-bad@email.example.com")
+	s.IP = netip.MustParseAddr("192.0.2.3")
+	tests := []struct{ spec, want string }{
 		{"%{s}", "strong-bad@email.example.com"},
 		{"%{o}", "email.example.com"},
 		{"%{d}", "email.example.com"},
@@ -39,173 +33,239 @@ func TestMacroExpansionRFCExamples(t *testing.T) {
 		{"%{lr-}.lp.%{ir}.%{v}._spf.%{d2}", "bad.strong.lp.3.2.0.192.in-addr._spf.example.com"},
 		{"%{ir}.%{v}.%{l1r-}.lp._spf.%{d2}", "3.2.0.192.in-addr.strong.lp._spf.example.com"},
 		{"%{d2}.trusted-domains.example.net", "example.com.trusted-domains.example.net"},
-		{"%%%_%-", "% %20"},
-	} {
-		got, err := e.expand(tt.spec, "email.example.com", false)
-		if err != nil || got != tt.want {
-			t.Errorf("expand(%q) = %q, %v; want %q", tt.spec, got, err, tt.want)
+		{"%%%_%-.example.com", "% %20.example.com"},
+	}
+	for _, tt := range tests {
+		if got, ok := Expand(tt.spec, s); !ok || got != tt.want {
+			t.Errorf("Expand(%q) = %q, %v; want %q", tt.spec, got, ok, tt.want)
 		}
 	}
-	e.q.IP = netip.MustParseAddr("2001:db8::cb01")
-	got, _ := e.expand("%{ir}.%{v}._spf.%{d2}", "email.example.com", false)
-	if want := "1.0.b.c.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.8.b.d.0.1.0.0.2.ip6._spf.example.com"; got != want {
-		t.Errorf("IPv6 %%{ir} = %q, want %q", got, want)
+	s.IP = netip.MustParseAddr("2001:db8::cb01")
+	want := "1.0.b.c.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.8.b.d.0.1.0.0.2.ip6._spf.example.com"
+	if got, ok := Expand("%{ir}.%{v}._spf.%{d2}", s); !ok || got != want {
+		t.Errorf("IPv6: %q, %v", got, ok)
 	}
-	// Uppercase macros are URL-escaped; %{c} is for explanations only.
-	e.q.Sender = "a b@email.example.com"
-	if got, _ := e.expand("%{S}", "email.example.com", true); got != "a%20b%40email.example.com" {
-		t.Errorf("%%{S} = %q", got)
+	// Without a client, a macro that needs one cannot be expanded.
+	if _, ok := Expand("%{i}.example.com", NewScope("example.com")); ok {
+		t.Error("%{i} expanded without a client address")
 	}
-	if _, err := e.expand("%{c}.example.com", "email.example.com", false); err == nil {
-		t.Error("%{c} accepted in a domain-spec")
+	// §7.3: names longer than 253 characters lose labels on the left.
+	long := strings.Repeat("a", 60) + "." + strings.Repeat("b", 60) + "." + strings.Repeat("c", 60) + "." + strings.Repeat("d", 60) + ".%{d}"
+	if got, ok := Expand(long, s); !ok || len(got) > 253 || !strings.HasSuffix(got, "email.example.com") || strings.HasPrefix(got, "a") {
+		t.Errorf("long name: %q (%d), %v", got, len(got), ok)
 	}
 }
 
-func check(r resolver.Resolver, ip, domain string) Evaluation {
-	return CheckHost(context.Background(), r, Query{IP: netip.MustParseAddr(ip), Domain: domain,
-		Sender: "user@" + domain, HELO: "mail." + domain})
+func TestScopeIntoKeepsTheSender(t *testing.T) {
+	s := NewScope("example.com").Into("_spf.Provider.NET.")
+	if s.Domain != "_spf.provider.net" || s.Sender != "postmaster@example.com" {
+		t.Errorf("%+v", s)
+	}
+	if got, _ := Expand("%{d}|%{o}", s); got != "_spf.provider.net|example.com" {
+		t.Errorf("d and o after a redirect: %q", got)
+	}
+	a := Term{Mechanism: A, CIDR4: -1, CIDR6: -1}
+	if got, ok := a.Target(s); !ok || got != "_spf.provider.net" {
+		t.Errorf("a without a domain targets the redirected domain: %q", got)
+	}
+	if _, ok := (Term{Mechanism: IP4}).Target(s); ok {
+		t.Error("ip4 has no target")
+	}
 }
 
-func problem(e Evaluation) Problem {
-	var ee *EvalError
-	if errors.As(e.Err, &ee) {
-		return ee.Problem
+func TestEvaluatedAndAfterAll(t *testing.T) {
+	tests := []struct {
+		record          string
+		evaluated, rest []string
+		lookups         []string
+	}{
+		{"v=spf1 mx -all", []string{"mx", "-all"}, nil, []string{"mx"}},
+		{"v=spf1 ip4:192.0.2.1 -all include:_spf.example.net a", []string{"ip4:192.0.2.1", "-all"},
+			[]string{"include:_spf.example.net", "a"}, nil},
+		{"v=spf1 a ~all exp=explain.example.com", []string{"a", "~all"}, nil, []string{"a"}},
+		{"v=spf1 include:a.example redirect=b.example", []string{"include:a.example"}, nil,
+			[]string{"include:a.example", "redirect=b.example"}},
+		{"v=spf1 -all redirect=b.example", []string{"-all"}, nil, nil},
 	}
-	return 0
+	texts := func(ts []Term) []string {
+		var out []string
+		for _, t := range ts {
+			out = append(out, t.Text)
+		}
+		return out
+	}
+	for _, tt := range tests {
+		r, err := Parse(tt.record)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := texts(r.Evaluated()); !slices.Equal(got, tt.evaluated) {
+			t.Errorf("%s: Evaluated %v, want %v", tt.record, got, tt.evaluated)
+		}
+		if got := texts(r.AfterAll()); !slices.Equal(got, tt.rest) {
+			t.Errorf("%s: AfterAll %v, want %v", tt.record, got, tt.rest)
+		}
+		if got := texts(r.LookupTerms()); !slices.Equal(got, tt.lookups) {
+			t.Errorf("%s: LookupTerms %v, want %v", tt.record, got, tt.lookups)
+		}
+	}
+}
+
+// facts is a map-backed Facts: "name/TXT", "name/A", "name/AAAA",
+// "name/MX", "ip/PTR" → records; a key in fail makes the lookup fail.
+type facts struct {
+	data map[string][]string
+	fail map[string]bool
+}
+
+func (f facts) get(key string) ([]string, error) {
+	if f.fail[key] {
+		return nil, errors.New("SERVFAIL")
+	}
+	return f.data[key], nil
+}
+
+func (f facts) TXT(name string) ([]string, error) { return f.get(name + "/TXT") }
+func (f facts) MX(name string) ([]string, error)  { return f.get(name + "/MX") }
+func (f facts) PTR(ip netip.Addr) ([]string, error) {
+	return f.get(ip.String() + "/PTR")
+}
+func (f facts) Addrs(name string, v6 bool) ([]netip.Addr, error) {
+	key := name + "/A"
+	if v6 {
+		key = name + "/AAAA"
+	}
+	ss, err := f.get(key)
+	var out []netip.Addr
+	for _, s := range ss {
+		out = append(out, netip.MustParseAddr(s))
+	}
+	return out, err
 }
 
 func TestCheckHost(t *testing.T) {
-	zone := resolvertest.New(
-		`example.com. TXT "v=spf1 ip4:192.0.2.0/24 include:_spf.esp.example ~all"`,
-		`_spf.esp.example. TXT "v=spf1 ip4:198.51.100.0/24 ip6:2001:db8:5::/48 -all"`,
-		`mx.example. TXT "v=spf1 mx/30 -all"`,
-		`mx.example. MX 10 mail.mx.example.`,
-		`mail.mx.example. A 203.0.113.9`,
-		`a.example. TXT "v=spf1 a:host.a.example -all"`,
-		`host.a.example. A 203.0.113.20`,
-		`host.a.example. AAAA 2001:db8:a::20`,
-		`redir.example. TXT "v=spf1 redirect=example.com"`,
-		`redirnone.example. TXT "v=spf1 redirect=nothing.example"`,
-		`neutral.example. TXT "v=spf1 ip4:192.0.2.1"`,
-		`two.example. TXT "v=spf1 -all"`,
-		`two.example. TXT "v=spf1 +all"`,
-		`syntax.example. TXT "v=spf1 ip4:300.1.1.1 -all"`,
-		`exists.example. TXT "v=spf1 exists:%{ir}.allow.exists.example -all"`,
-		`3.2.0.192.allow.exists.example. A 127.0.0.2`,
-		`ptr.example. TXT "v=spf1 ptr -all"`,
-		`9.113.0.203.in-addr.arpa. PTR host.ptr.example.`,
-		`host.ptr.example. A 203.0.113.9`,
-		`cname.example. CNAME spf-target.example.`,
-		`spf-target.example. TXT "v=spf1 ip4:192.0.2.77 -all"`,
-		`exp.example. TXT "v=spf1 -all exp=why.exp.example"`,
-		`why.exp.example. TXT "%{i} is not one of %{d}'s designated mail servers."`,
-		`broken-include.example. TXT "v=spf1 include:nothing.example -all"`,
-		`dnsfail.example. TXT "v=spf1 include:timeout.example -all"`,
-	)
-	zone.Fail("timeout.example.", dns.TypeTXT, resolver.Timeout)
+	world := facts{data: map[string][]string{
+		// The redirect case of the issue: mx in the redirected record is
+		// the provider's MX, not the domain's own.
+		"example.com/TXT":       {"v=spf1 redirect=_spf.provider.net", "google-site-verification=x"},
+		"example.com/MX":        {"mail.example.com"},
+		"mail.example.com/A":    {"192.0.2.25"},
+		"_spf.provider.net/TXT": {"v=spf1 mx a:relay.provider.net/28 -all"},
+		"_spf.provider.net/MX":  {"mx.provider.net"},
+		"mx.provider.net/A":     {"198.51.100.5"},
+		"relay.provider.net/A":  {"198.51.100.17"},
 
-	for _, tt := range []struct {
-		name, ip, domain string
-		status           Status
-		mechanism        string
-		matchedIn        string
-		problem          Problem
+		// Terms after all are never evaluated.
+		"afterall.example/TXT": {"v=spf1 ip4:192.0.2.1 -all ip4:192.0.2.9 include:_spf.provider.net"},
+
+		// An include's own a and mx speak of the include target.
+		"inc.example/TXT":                         {"v=spf1 include:_spf.partner.example ~all"},
+		"inc.example/A":                           {"192.0.2.50"},
+		"_spf.partner.example/TXT":                {"v=spf1 a exists:%{i}.allow.%{o}.example -all"},
+		"_spf.partner.example/A":                  {"203.0.113.7"},
+		"203.0.113.8.allow.inc.example.example/A": {"127.0.0.2"},
+
+		// Void lookups.
+		"voids.example/TXT":   {"v=spf1 a:gone1.example a:gone2.example a:gone3.example ip4:192.0.2.1 -all"},
+		"twovoid.example/TXT": {"v=spf1 a:gone1.example mx:gone2.example ip4:192.0.2.1 -all"},
+		// An IPv4 client asks A only: a name with only AAAA is void.
+		"v6only.example/TXT": {"v=spf1 a:six.example -all"},
+		"six.example/AAAA":   {"2001:db8::6"},
+
+		"noinc.example/TXT":     {"v=spf1 include:nothing.example -all"},
+		"loop.example/TXT":      {"v=spf1 include:loop2.example -all"},
+		"loop2.example/TXT":     {"v=spf1 include:loop.example -all"},
+		"redirnone.example/TXT": {"v=spf1 redirect=nothing.example"},
+		"allredir.example/TXT":  {"v=spf1 ?all redirect=_spf.provider.net"},
+		"two.example/TXT":       {"v=spf1 -all", "v=spf1 +all"},
+		"bad.example/TXT":       {"v=spf1 ip4:300.0.0.1 -all"},
+		"temp.example/TXT":      {"v=spf1 include:broken.example -all"},
+		"ptr.example/TXT":       {"v=spf1 ptr -all"},
+		"192.0.2.77/PTR":        {"host.ptr.example."},
+		"host.ptr.example/A":    {"192.0.2.77"},
+		"nullmx.example/TXT":    {"v=spf1 mx -all"},
+		"nullmx.example/MX":     {"."},
+	}, fail: map[string]bool{"broken.example/TXT": true}}
+	for i := range 11 {
+		name := "l" + string(rune('a'+i)) + ".example"
+		world.data[name+"/TXT"] = []string{"v=spf1 -all"}
+	}
+	many := "v=spf1"
+	for i := range 11 {
+		many += " include:l" + string(rune('a'+i)) + ".example"
+	}
+	world.data["many.example/TXT"] = []string{many + " -all"}
+
+	tests := []struct {
+		name, domain, ip string
+		result           Result
+		matched, where   string
+		voids            int
 	}{
-		{"ip4 in the record", "192.0.2.10", "example.com", StatusPass, "ip4:192.0.2.0/24", "example.com", 0},
-		{"pass through an include", "198.51.100.7", "example.com", StatusPass, "include:_spf.esp.example", "_spf.esp.example", 0},
-		{"include does not match: softfail all", "203.0.113.1", "example.com", StatusSoftfail, "~all", "example.com", 0},
-		{"ip6 in an include", "2001:db8:5::1", "example.com", StatusPass, "include:_spf.esp.example", "_spf.esp.example", 0},
-		{"mx with a cidr", "203.0.113.10", "mx.example", StatusPass, "mx/30", "mx.example", 0},
-		{"mx fails outside the cidr", "203.0.113.50", "mx.example", StatusFail, "-all", "mx.example", 0},
-		{"a for IPv6 asks AAAA", "2001:db8:a::20", "a.example", StatusPass, "a:host.a.example", "a.example", 0},
-		{"redirect", "198.51.100.7", "redir.example", StatusPass, "include:_spf.esp.example", "_spf.esp.example", 0},
-		{"redirect to nothing", "192.0.2.1", "redirnone.example", StatusPermError, "", "", ProblemIncludeNone},
-		{"no all: neutral", "203.0.113.1", "neutral.example", StatusNeutral, "", "", 0},
-		{"two records", "192.0.2.1", "two.example", StatusPermError, "", "", ProblemMultiple},
-		{"syntax", "192.0.2.1", "syntax.example", StatusPermError, "", "", ProblemSyntax},
-		{"no record", "192.0.2.1", "norecord.example", StatusNone, "", "", ProblemNoRecord},
-		{"exists with a macro", "192.0.2.3", "exists.example", StatusPass, "exists:%{ir}.allow.exists.example", "exists.example", 0},
-		{"exists does not", "192.0.2.4", "exists.example", StatusFail, "-all", "exists.example", 0},
-		{"ptr validated", "203.0.113.9", "ptr.example", StatusPass, "ptr", "ptr.example", 0},
-		{"record behind a CNAME", "192.0.2.77", "cname.example", StatusPass, "ip4:192.0.2.77", "cname.example", 0},
-		{"include of a domain without SPF", "192.0.2.1", "broken-include.example", StatusPermError, "", "", ProblemIncludeNone},
-		{"include times out", "192.0.2.1", "dnsfail.example", StatusTempError, "", "", ProblemDNS},
-		{"not an FQDN", "192.0.2.1", "localhost", StatusNone, "", "", ProblemBadDomain},
-	} {
+		{"the domain's own MX is not the redirect target's mx", "example.com", "192.0.2.25", Fail, "-all", "_spf.provider.net", 0},
+		{"the redirect target's MX passes", "example.com", "198.51.100.5", Pass, "mx", "_spf.provider.net", 0},
+		{"a with a CIDR in the redirected record", "example.com", "198.51.100.30", Pass, "a:relay.provider.net/28", "_spf.provider.net", 0},
+		{"after all: never evaluated", "afterall.example", "192.0.2.9", Fail, "-all", "afterall.example", 0},
+		{"before all: matches", "afterall.example", "192.0.2.1", Pass, "ip4:192.0.2.1", "afterall.example", 0},
+		{"include target's a", "inc.example", "203.0.113.7", Pass, "include:_spf.partner.example", "inc.example", 0},
+		{"the including domain's address is not the include's a", "inc.example", "192.0.2.50", SoftFail, "~all", "inc.example", 1},
+		{"%{o} stays the sender's domain in an include", "inc.example", "203.0.113.8", Pass, "include:_spf.partner.example", "inc.example", 0},
+		{"three void lookups", "voids.example", "192.0.2.1", PermError, "a:gone3.example", "voids.example", 3},
+		{"two void lookups are allowed", "twovoid.example", "192.0.2.1", Pass, "ip4:192.0.2.1", "twovoid.example", 2},
+		{"A-only for an IPv4 client", "v6only.example", "192.0.2.1", Fail, "-all", "v6only.example", 1},
+		{"include of a domain without SPF", "noinc.example", "192.0.2.1", PermError, "include:nothing.example", "noinc.example", 1},
+		{"include loop", "loop.example", "192.0.2.1", PermError, "include:loop2.example", "loop.example", 0},
+		{"redirect to a domain without SPF", "redirnone.example", "192.0.2.1", PermError, "", "nothing.example", 1},
+		{"all makes the redirect unused", "allredir.example", "198.51.100.5", Neutral, "?all", "allredir.example", 0},
+		{"two records", "two.example", "192.0.2.1", PermError, "", "two.example", 0},
+		{"syntax error", "bad.example", "192.0.2.1", PermError, "", "bad.example", 0},
+		{"a failed lookup in an include", "temp.example", "192.0.2.1", TempError, "include:broken.example", "temp.example", 0},
+		{"no record", "none.example", "192.0.2.1", None, "", "none.example", 0},
+		{"lookup limit", "many.example", "192.0.2.1", PermError, "include:lk.example", "many.example", 0},
+		{"ptr validated", "ptr.example", "192.0.2.77", Pass, "ptr", "ptr.example", 0},
+		{"null MX matches nothing", "nullmx.example", "192.0.2.1", Fail, "-all", "nullmx.example", 0},
+	}
+	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got := check(zone, tt.ip, tt.domain)
-			if got.Status != tt.status || got.Mechanism != tt.mechanism || got.MatchedIn != tt.matchedIn || problem(got) != tt.problem {
-				t.Errorf("%s for %s: %s %q in %q (problem %d, %v); want %s %q in %q (problem %d)",
-					tt.domain, tt.ip, got.Status, got.Mechanism, got.MatchedIn, problem(got), got.Err,
-					tt.status, tt.mechanism, tt.matchedIn, tt.problem)
+			s := NewScope(tt.domain)
+			s.IP = netip.MustParseAddr(tt.ip)
+			out := CheckHost(world, s)
+			if out.Result != tt.result {
+				t.Fatalf("result %s (%s), want %s", out.Result, out.Reason, tt.result)
+			}
+			matched := ""
+			if out.Matched != nil {
+				matched = out.Matched.Text
+			}
+			if matched != tt.matched {
+				t.Errorf("matched %q, want %q", matched, tt.matched)
+			}
+			if tt.where != "" && out.Domain != tt.where {
+				t.Errorf("decided at %q, want %q", out.Domain, tt.where)
+			}
+			if len(out.Voids) != tt.voids {
+				t.Errorf("voids %v, want %d", out.Voids, tt.voids)
+			}
+			if (out.Result == PermError || out.Result == TempError) && out.Reason == "" {
+				t.Error("an error result without a reason")
+			}
+			if tt.domain == "loop.example" && !strings.Contains(out.Reason, "leads back to loop.example") {
+				t.Errorf("a loop is named as such: %q", out.Reason)
 			}
 		})
 	}
-
-	got := check(zone, "198.51.100.7", "example.com")
-	if got.Inner != "ip4:198.51.100.0/24" || strings.Join(got.Path, " ") != "example.com _spf.esp.example" || got.Lookups != 1 {
-		t.Errorf("include pass: inner %q path %v lookups %d", got.Inner, got.Path, got.Lookups)
-	}
-	got = check(zone, "192.0.2.9", "exp.example")
-	if got.Status != StatusFail || got.Explanation != "192.0.2.9 is not one of exp.example's designated mail servers." {
-		t.Errorf("exp: %s %q", got.Status, got.Explanation)
-	}
 }
 
-// TestCheckHostLimits holds the evaluator to RFC 7208 §4.6.4: more than 10
-// DNS-querying terms, more than 2 void lookups, more than 10 MX records,
-// and include loops end in permerror, having counted what they used.
-func TestCheckHostLimits(t *testing.T) {
-	var recs []string
-	// chain0 includes chain1 ... chain11: 11 includes.
-	for i := range 12 {
-		next := fmt.Sprintf("include:chain%d.example", i+1)
-		if i == 11 {
-			next = ""
-		}
-		recs = append(recs, fmt.Sprintf(`chain%d.example. TXT "v=spf1 %s -all"`, i, next))
-	}
-	recs = append(recs,
-		`voids.example. TXT "v=spf1 a:v1.voids.example a:v2.voids.example a:v3.voids.example -all"`,
-		`loop1.example. TXT "v=spf1 include:loop2.example -all"`,
-		`loop2.example. TXT "v=spf1 include:loop1.example -all"`,
-		`manymx.example. TXT "v=spf1 mx -all"`,
-		`ten.example. TXT "v=spf1 a a a a a a a a a a ip4:192.0.2.1 -all"`,
-		`ten.example. A 203.0.113.1`,
-	)
-	for i := range 11 {
-		recs = append(recs, fmt.Sprintf("manymx.example. MX %d mx%d.manymx.example.", i, i))
-	}
-	zone := resolvertest.New(recs...)
-
-	for _, tt := range []struct {
-		domain  string
-		status  Status
-		problem Problem
-		lookups int
-	}{
-		{"chain0.example", StatusPermError, ProblemLookupLimit, 11},
-		{"voids.example", StatusPermError, ProblemVoidLimit, 3},
-		{"loop1.example", StatusPermError, ProblemLookupLimit, 11},
-		{"manymx.example", StatusPermError, ProblemMXLimit, 1},
-		{"ten.example", StatusPass, 0, 10}, // exactly 10 is allowed
-	} {
-		got := check(zone, "192.0.2.1", tt.domain)
-		if got.Status != tt.status || problem(got) != tt.problem || got.Lookups != tt.lookups {
-			t.Errorf("%s: %s problem %d after %d lookups (%v); want %s problem %d after %d",
-				tt.domain, got.Status, problem(got), got.Lookups, got.Err, tt.status, tt.problem, tt.lookups)
-		}
-	}
-}
-
-func TestCheckHostOutOfZone(t *testing.T) {
-	z, err := resolver.NewZone(resolver.ZoneSource{File: "t.zone", Origin: "example.com.",
-		Data: []byte("$TTL 300\n@ SOA ns. h. 1 2 3 4 5\n@ TXT \"v=spf1 include:_spf.elsewhere.example -all\"\n")})
-	if err != nil {
-		t.Fatal(err)
-	}
-	got := check(resolver.Chain{Zone: z}, "192.0.2.1", "example.com")
-	if got.Status != StatusTempError || problem(got) != ProblemNotChecked {
-		t.Errorf("include outside --zone: %s problem %d (%v); want temperror, not checked", got.Status, problem(got), got.Err)
+func TestCheckHostRedirectPath(t *testing.T) {
+	world := facts{data: map[string][]string{
+		"example.com/TXT":             {"v=spf1 redirect=_spf.provider.net"},
+		"_spf.provider.net/TXT":       {"v=spf1 include:_netblocks.provider.net -all"},
+		"_netblocks.provider.net/TXT": {"v=spf1 ip4:198.51.100.0/24 -all"},
+	}}
+	s := NewScope("example.com")
+	s.IP = netip.MustParseAddr("198.51.100.9")
+	out := CheckHost(world, s)
+	if out.Result != Pass || !slices.Equal(out.Path, []string{"redirect=_spf.provider.net", "include:_netblocks.provider.net"}) || out.Lookups != 2 {
+		t.Errorf("%+v", out)
 	}
 }

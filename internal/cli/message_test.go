@@ -16,16 +16,6 @@ import (
 	"github.com/mailcheck-cli/mailcheck/refserver"
 )
 
-// runStdin runs a command line with stdin holding in, not a terminal.
-func runStdin(t *testing.T, in string, args ...string) result {
-	t.Helper()
-	var out, errOut bytes.Buffer
-	io := &IOStreams{In: strings.NewReader(in), Out: &out, ErrOut: &errOut, Getenv: func(string) string { return "" }}
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	defer cancel()
-	return result{code: Run(ctx, io, args), out: out.String(), errOut: errOut.String()}
-}
-
 func TestMessageUsageErrors(t *testing.T) {
 	dir := t.TempDir()
 	notMail := filepath.Join(dir, "notes.txt")
@@ -46,7 +36,7 @@ func TestMessageUsageErrors(t *testing.T) {
 		{"bad format", "From: a@example.com\n\nhi\n", []string{"message", "-", "--format", "yaml"}, "--format"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			r := runStdin(t, tt.stdin, tt.args...)
+			r := runStdin(t, tt.stdin, nil, tt.args...)
 			if r.code != ExitUsage || !strings.Contains(r.errOut, tt.want) || strings.Count(strings.TrimSpace(r.errOut), "\n") > 0 {
 				t.Errorf("exit %d, stderr %q; want exit 2 and one line with %q", r.code, r.errOut, tt.want)
 			}
@@ -109,7 +99,7 @@ func TestMessageHeadersOnlyFromStdin(t *testing.T) {
 		t.Fatal(err)
 	}
 	head, _, _ := bytes.Cut(data, []byte("\r\n\r\n"))
-	r := runStdin(t, strings.ReplaceAll(string(head), "\r\n", "\n"), "message", "-", "--resolver", srv.DNSAddr(), "--format", "json")
+	r := runStdin(t, strings.ReplaceAll(string(head), "\r\n", "\n"), nil, "message", "-", "--resolver", srv.DNSAddr(), "--format", "json")
 	if r.code != ExitOK {
 		t.Fatalf("exit %d: %s%s", r.code, r.errOut, r.out)
 	}

@@ -87,8 +87,11 @@ func Main() int {
 // Run executes one command line and maps its outcome to an exit code in one
 // place.
 func Run(ctx context.Context, io *IOStreams, args []string) int {
+	// cobra prints --help before any PreRun: the language must be known
+	// before the tree, whose help texts are written in it, is built.
+	io.Lang = langOfCommandLine(args, io.getenv)
 	root := NewRootCmd(io)
-	root.SetArgs(args)
+	root.SetArgs(explainTextArgs(args))
 	root.SetIn(io.In)
 	root.SetOut(io.Out)
 	root.SetErr(io.ErrOut)
@@ -106,6 +109,32 @@ func Run(ctx context.Context, io *IOStreams, args []string) int {
 	return ExitUsage
 }
 
+// langOfCommandLine is the language a command line asks for, read before
+// cobra parses it: the last --lang (either "--lang fr" or "--lang=fr",
+// anywhere before a "--"), else the locale variables. A --lang value that
+// mailcheck does not speak is left for the flag's own check to reject.
+func langOfCommandLine(args []string, getenv func(string) string) finding.Lang {
+	var value string
+	given := false
+	for i := 0; i < len(args); i++ {
+		switch a := args[i]; {
+		case a == "--":
+			i = len(args)
+		case a == "--lang" && i+1 < len(args):
+			value, given = args[i+1], true
+			i++
+		case strings.HasPrefix(a, "--lang="):
+			value, given = strings.TrimPrefix(a, "--lang="), true
+		}
+	}
+	if given {
+		if l, err := finding.ParseLang(value); err == nil {
+			return l
+		}
+	}
+	return finding.LangFromEnv(getenv)
+}
+
 func firstLine(s string) string {
 	if i := strings.IndexByte(s, '\n'); i >= 0 {
 		return s[:i]
@@ -117,10 +146,10 @@ func firstLine(s string) string {
 func NewRootCmd(io *IOStreams) *cobra.Command {
 	root := &cobra.Command{
 		Use:   "mailcheck",
-		Short: "Diagnose mail configuration: DNS policy records and the servers behind them",
-		Long: `mailcheck audits a domain's mail set-up — MX, SPF, DKIM, DMARC, MTA-STS, TLS-RPT,
+		Short: finding.T("Diagnose mail configuration: DNS policy records and the servers behind them").In(io.Lang),
+		Long: finding.T(`mailcheck audits a domain's mail set-up — MX, SPF, DKIM, DMARC, MTA-STS, TLS-RPT,
 DNSSEC, reverse DNS — and probes the SMTP, IMAP and POP3 servers behind it
-(STARTTLS, certificates, TLS versions, AUTH). Every problem comes with its fix.`,
+(STARTTLS, certificates, TLS versions, AUTH). Every problem comes with its fix.`).In(io.Lang),
 		SilenceErrors: true,
 		SilenceUsage:  true,
 		Version:       Version,
@@ -129,7 +158,8 @@ DNSSEC, reverse DNS — and probes the SMTP, IMAP and POP3 servers behind it
 		return &UsageError{Msg: err.Error()}
 	})
 	var lang string
-	root.PersistentFlags().StringVar(&lang, "lang", "", "language of titles, fixes and help: en|fr (default: from LC_ALL, LC_MESSAGES, LANG)")
+	root.PersistentFlags().StringVar(&lang, "lang", "",
+		finding.T("language of titles, fixes and help: en|fr (default: from LC_ALL, LC_MESSAGES, LANG)").In(io.Lang))
 	root.PersistentPreRunE = func(cmd *cobra.Command, _ []string) error {
 		if lang == "" {
 			io.Lang = finding.LangFromEnv(io.getenv)
@@ -154,5 +184,6 @@ DNSSEC, reverse DNS — and probes the SMTP, IMAP and POP3 servers behind it
 		NewCmdVersion(io),
 	)
 	root.CompletionOptions.HiddenDefaultCmd = false
+	localizeHelp(root, io)
 	return root
 }

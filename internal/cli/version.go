@@ -6,13 +6,15 @@ import (
 	"runtime/debug"
 
 	"github.com/spf13/cobra"
+
+	"github.com/mailcheck-cli/mailcheck/finding"
 )
 
 // NewCmdVersion builds `mailcheck version`.
 func NewCmdVersion(io *IOStreams) *cobra.Command {
 	return &cobra.Command{
 		Use:   "version",
-		Short: "Print mailcheck's version",
+		Short: finding.T("Print mailcheck's version").In(io.Lang),
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			v := Version
