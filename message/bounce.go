@@ -23,10 +23,12 @@ func readBounce(p *parsed) (rep *dsn.Report, structured bool) {
 	return dsn.Scan(string(p.body)), false
 }
 
-// explain maps a diagnostic to catalogue entries, as `mailcheck explain`
-// does. It is the one place this package calls the matching engine.
-func explain(text string) []finding.Entry {
-	return finding.Match(text)
+// diagnose maps a recipient's failure to its cause as `mailcheck explain -`
+// does for a pasted bounce: the reply, the status and the recipient (whose
+// domain may reveal the receiving provider) through the same engine. It is
+// the one place this package calls it.
+func diagnose(diagnostic, status, recipient string) (finding.Candidate, bool) {
+	return finding.Diagnose(diagnostic + " " + status + " " + recipient).Best()
 }
 
 // judgeBounce reports each recipient of a bounce: what happened, what the
@@ -66,17 +68,14 @@ func judgeBounce(rep *dsn.Report, structured bool) (*finding.Bounce, []finding.F
 		}
 		fs = append(fs, f)
 		if rc.Action == dsn.Failed || rc.Action == dsn.Delayed {
-			// The diagnostic (or, without one, the status) through the
-			// same engine as `mailcheck explain`: the best match only.
-			text := rc.DiagnosticCode
-			if text == "" {
-				text = rc.StatusText
-			}
-			if m := explain(text); len(m) > 0 {
-				cause := finding.New(m[0].ID, who, finding.Text{})
-				cause.Evidence = append(cause.Evidence, text)
+			// The best cause only: the others are in `mailcheck explain`.
+			if c, ok := diagnose(rc.DiagnosticCode, rc.Status.String(), who); ok {
+				cause := finding.New(c.Entry.ID, who, finding.Text{})
+				if c.Matched != "" {
+					cause.Evidence = append(cause.Evidence, c.Matched)
+				}
 				fs = append(fs, cause)
-				br.Findings = append(br.Findings, m[0].ID)
+				br.Findings = append(br.Findings, c.Entry.ID)
 			}
 		}
 		b.Recipients = append(b.Recipients, br)

@@ -45,12 +45,14 @@ func TestBounces(t *testing.T) {
 					t.Errorf("recipient %d: %+v", i, rc)
 				}
 				want = append(want, expect{"msg.bounce-failed", finding.Fail, r})
-				// The cause is what explain gives for the diagnostic.
-				if m := finding.Match(rc.Diagnostic); len(m) > 0 {
-					if !slices.Equal(rc.Findings, []string{m[0].ID}) {
-						t.Errorf("recipient %s: findings %v, explain gives %s", r, rc.Findings, m[0].ID)
+				// The cause is what explain gives for the recipient.
+				if c, ok := finding.Diagnose(rc.Diagnostic + " " + rc.Status + " " + r).Best(); ok {
+					if !slices.Equal(rc.Findings, []string{c.Entry.ID}) {
+						t.Errorf("recipient %s: findings %v, explain gives %s", r, rc.Findings, c.Entry.ID)
 					}
-					want = append(want, expect{m[0].ID, m[0].Severity, r})
+					want = append(want, expect{c.Entry.ID, c.Entry.Severity, r})
+				} else if len(rc.Findings) > 0 {
+					t.Errorf("recipient %s: findings %v, explain gives none", r, rc.Findings)
 				}
 			}
 			checkFindings(t, a, want...)
@@ -94,8 +96,8 @@ func TestPastedBounce(t *testing.T) {
 		t.Fatalf("bounce: %+v", b)
 	}
 	want := []expect{{"msg.bounce-delayed", finding.Warn, "bob@example.org"}}
-	if m := finding.Match(b.Recipients[0].Diagnostic); len(m) > 0 {
-		want = append(want, expect{m[0].ID, m[0].Severity, "bob@example.org"})
+	if c, ok := finding.Diagnose(b.Recipients[0].Diagnostic + " 4.4.1 bob@example.org").Best(); ok {
+		want = append(want, expect{c.Entry.ID, c.Entry.Severity, "bob@example.org"})
 	}
 	checkFindings(t, a, want...)
 }

@@ -227,3 +227,28 @@ func sendMail(t *testing.T, srv *refserver.Server, addr, from, to, msg string) {
 		t.Fatal(err)
 	}
 }
+
+// TestExplainReadsMIMEBounces: `explain -` reads whole notifications with
+// the dsn package: Exchange Online's quoted-printable and Gmail's base64
+// human parts around the delivery-status part.
+func TestExplainReadsMIMEBounces(t *testing.T) {
+	for file, want := range map[string][]string{
+		"exchange.eml": {"erin@fabrikam.example", "frank@northwind.example"},
+		"gmail.eml":    {"heidi@example.net"},
+	} {
+		data, err := os.ReadFile(filepath.Join("..", "..", "dsn", "testdata", file))
+		if err != nil {
+			t.Fatal(err)
+		}
+		r := runStdin(t, string(data), nil, "explain", "-", "--format", "json")
+		var got []string
+		for _, l := range strings.Split(r.out, "\n") {
+			if _, v, ok := strings.Cut(l, `"recipient": `); ok {
+				got = append(got, strings.Trim(strings.TrimSpace(v), `",`))
+			}
+		}
+		if r.code != ExitOK || strings.Join(got, " ") != strings.Join(want, " ") {
+			t.Errorf("%s: exit %d, recipients %v, want %v\n%s%s", file, r.code, got, want, r.errOut, r.out)
+		}
+	}
+}
