@@ -104,7 +104,7 @@ func TestTriageInFrench(t *testing.T) {
 		"Dans l'application de messagerie, réglez le serveur entrant : mail.example.test, port 993, sécurité de la connexion SSL/TLS",
 		"Connexion à IMAP mail.example.test:993 SSL/TLS en tant que alice@example.test refusée",
 		"le serveur n'autorise aucune identification avant TLS : choisissez STARTTLS",
-		"SMTP mail.example.test:587 sans chiffrement ne permet pas de se connecter",
+		"Avec SMTP mail.example.test:587 sans chiffrement, impossible de se connecter",
 		"les enregistrements SRV privilégient IMAP mail.example.test:993 SSL/TLS",
 		"(reconnu par le domaine de l'adresse gmail.com)",
 	} {

@@ -72,7 +72,7 @@ func TestLoginReportInFrench(t *testing.T) {
 			name: "no encryption where TLS is required", scenario: "login-tls-required",
 			args: []string{"--port", "587", "--tls", "none"},
 			want: []string{
-				"SMTP mail.example.test:587 sans chiffrement ne permet pas de se connecter : le serveur ne propose aucune identification avant TLS",
+				"Avec SMTP mail.example.test:587 sans chiffrement, impossible de se connecter : le serveur ne propose aucune identification avant TLS",
 				"capacités annoncées avant TLS : ",
 			},
 			reason: "le serveur n'autorise aucune identification avant TLS : choisissez STARTTLS", port: "587",
