@@ -45,9 +45,10 @@ a real domain. No network access is needed.`).In(io.Lang),
 }
 
 func demoRun(ctx context.Context, opts *DemoOptions) error {
-	sc, err := fixtures.Load(opts.Scenario)
+	l := opts.IO.Lang
+	sc, err := loadScenario(opts.Scenario, l)
 	if err != nil {
-		return &UsageError{Msg: err.Error()}
+		return err
 	}
 	n, err := opts.Output.build(opts.IO)
 	if err != nil {
@@ -57,10 +58,10 @@ func demoRun(ctx context.Context, opts *DemoOptions) error {
 	defer cancel()
 	srv, err := refserver.Start(ctx, refserver.Options{Scenario: sc})
 	if err != nil {
-		return fmt.Errorf("demo: starting the reference server: %w", err)
+		return fmt.Errorf("%s: %w", finding.T("demo: starting the reference server").In(l), err)
 	}
 	defer srv.Close()
-	fmt.Fprintf(opts.IO.ErrOut, "mailcheck demo: reference server for %s (scenario %s) on %s; auditing it\n", srv.Domain(), sc.Name, srv.DNSAddr())
+	fmt.Fprintln(opts.IO.ErrOut, finding.T("mailcheck demo: reference server for %s (scenario %s) on %s; auditing it", srv.Domain(), sc.Name, srv.DNSAddr()).In(l))
 
 	rep, err := auditReference(ctx, n, srv, sc)
 	if err != nil {

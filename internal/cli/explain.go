@@ -129,29 +129,30 @@ func hasKey(m map[string]bool, k string) bool {
 var findingID = regexp.MustCompile(`^[a-z0-9]+\.[a-z0-9-]+$`)
 
 func explainRun(opts *ExplainOptions) error {
+	l := opts.IO.Lang
 	if opts.Format != "text" && opts.Format != "json" {
-		return usageErrorf("unknown --format %q for explain (want text or json)", opts.Format)
+		return usageError(l, finding.T("unknown --format %q for explain (want text or json)", opts.Format))
 	}
 	if opts.List {
 		return explainList(opts)
 	}
 	if opts.Stdin {
 		if opts.Query != "" {
-			return usageErrorf("give the text either as arguments or on standard input (-), not both")
+			return usageError(l, finding.T("give the text either as arguments or on standard input (-), not both"))
 		}
-		text, err := readPasted(opts.IO.In)
+		text, err := readPasted(opts.IO.In, l)
 		if err != nil {
 			return err
 		}
 		opts.Query = text
 	}
 	if opts.Query == "" {
-		return usageErrorf("nothing to explain: give a finding ID (e.g. spf.lookup-limit), paste an error message, or use - to read it from standard input")
+		return usageError(l, finding.T("nothing to explain: give a finding ID (e.g. spf.lookup-limit), paste an error message, or use - to read it from standard input"))
 	}
 	if findingID.MatchString(opts.Query) {
 		e, ok := finding.Lookup(opts.Query)
 		if !ok {
-			return usageErrorf("unknown finding ID %q (mailcheck explain --list shows them all)", opts.Query)
+			return usageError(l, finding.T("unknown finding ID %q (mailcheck explain --list shows them all)", opts.Query))
 		}
 		e = e.In(opts.IO.Lang)
 		if opts.Format == "json" {
@@ -168,14 +169,15 @@ func explainRun(opts *ExplainOptions) error {
 	return nil
 }
 
-// readPasted reads standard input within maxPastedBytes.
-func readPasted(r io.Reader) (string, error) {
+// readPasted reads standard input within maxPastedBytes; errors are said
+// in l.
+func readPasted(r io.Reader, l finding.Lang) (string, error) {
 	b, err := io.ReadAll(io.LimitReader(r, maxPastedBytes+1))
 	if err != nil {
-		return "", usageErrorf("reading standard input: %v", err)
+		return "", usageError(l, finding.T("reading standard input: %s", err.Error()))
 	}
 	if len(b) > maxPastedBytes {
-		return "", usageErrorf("standard input is longer than %d bytes: paste the error, the reply or the bounce, not a mailbox", maxPastedBytes)
+		return "", usageError(l, finding.T("standard input is longer than %d bytes: paste the error, the reply or the bounce, not a mailbox", maxPastedBytes))
 	}
 	return string(b), nil
 }
@@ -244,12 +246,24 @@ func printExplanation(w io.Writer, l finding.Lang, ex explanation) {
 	fmt.Fprintln(w, finding.T("Bounce: %d recipient(s) not delivered", len(ex.Recipients)).In(l))
 	for _, r := range ex.Recipients {
 		fmt.Fprintln(w)
-		fmt.Fprintln(w, finding.T("%s: %s, status %s", r.Recipient, r.Action, orDash(r.Status)).In(l))
+		fmt.Fprintln(w, finding.T("%s: %s, status %s", r.Recipient, actionWord(r.Action), orDash(r.Status)).In(l))
 		if r.Diagnostic != "" {
 			fmt.Fprintln(w, finding.T("  server said: %s", r.Diagnostic).In(l))
 		}
 		printDiagnosis(w, l, r.Diagnosis)
 	}
+}
+
+// actionWord names a delivery-status Action (RFC 3464 §2.3.3) for people;
+// the JSON keeps the field's own value.
+func actionWord(action string) finding.Text {
+	switch action {
+	case "failed":
+		return finding.T("failed")
+	case "delayed":
+		return finding.T("delayed")
+	}
+	return finding.Verbatim(action)
 }
 
 func orDash(s string) string {
@@ -275,7 +289,7 @@ func printDiagnosis(w io.Writer, l finding.Lang, d *diagnosisJSON) {
 	if len(d.Candidates) > 1 {
 		fmt.Fprintln(w, finding.T("Also possible:").In(l))
 		for _, c := range d.Candidates[1:] {
-			fmt.Fprintf(w, "  %s (%s): %s [%s %q]\n", c.ID, c.Severity, c.Title, strengthWord(c.Strength).In(l), c.Matched)
+			fmt.Fprintln(w, finding.T("  %s (%s): %s [%s %q]", c.ID, severityWord(c.Severity), c.Title, strengthWord(c.Strength), c.Matched).In(l))
 		}
 	}
 }
@@ -294,7 +308,7 @@ func strengthWord(s finding.Strength) finding.Text {
 }
 
 func printEntry(w io.Writer, l finding.Lang, e finding.Entry) {
-	fmt.Fprintf(w, "%s (%s): %s\n", e.ID, e.Severity, e.Title)
+	fmt.Fprintln(w, finding.T("%s (%s): %s", e.ID, severityWord(e.Severity), e.Title).In(l))
 	if e.Why != "" {
 		fmt.Fprintln(w, finding.T("  why: %s", e.Why).In(l))
 	}
@@ -320,8 +334,9 @@ func explainList(opts *ExplainOptions) error {
 	if opts.Format == "json" {
 		return writeJSON(opts.IO.Out, entries)
 	}
+	width := severityWidth(opts.IO.Lang)
 	for _, e := range entries {
-		fmt.Fprintf(opts.IO.Out, "%-30s %-5s %s\n", e.ID, e.Severity, e.Title)
+		fmt.Fprintf(opts.IO.Out, "%-30s %-*s %s\n", e.ID, width, severityWord(e.Severity).In(opts.IO.Lang), e.Title)
 	}
 	return nil
 }

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/mailcheck-cli/mailcheck/finding"
 	"github.com/mailcheck-cli/mailcheck/refserver"
 )
 
@@ -66,7 +67,7 @@ func (r *receiver) onMessage(m refserver.Message) {
 	r.n++
 	file := filepath.Join(r.dir, fmt.Sprintf("%03d.eml", r.n))
 	if err := os.WriteFile(file, m.Data, 0o600); err != nil {
-		fmt.Fprintf(r.io.ErrOut, "mailcheck serve: keeping message %d: %v\n", r.n, err)
+		fmt.Fprintln(r.io.ErrOut, "mailcheck serve: "+finding.T("keeping message %d: %v", r.n, err).In(r.io.Lang))
 		return
 	}
 	r.files = append(r.files, file)
@@ -74,8 +75,9 @@ func (r *receiver) onMessage(m refserver.Message) {
 		os.Remove(r.files[0])
 		r.files = r.files[1:]
 	}
-	fmt.Fprintf(r.io.Out, "\nreceived message %d from <%s> for %s (%d bytes, port %d)\n  analyse it: %s\n",
-		r.n, m.From, strings.Join(m.To, ", "), len(m.Data), m.StdPort, r.command(file, m.From, m.Data))
+	fmt.Fprintf(r.io.Out, "\n%s\n  %s %s\n",
+		finding.T("received message %d from <%s> for %s (%d bytes, port %d)", r.n, m.From, strings.Join(m.To, ", "), len(m.Data), m.StdPort).In(r.io.Lang),
+		finding.T("analyse it:").In(r.io.Lang), r.command(file, m.From, m.Data))
 }
 
 // writeSample writes the scenario's own signed message, when it has one,
@@ -89,7 +91,7 @@ func (r *receiver) writeSample(srv *refserver.Server) error {
 	if err := os.WriteFile(file, data, 0o600); err != nil {
 		return fmt.Errorf("writing the scenario's message: %v", err)
 	}
-	fmt.Fprintf(r.io.Out, "\nThe scenario's message, as its MX delivered it:\n  %s\n", r.command(file, "postmaster@"+r.domain, data))
+	fmt.Fprintf(r.io.Out, "\n%s\n  %s\n", finding.T("The scenario's message, as its MX delivered it:").In(r.io.Lang), r.command(file, "postmaster@"+r.domain, data))
 	return nil
 }
 

@@ -71,18 +71,18 @@ mail in memory.`).In(io.Lang),
 }
 
 func serveRun(ctx context.Context, opts *ServeOptions) error {
-	out := opts.IO.Out
+	out, l := opts.IO.Out, opts.IO.Lang
 	if opts.List {
 		return listScenarios(opts.IO)
 	}
-	sc, err := fixtures.Load(opts.Scenario)
+	sc, err := loadScenario(opts.Scenario, l)
 	if err != nil {
-		return &UsageError{Msg: err.Error()}
+		return err
 	}
 	if opts.BasePort < 0 || opts.BasePort+993 > 65535 {
-		return usageErrorf("--base-port %d: DNS, mail and HTTPS ports N+53 ... N+993 must fit under 65536", opts.BasePort)
+		return usageError(l, finding.T("--base-port %d: DNS, mail and HTTPS ports N+53 ... N+993 must fit under 65536", opts.BasePort))
 	}
-	accounts, err := parseAccounts(opts.Accounts)
+	accounts, err := parseAccounts(opts.Accounts, l)
 	if err != nil {
 		return err
 	}
@@ -112,31 +112,38 @@ func serveRun(ctx context.Context, opts *ServeOptions) error {
 		return fmt.Errorf("--ca-out: %v", unwrapPath(err))
 	}
 
-	fmt.Fprintf(out, "mailcheck reference server: scenario %q (%s)\n", sc.Name, sc.Description)
+	fmt.Fprintln(out, finding.T("mailcheck reference server: scenario %q (%s)", sc.Name, sc.Description).In(l))
 	for _, ep := range srv.Endpoints() {
 		fmt.Fprintf(out, "  %-11s %-5d -> %s\n", ep.Service, ep.StdPort, ep.Addr)
 	}
-	fmt.Fprintf(out, "  CA certificate: %s\n", caPath)
+	fmt.Fprintln(out, finding.T("  CA certificate: %s", caPath).In(l))
 	if len(accounts) > 0 {
 		users := make([]string, 0, len(accounts))
 		for u := range accounts {
 			users = append(users, u)
 		}
 		sort.Strings(users)
-		fmt.Fprintf(out, "  accounts: %s\n", strings.Join(users, ", "))
+		fmt.Fprintln(out, finding.T("  accounts: %s", strings.Join(users, ", ")).In(l))
 	}
-	fmt.Fprintf(out, "\nAudit it with:\n  %s\n", auditCommand(srv, sc, caPath))
+	audit := auditCommand(srv, sc, caPath)
+	if l != "" && l != finding.English {
+		// The audit then speaks the language serve was asked for.
+		audit += " --lang " + string(l)
+	}
+	fmt.Fprintf(out, "\n%s\n  %s\n", finding.T("Audit it with:").In(l), audit)
 	if recv != nil {
 		recv.started(srv)
 		if err := recv.writeSample(srv); err != nil {
 			return fmt.Errorf("serve: %w", err)
 		}
 		if opts.Receive {
-			fmt.Fprintf(out, "\nReceiving: mail for any address at %s on %s (port 25) is kept, the last %d messages, in %s. Try:\n  swaks --server %s --from you@%s --to test@%s\n",
-				srv.Domain(), smtpAddr(srv), maxReceivedFiles, recv.dir, smtpAddr(srv), srv.Domain(), srv.Domain())
+			fmt.Fprintf(out, "\n%s\n  swaks --server %s --from you@%s --to test@%s\n",
+				finding.T("Receiving: mail for any address at %s on %s (port 25) is kept, the last %d messages, in %s. Try:",
+					srv.Domain(), smtpAddr(srv), maxReceivedFiles, recv.dir).In(l),
+				smtpAddr(srv), srv.Domain(), srv.Domain())
 		}
 	}
-	fmt.Fprintln(out, "\nPress Ctrl-C to stop.")
+	fmt.Fprintf(out, "\n%s\n", finding.T("Press Ctrl-C to stop.").In(l))
 	if opts.Ready != nil {
 		opts.Ready(srv)
 	}
@@ -179,23 +186,29 @@ func listScenarios(io *IOStreams) error {
 		if err != nil {
 			return err
 		}
-		kind := "dns"
+		kind := finding.Verbatim("dns")
 		if sc.Probe {
-			kind = "server"
+			kind = finding.T("server")
 		}
-		fmt.Fprintf(io.Out, "%-30s %-6s %s\n", name, kind, sc.Description)
+		fmt.Fprintf(io.Out, "%-30s %-*s %s\n", name, kindWidth(io.Lang), kind.In(io.Lang), sc.Description)
 	}
 	return nil
 }
 
+// kindWidth is the width of the kind column of serve --list: "server"
+// and "dns" in l.
+func kindWidth(l finding.Lang) int {
+	return max(len("dns"), len([]rune(finding.T("server").In(l))))
+}
+
 // parseAccounts reads USER:PASSWORD pairs. The password may contain ':'.
-func parseAccounts(in []string) (map[string]string, error) {
+func parseAccounts(in []string, l finding.Lang) (map[string]string, error) {
 	m := map[string]string{}
 	for _, a := range in {
 		user, pass, ok := strings.Cut(a, ":")
 		if !ok || user == "" || pass == "" {
 			// Never echo the value: it holds a password.
-			return nil, usageErrorf("bad --account: want USER:PASSWORD")
+			return nil, usageError(l, finding.T("bad --account: want USER:PASSWORD"))
 		}
 		m[user] = pass
 	}
