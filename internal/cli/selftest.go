@@ -14,6 +14,7 @@ import (
 	"github.com/mailcheck-cli/mailcheck/finding"
 	"github.com/mailcheck-cli/mailcheck/fixtures"
 	"github.com/mailcheck-cli/mailcheck/login"
+	"github.com/mailcheck-cli/mailcheck/message"
 	"github.com/mailcheck-cli/mailcheck/refserver"
 	"github.com/mailcheck-cli/mailcheck/resolver"
 )
@@ -159,6 +160,24 @@ func runScenario(ctx context.Context, sc *fixtures.Scenario, timeout time.Durati
 		// The scenario's support case, as `mailcheck login` would run it.
 		rep := login.Check(ctx, &login.Env{Resolver: n.Resolver, Dialer: n.Dialer}, req)
 		findings = append(findings, rep.Findings...)
+	}
+	if raw, ok, err := srv.SampleMessage(); err != nil {
+		res.Error = err.Error()
+		return res
+	} else if ok {
+		// The scenario's message case, as `mailcheck message` would judge
+		// the message the reference server sends (its keys were made at
+		// start-up, so its own zone answers).
+		env := &message.Env{Resolver: resolver.NewCache(&resolver.Chain{Zone: srv.Zone()})}
+		a, err := message.Analyze(ctx, env, raw, message.Options{Source: sc.Name})
+		if err != nil {
+			res.Error = err.Error()
+			return res
+		}
+		findings = append(findings, a.Findings...)
+		if keep != nil {
+			keep = func(area string) bool { return fixtures.DNSOnly(area) || area == "msg" }
+		}
 	}
 	m := sc.Compare(findings, keep)
 	res.missing, res.unexpected = m.Missing, m.Unexpected
