@@ -26,6 +26,9 @@ func renderMarkdown(w io.Writer, reports []finding.Report, opts Options) error {
 
 func writeMarkdownReport(w io.Writer, r finding.Report, opts Options) {
 	fmt.Fprintf(w, "## %s: %s\n\n", mdEscape(opts.ToolName, false), mdEscape(r.Target, false))
+	if r.Interrupted {
+		fmt.Fprintf(w, "> %s\n\n", mdEscape(finding.T("Interrupted: the run was stopped before this target was complete; what follows is what completed.").In(opts.Lang), false))
+	}
 	if !r.Started.IsZero() {
 		fmt.Fprintf(w, "Checked %s in %d ms.\n\n", r.Started.UTC().Format("2006-01-02 15:04:05 UTC"), r.DurationMS)
 	}

@@ -20,6 +20,10 @@ type Options struct {
 	// (terminal, NO_COLOR, --no-color); the renderer never looks at the
 	// environment.
 	Color bool
+	// Width is the number of columns the text format wraps its lines to
+	// (the CLI passes the terminal's width, or 80 when the output is not a
+	// terminal); 0 leaves lines unwrapped.
+	Width int
 	// Verbose adds Detail lines and probe transcripts to the text format.
 	Verbose bool
 	// FailOn is the lowest severity that fails (JUnit failures). The zero
@@ -236,7 +240,9 @@ func oneLine(s string) string {
 
 // printable replaces control characters with visible \x escapes. Titles,
 // evidence and transcripts carry text from DNS records and remote servers;
-// a banner with terminal escape sequences must not reach the terminal.
+// a banner with terminal escape sequences must not reach the terminal. A
+// tab is shown as the spaces up to the next tab stop (every 8 columns), as
+// a terminal would: it is layout, not a hidden character.
 func printable(s string) string {
 	clean := true
 	for _, r := range s {
@@ -249,7 +255,15 @@ func printable(s string) string {
 		return s
 	}
 	var b strings.Builder
+	col := 0
 	for _, r := range s {
+		if r == '\t' {
+			n := tabStop - col%tabStop
+			b.WriteString(strings.Repeat(" ", n))
+			col += n
+			continue
+		}
+		col++
 		if isControl(r) {
 			fmt.Fprintf(&b, `\x%02x`, r)
 			continue
@@ -258,6 +272,9 @@ func printable(s string) string {
 	}
 	return b.String()
 }
+
+// tabStop is the distance between tab stops when tabs are expanded.
+const tabStop = 8
 
 func isControl(r rune) bool {
 	return r < 0x20 || r == 0x7f || (r >= 0x80 && r < 0xa0)

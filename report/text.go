@@ -6,7 +6,6 @@ import (
 	"io"
 	"strconv"
 	"strings"
-	"unicode/utf8"
 
 	"github.com/fatih/color"
 	"github.com/mailcheck-cli/mailcheck/finding"
@@ -52,19 +51,22 @@ func (p palette) sev(s finding.Severity, text string) string {
 
 func renderText(w io.Writer, reports []finding.Report, opts Options) error {
 	bw := bufio.NewWriter(w)
+	l := layout{w: bw, width: opts.Width}
 	p := newPalette(opts.Color)
 	var total tally
 	for i, r := range reports {
 		if i > 0 {
-			fmt.Fprintln(bw)
+			l.line("")
 		}
-		t := writeTextReport(bw, r, opts, p)
+		t := writeTextReport(l, r, opts, p)
 		total = total.add(t)
 	}
 	if len(reports) > 1 {
-		fmt.Fprintf(bw, "\n%s %s\n", p.heading.Sprint("total:"), summaryLine(total, p))
+		l.line("")
+		l.para(p.heading.Sprint("total:")+" ", "  ", summaryLine(total, p))
 	}
 	if opts.GitHubActions {
+		// Workflow commands are read by GitHub line by line: never wrapped.
 		for _, r := range reports {
 			writeAnnotations(bw, r)
 		}
@@ -72,7 +74,7 @@ func renderText(w io.Writer, reports []finding.Report, opts Options) error {
 	return bw.Flush()
 }
 
-func writeTextReport(w io.Writer, r finding.Report, opts Options, p palette) tally {
+func writeTextReport(l layout, r finding.Report, opts Options, p palette) tally {
 	header := p.heading.Sprint(printable(r.Target))
 	var when []string
 	if !r.Started.IsZero() {
@@ -84,45 +86,49 @@ func writeTextReport(w io.Writer, r finding.Report, opts Options, p palette) tal
 	if len(when) > 0 {
 		header += p.faint.Sprint(" (" + strings.Join(when, ", ") + ")")
 	}
-	fmt.Fprintln(w, header)
+	l.para("", "  ", header)
+	if r.Interrupted {
+		l.para("  ", "  ", p.sev(finding.Error,
+			finding.T("Interrupted: the run was stopped before this target was complete; what follows is what completed.").In(opts.Lang)))
+	}
 
 	// The settings a mail app needs come first: they are what support
 	// staff read out to the user on the phone.
 	if r.Login != nil && len(r.Login.Candidates) > 0 {
-		fmt.Fprintln(w)
-		fmt.Fprintln(w, p.heading.Sprint("Client settings for "+printable(r.Login.Address)))
-		writeLoginTable(w, r.Login.Candidates)
+		l.line("")
+		l.para("", "  ", p.heading.Sprint("Client settings for "+printable(r.Login.Address)))
+		writeLoginTable(l, r.Login.Candidates)
 	}
 	for _, g := range groupByArea(r.Findings) {
-		fmt.Fprintln(w)
-		fmt.Fprintln(w, p.heading.Sprint(areaTitle(g.area)))
+		l.line("")
+		l.line(p.heading.Sprint(areaTitle(g.area)))
 		for _, f := range g.findings {
-			writeTextFinding(w, f, p)
+			writeTextFinding(l, f, p)
 		}
 	}
 	if len(r.Probes) > 0 {
-		fmt.Fprintln(w)
-		fmt.Fprintln(w, p.heading.Sprint("Probes"))
-		writeProbeTable(w, r.Probes)
+		l.line("")
+		l.line(p.heading.Sprint("Probes"))
+		writeProbeTable(l, r.Probes)
 		if opts.Verbose {
-			writeTranscripts(w, r.Probes, p)
+			writeTranscripts(l, r.Probes, p)
 		}
 	}
 	if opts.Verbose && len(r.Detail) > 0 {
-		fmt.Fprintln(w)
-		fmt.Fprintln(w, p.heading.Sprint("Detail"))
+		l.line("")
+		l.line(p.heading.Sprint("Detail"))
 		for _, line := range r.Detail {
-			fmt.Fprintln(w, "  "+printable(line))
+			l.para("  ", "    ", printable(line))
 		}
 	}
 	t := tallyOf(r.Findings)
-	fmt.Fprintln(w)
-	fmt.Fprintln(w, summaryLine(t, p))
+	l.line("")
+	l.para("", "  ", summaryLine(t, p))
 	return t
 }
 
-func writeTextFinding(w io.Writer, f finding.Finding, p palette) {
-	line := "  " + p.sev(f.Severity, mark(f.Severity)) + " " + printable(oneLine(f.Title))
+func writeTextFinding(l layout, f finding.Finding, p palette) {
+	line := printable(oneLine(f.Title))
 	if f.Subject != "" {
 		line += " — " + printable(oneLine(f.Subject))
 	}
@@ -134,22 +140,22 @@ func writeTextFinding(w io.Writer, f finding.Finding, p palette) {
 		tags = append(tags, "allowed "+printable(oneLine(f.Allowed)))
 	}
 	line += " " + p.faint.Sprint("["+strings.Join(tags, ", ")+"]")
-	fmt.Fprintln(w, line)
+	l.para("  "+p.sev(f.Severity, mark(f.Severity))+" ", "    ", line)
 	// Only what needs attention gets its evidence and fix; a finding the
 	// change fixed is listed, but there is nothing left to do about it.
 	if f.Severity < finding.Warn || f.Baseline == "fixed" {
 		return
 	}
 	for _, ev := range f.Evidence {
-		for _, l := range strings.Split(ev, "\n") {
-			fmt.Fprintln(w, "      "+printable(strings.TrimRight(l, "\r")))
+		for _, el := range strings.Split(ev, "\n") {
+			l.para("      ", "        ", printable(strings.TrimRight(el, "\r")))
 		}
 	}
-	if l := locationText(f.Location); l != "" {
-		fmt.Fprintln(w, "      at "+printable(l))
+	if loc := locationText(f.Location); loc != "" {
+		l.para("      at ", "         ", printable(loc))
 	}
 	if fix := fixOf(f); fix != "" {
-		fmt.Fprintln(w, "      fix: "+printable(oneLine(fix)))
+		l.para("      fix: ", "           ", printable(oneLine(fix)))
 	}
 }
 
@@ -175,7 +181,7 @@ func summaryLine(t tally, p palette) string {
 	return line
 }
 
-func writeProbeTable(w io.Writer, probes []finding.Probe) {
+func writeProbeTable(l layout, probes []finding.Probe) {
 	rows := [][]string{{"HOST", "ADDRESS", "PROTOCOL", "STATUS", "TLS", "VERIFIED", "AUTH BEFORE TLS", "AUTH AFTER TLS"}}
 	for _, pr := range probes {
 		version, verified := "-", "-"
@@ -189,26 +195,26 @@ func writeProbeTable(w io.Writer, probes []finding.Probe) {
 		rows = append(rows, []string{pr.Host, pr.Addr, pr.Protocol, pr.Status, version, verified,
 			listOrDash(pr.AuthBeforeTLS), listOrDash(pr.AuthAfterTLS)})
 	}
-	writeTable(w, rows)
+	l.table(rows)
 }
 
-func writeTranscripts(w io.Writer, probes []finding.Probe, p palette) {
+func writeTranscripts(l layout, probes []finding.Probe, p palette) {
 	for _, pr := range probes {
 		if len(pr.Transcript) == 0 && pr.Error == "" {
 			continue
 		}
-		fmt.Fprintln(w)
-		fmt.Fprintln(w, "  "+p.faint.Sprint(printable(pr.Host+" "+pr.Addr+" ("+pr.Protocol+")")))
+		l.line("")
+		l.para("  ", "    ", p.faint.Sprint(printable(pr.Host+" "+pr.Addr+" ("+pr.Protocol+")")))
 		if pr.Error != "" {
-			fmt.Fprintln(w, "    error: "+printable(oneLine(pr.Error)))
+			l.para("    error: ", "           ", printable(oneLine(pr.Error)))
 		}
 		for _, line := range pr.Transcript {
-			fmt.Fprintln(w, "    "+printable(strings.TrimRight(line, "\r\n")))
+			l.para("    ", "      ", printable(strings.TrimRight(line, "\r\n")))
 		}
 	}
 }
 
-func writeLoginTable(w io.Writer, candidates []finding.ClientEndpoint) {
+func writeLoginTable(l layout, candidates []finding.ClientEndpoint) {
 	rows := [][]string{{"ROLE", "PROTOCOL", "HOST", "PORT", "SECURITY", "USERNAME", "VERDICT", "FROM", "REASON"}}
 	for _, c := range candidates {
 		verdict := c.Verdict
@@ -218,7 +224,7 @@ func writeLoginTable(w io.Writer, candidates []finding.ClientEndpoint) {
 		rows = append(rows, []string{c.Role, c.Protocol, c.Host, strconv.Itoa(c.Port), securityName(c.TLS),
 			dashIfEmpty(c.Username), verdict, listOrDash(c.Sources), c.Reason})
 	}
-	writeTable(w, rows)
+	l.table(rows)
 }
 
 // securityName is the wording mail apps use for the connection security
@@ -247,34 +253,4 @@ func listOrDash(items []string) string {
 		return "-"
 	}
 	return strings.Join(items, " ")
-}
-
-// writeTable aligns columns by rune count, indented by two spaces, without
-// trailing blanks.
-func writeTable(w io.Writer, rows [][]string) {
-	for _, row := range rows {
-		for i := range row {
-			row[i] = printable(oneLine(row[i]))
-		}
-	}
-	var widths []int
-	for _, row := range rows {
-		for i, cell := range row {
-			if i >= len(widths) {
-				widths = append(widths, 0)
-			}
-			widths[i] = max(widths[i], utf8.RuneCountInString(cell))
-		}
-	}
-	for _, row := range rows {
-		var b strings.Builder
-		b.WriteString("  ")
-		for i, cell := range row {
-			b.WriteString(cell)
-			if i < len(row)-1 {
-				b.WriteString(strings.Repeat(" ", widths[i]-utf8.RuneCountInString(cell)+2))
-			}
-		}
-		fmt.Fprintln(w, strings.TrimRight(b.String(), " "))
-	}
 }
