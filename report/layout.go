@@ -166,3 +166,11 @@ func (l layout) columns(rows [][]string, widths []int, n, wrap int) {
 		}
 	}
 }
+
+// Paragraph writes text after the prefix first, wrapped to width columns,
+// with the lines it continues on starting with rest, as the text format
+// does; width 0 leaves it unwrapped. For the text of commands that write
+// no report (explain).
+func Paragraph(w io.Writer, width int, first, rest, text string) {
+	layout{w: w, width: width}.para(first, rest, text)
+}

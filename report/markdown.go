@@ -147,6 +147,10 @@ func writeMarkdownTable(w io.Writer, head []string, rows [][]string, numeric boo
 	}
 }
 
+// MarkdownText escapes s for Markdown as the markdown format does: code
+// spans are kept, HTML and Markdown specials are neutralised.
+func MarkdownText(s string) string { return mdEscape(s, false) }
+
 // mdEscape makes text from checks and DNS data safe in Markdown: specials
 // are backslash-escaped and HTML is neutralised (record contents are not
 // trusted), while `code spans`, which the catalogue uses for records to

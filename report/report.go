@@ -40,6 +40,12 @@ type Options struct {
 	// Lang is the language of titles and fixes; findings are made in
 	// English and written in Lang here. Empty means English.
 	Lang finding.Lang
+	// Interrupted, when set and true at render time, says that Ctrl-C
+	// stopped the run: if no report is marked Interrupted yet (a command
+	// that knows which targets completed marks those that did not), every
+	// report is marked, so that no command prints an interrupted run as a
+	// complete one.
+	Interrupted func() bool
 	// Now is the clock for times the renderer adds itself (SARIF's
 	// invocation end); nil means time.Now. Tests pass a fixed clock.
 	Now func() time.Time
@@ -89,7 +95,28 @@ func Render(w io.Writer, reports []finding.Report, opts Options) error {
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
+	if opts.Interrupted != nil && opts.Interrupted() {
+		reports = markInterrupted(reports)
+	}
 	return r(w, localize(reports, opts.Lang), opts)
+}
+
+// markInterrupted marks every report interrupted unless some already is;
+// the callers' reports are not modified.
+func markInterrupted(reports []finding.Report) []finding.Report {
+	for _, r := range reports {
+		if r.Interrupted {
+			return reports
+		}
+	}
+	out := make([]finding.Report, len(reports))
+	for i, r := range reports {
+		r.Findings = append([]finding.Finding(nil), r.Findings...)
+		r.Probes = append([]finding.Probe(nil), r.Probes...)
+		r.MarkInterrupted()
+		out[i] = r
+	}
+	return out
 }
 
 // localize returns reports with every finding written in lang; the
@@ -176,6 +203,18 @@ var areaTitles = map[string]string{
 	"login":  "Login",
 	"policy": "Policy",
 	"change": "Change safety",
+}
+
+// AreaTitle names a check area (the part of a finding ID before the dot)
+// as admins know it: "MTA-STS" for mtasts.
+func AreaTitle(area string) string { return areaTitle(area) }
+
+// AreaOrder lists the areas in the order reports show them when the
+// checks ran in full: DNS policy first, then the live servers, then login
+// triage and the CI gate.
+func AreaOrder() []string {
+	return []string{"mx", "spf", "dmarc", "dkim", "mtasts", "tlsrpt", "dnssec", "ptr", "dns",
+		"conn", "tls", "auth", "login", "policy", "change"}
 }
 
 func areaTitle(area string) string {
