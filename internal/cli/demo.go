@@ -10,6 +10,7 @@ import (
 	"github.com/mailcheck-cli/mailcheck/checks"
 	"github.com/mailcheck-cli/mailcheck/finding"
 	"github.com/mailcheck-cli/mailcheck/fixtures"
+	"github.com/mailcheck-cli/mailcheck/progress"
 	"github.com/mailcheck-cli/mailcheck/refserver"
 	"github.com/mailcheck-cli/mailcheck/report"
 	"github.com/mailcheck-cli/mailcheck/resolver"
@@ -44,9 +45,9 @@ a real domain. No network access is needed.`,
 }
 
 func demoRun(ctx context.Context, opts *DemoOptions) error {
-	sc, err := fixtures.Load(opts.Scenario)
+	sc, err := loadScenario(opts.Scenario, opts.IO.Lang)
 	if err != nil {
-		return &UsageError{Msg: err.Error()}
+		return err
 	}
 	n, err := opts.Output.build(opts.IO)
 	if err != nil {
@@ -61,9 +62,15 @@ func demoRun(ctx context.Context, opts *DemoOptions) error {
 	defer srv.Close()
 	fmt.Fprintf(opts.IO.ErrOut, "mailcheck demo: reference server for %s (scenario %s) on %s; auditing it\n", srv.Domain(), sc.Name, srv.DNSAddr())
 
-	rep, err := auditReference(ctx, n, srv, sc)
+	task := progress.FromContext(ctx).Start(srv.Domain())
+	task.Step(finding.T("auditing the reference server"))
+	rep, err := auditReference(progress.WithTask(ctx, task), n, srv, sc)
+	task.Done()
 	if err != nil {
 		return err
+	}
+	if interruptedTarget(ctx) {
+		rep.MarkInterrupted()
 	}
 	reports := []finding.Report{rep}
 	if err := report.Render(opts.IO.Out, reports, n.Render); err != nil {
