@@ -66,7 +66,7 @@ func TestReleaseConfigMatchesTheCode(t *testing.T) {
 			t.Errorf("ldflags do not set internal/cli.%s: %s", v, ldflags)
 		}
 	}
-	for _, f := range []string{"LICENSE", "README.md", "docs/**/*", "completions/*", "manpages/*"} {
+	for _, f := range []string{"LICENSE", "README.md", "docs/*.md", "docs/**/*", "completions/*", "manpages/*"} {
 		if !slices.Contains(cfg.Archives[0].Files, f) {
 			t.Errorf("the archives lack %s", f)
 		}
