@@ -57,7 +57,7 @@ func extendExplain(cmd *cobra.Command, io *IOStreams) {
 			args = []string{e.ID}
 		}
 		if format == "markdown" {
-			return usageErrorf("--format markdown goes with --list")
+			return &UsageError{Msg: finding.T("--format markdown goes with --list: the catalogue as Markdown").In(io.Lang)}
 		}
 		return inner(c, args)
 	}

@@ -388,6 +388,25 @@ func TestCtrlCDuringADemo(t *testing.T) {
 	}
 }
 
+// TestCtrlCDuringADomainAudit: the domain command marks nothing itself;
+// the report is marked interrupted all the same, without the false
+// timeouts, and the exit code is 130.
+func TestCtrlCDuringADomainAudit(t *testing.T) {
+	_, flags := startRef(t, "tarpit")
+	r, took := interruptAfter(t, 1500*time.Millisecond, ErrInterrupted,
+		append([]string{"domain", "example.test", "--timeout", "60s", "--format", "json"}, flags...)...)
+	if r.code != ExitInterrupted {
+		t.Fatalf("exit %d, want 130\n%s%s", r.code, r.out, r.errOut)
+	}
+	rep := decodeReport(t, r.out)
+	if !rep.Interrupted || hasFinding(rep, "conn.timeout", finding.Error) || !hasFinding(rep, "spf.ok", finding.Pass) {
+		t.Errorf("want an interrupted report with the DNS checks and no conn.timeout:\n%s", r.out)
+	}
+	if took > 10*time.Second {
+		t.Errorf("the run took %s to stop after Ctrl-C", took)
+	}
+}
+
 // TestServeRemovesItsCAOnEveryExit: the temporary CA file is gone after
 // Ctrl-C or SIGTERM (a cancelled run), and after a start-up error.
 func TestServeRemovesItsCAOnEveryExit(t *testing.T) {
