@@ -21,6 +21,7 @@ import (
 	"time"
 
 	"github.com/creack/pty"
+	"golang.org/x/sys/unix"
 
 	"github.com/mailcheck-cli/mailcheck/fixtures"
 	"github.com/mailcheck-cli/mailcheck/refserver"
@@ -244,4 +245,60 @@ func TestServeCleansUpOnSIGTERM(t *testing.T) {
 			t.Errorf("%v: %s is still there after serve stopped (%v)", sig, ca, err)
 		}
 	}
+}
+
+// TestSecondCtrlCAtAPasswordPrompt: Ctrl-C at the password prompt (read
+// without echo) cancels the run, but the prompt still waits for its line;
+// a second Ctrl-C exits at once with 130 and gives the terminal its echo
+// back.
+func TestSecondCtrlCAtAPasswordPrompt(t *testing.T) {
+	ptmx, tty, err := pty.Open()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ptmx.Close()
+	defer tty.Close()
+	cmd := mailcheck(t, []string{"TERM=xterm"}, "login", "alice@example.test", "--user", "alice@example.test",
+		"--host", "127.0.0.1", "--port", "1", "--protocol", "imaps", "--timeout", "5s")
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = tty, tty, tty
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true, Setctty: true}
+	screen := &buffer{}
+	go io.Copy(screen, ptmx)
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	if !waitFor(15*time.Second, func() bool { return strings.Contains(screen.String(), "Password for alice@example.test: ") }) {
+		cmd.Process.Kill()
+		t.Fatalf("no password prompt:\n%q", screen.String())
+	}
+	if echo(t, tty) {
+		t.Fatal("the prompt reads the password with echo on")
+	}
+	cmd.Process.Signal(syscall.SIGINT)
+	time.Sleep(300 * time.Millisecond)
+	cmd.Process.Signal(syscall.SIGINT)
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	select {
+	case err := <-done:
+		if code := exitCode(err); code != 130 {
+			t.Errorf("exit %d after a second Ctrl-C, want 130", code)
+		}
+	case <-time.After(10 * time.Second):
+		cmd.Process.Kill()
+		t.Fatal("a second Ctrl-C did not end the process")
+	}
+	if !echo(t, tty) {
+		t.Error("the terminal was left without echo")
+	}
+}
+
+// echo reports whether the terminal echoes what is typed.
+func echo(t *testing.T, tty *os.File) bool {
+	t.Helper()
+	tio, err := unix.IoctlGetTermios(int(tty.Fd()), unix.TCGETS)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tio.Lflag&unix.ECHO != 0
 }

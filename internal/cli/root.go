@@ -117,6 +117,13 @@ func Main() int {
 	sigs := make(chan os.Signal, 2)
 	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
 	defer signal.Stop(sigs)
+	if io.InTTY {
+		// A second Ctrl-C may come while a password is read without echo:
+		// the terminal must get its echo back before the process exits.
+		if st, err := term.GetState(int(os.Stdin.Fd())); err == nil {
+			io.state.atForcedExit(func() { _ = term.Restore(int(os.Stdin.Fd()), st) })
+		}
+	}
 	go watchSignals(sigs, cancel, io.state, os.Stderr, finding.LangFromEnv(os.Getenv), os.Exit)
 	return Run(ctx, io, os.Args[1:])
 }
