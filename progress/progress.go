@@ -22,6 +22,14 @@
 //		...
 //		task.Done()
 //	}
+//
+// and deeper down, for the parts of a target that run concurrently (the
+// ports of a host), so that the line names the one holding the run up:
+//
+//	port := progress.TaskFromContext(ctx).Sub("mail.example.com:25")
+//	defer port.Done()
+//	ctx = progress.WithTask(ctx, port)
+//	progress.Step(ctx, finding.T("waiting for the greeting"))
 package progress
 
 import (
@@ -74,12 +82,13 @@ type Meter struct {
 }
 
 // Task is one target of a run (a domain, a host:port) between Start and
-// Done. Its methods do nothing on a nil Task.
+// Done, or a part of one (Sub). Its methods do nothing on a nil Task.
 type Task struct {
 	m       *Meter
 	target  string
 	started time.Time
 	step    finding.Text
+	sub     bool // a part of a target: shown, not counted
 }
 
 // New starts a Meter that draws on w, which should be a terminal. Stop it
@@ -143,6 +152,21 @@ func (m *Meter) Start(target string) *Task {
 	return t
 }
 
+// Sub records that work on a part of t began: a port of a host, an MX of a
+// domain. The line names the part that has run longest, since that is the
+// one holding the run up ("mail.example.com:25 — waiting for the
+// greeting"); parts are not counted as targets done.
+func (t *Task) Sub(part string) *Task {
+	if t == nil {
+		return nil
+	}
+	s := &Task{m: t.m, target: part, started: t.m.opts.Now(), sub: true}
+	t.m.mu.Lock()
+	t.m.running = append(t.m.running, s)
+	t.m.mu.Unlock()
+	return s
+}
+
 // Step says what the task is doing now ("STARTTLS", "fetching the MTA-STS
 // policy").
 func (t *Task) Step(step finding.Text) {
@@ -165,7 +189,9 @@ func (t *Task) Done() {
 	for i, r := range m.running {
 		if r == t {
 			m.running = append(m.running[:i], m.running[i+1:]...)
-			m.done++
+			if !t.sub {
+				m.done++
+			}
 			return
 		}
 	}
@@ -253,9 +279,14 @@ func (m *Meter) line(now time.Time) string {
 	if len(m.running) == 0 {
 		parts = append(parts, m.opts.Label)
 	} else {
-		t := m.running[0]
-		for _, r := range m.running[1:] {
-			if r.started.Before(t.started) {
+		// The part running longest if any, else the target running longest.
+		var t *Task
+		targets := 0
+		for _, r := range m.running {
+			if !r.sub {
+				targets++
+			}
+			if t == nil || r.sub && !t.sub || r.sub == t.sub && r.started.Before(t.started) {
 				t = r
 			}
 		}
@@ -264,7 +295,8 @@ func (m *Meter) line(now time.Time) string {
 			what += " — " + t.step.In(lang)
 		}
 		parts = append(parts, what)
-		if n := len(m.running) - 1; n > 0 {
+		// The other targets: a part shown belongs to one of them.
+		if n := targets - 1; n > 0 {
 			parts = append(parts, finding.T("%d more running", n).In(lang))
 		}
 	}
@@ -312,8 +344,13 @@ func WithTask(ctx context.Context, t *Task) context.Context {
 	return context.WithValue(ctx, taskKey{}, t)
 }
 
+// TaskFromContext returns the task ctx carries, or nil.
+func TaskFromContext(ctx context.Context) *Task {
+	t, _ := ctx.Value(taskKey{}).(*Task)
+	return t
+}
+
 // Step sets the step of the task ctx carries; without one it does nothing.
 func Step(ctx context.Context, step finding.Text) {
-	t, _ := ctx.Value(taskKey{}).(*Task)
-	t.Step(step)
+	TaskFromContext(ctx).Step(step)
 }

@@ -276,3 +276,35 @@ func TestDuration(t *testing.T) {
 		}
 	}
 }
+
+// TestPartHoldingTheRunUpIsNamed: of a host's ports probed at once, the
+// line names the one that has been waiting longest; parts do not count as
+// targets done.
+func TestPartHoldingTheRunUpIsNamed(t *testing.T) {
+	clock := &fakeClock{now: time.Now()}
+	var out syncBuffer
+	m := still(&out, clock, Options{Width: func() int { return 120 }})
+	defer m.Stop()
+	m.SetTotal(2)
+	host := m.Start("mail.example.com")
+	m.Start("mx2.example.com")
+	ctx := WithTask(context.Background(), host)
+	tarpit := TaskFromContext(ctx).Sub("mail.example.com:25")
+	Step(WithTask(ctx, tarpit), finding.T("waiting for the greeting"))
+	clock.Advance(time.Second)
+	quick := host.Sub("mail.example.com:993")
+	quick.Step(finding.T("TLS handshake"))
+	clock.Advance(2 * time.Second)
+	m.drawNow()
+	want := "mail.example.com:25 — waiting for the greeting · 1 more running · 3.0s · 0 of 2 done"
+	if got := screen(out.String())[0]; got != want {
+		t.Errorf("got  %q\nwant %q", got, want)
+	}
+	quick.Done()
+	tarpit.Done()
+	host.Done()
+	m.drawNow()
+	if got := screen(out.String())[0]; got != "mx2.example.com · 3.0s · 1 of 2 done · 0.3 per second" {
+		t.Errorf("after the host: %q", got)
+	}
+}
