@@ -170,7 +170,9 @@ func prepareRun(cmd *cobra.Command, io *IOStreams) error {
 		io.Out = file
 		io.OutTTY, io.OutFile = false, true
 	}
-	if wantsProgress(cmd, io) {
+	// The run's state stops the line when the run ends: without one (a
+	// command tree executed without Run) there is no line.
+	if io.state != nil && wantsProgress(cmd, io) {
 		label := cmd.CommandPath()
 		m := progress.New(io.ErrOut, progress.Options{Label: label, Lang: io.Lang, Width: io.TermWidth})
 		io.state.setMeter(m)
@@ -239,9 +241,6 @@ func (io *IOStreams) isInterrupted() bool {
 
 // atForcedExit registers a clean-up for a second Ctrl-C; see runState.
 func (io *IOStreams) atForcedExit(f func()) (remove func()) {
-	if io.state == nil {
-		return func() {}
-	}
 	return io.state.atForcedExit(f)
 }
 

@@ -41,7 +41,13 @@ type runState struct {
 	next    int
 }
 
+// The methods of a nil runState (a command tree executed without Run)
+// do nothing.
+
 func (s *runState) setMeter(m *progress.Meter) {
+	if s == nil {
+		return
+	}
 	s.mu.Lock()
 	s.meter = m
 	s.mu.Unlock()
@@ -49,6 +55,9 @@ func (s *runState) setMeter(m *progress.Meter) {
 
 // stopMeter erases the status line, if one is drawn.
 func (s *runState) stopMeter() {
+	if s == nil {
+		return
+	}
 	s.mu.Lock()
 	m := s.meter
 	s.mu.Unlock()
@@ -59,6 +68,9 @@ func (s *runState) stopMeter() {
 // once (deferred calls do not run then); the returned function unregisters
 // it. Clean-ups must be quick: removing a file, not a network call.
 func (s *runState) atForcedExit(f func()) (remove func()) {
+	if s == nil {
+		return func() {}
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.cleanup == nil {
