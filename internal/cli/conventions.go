@@ -234,6 +234,15 @@ func (io *IOStreams) reportWidth() int {
 	return 0
 }
 
+// messageWidth is the width messages on standard error wrap to: the
+// terminal's, or 0 (unwrapped) when standard error is not a terminal.
+func (io *IOStreams) messageWidth() int {
+	if io.ErrTTY && io.TermWidth != nil {
+		return io.TermWidth()
+	}
+	return 0
+}
+
 // isInterrupted reports whether Ctrl-C or SIGTERM stopped the run.
 func (io *IOStreams) isInterrupted() bool {
 	return io.interrupted != nil && io.interrupted()

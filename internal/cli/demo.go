@@ -60,7 +60,8 @@ func demoRun(ctx context.Context, opts *DemoOptions) error {
 		return fmt.Errorf("demo: starting the reference server: %w", err)
 	}
 	defer srv.Close()
-	fmt.Fprintf(opts.IO.ErrOut, "mailcheck demo: reference server for %s (scenario %s) on %s; auditing it\n", srv.Domain(), sc.Name, srv.DNSAddr())
+	report.Paragraph(opts.IO.ErrOut, opts.IO.messageWidth(), "mailcheck demo: ", "  ",
+		finding.T("reference server for %s (scenario %s) on %s; auditing it", srv.Domain(), sc.Name, srv.DNSAddr()).In(opts.IO.Lang))
 
 	task := progress.FromContext(ctx).Start(srv.Domain())
 	task.Step(finding.T("auditing the reference server"))
