@@ -60,7 +60,7 @@ func BenchmarkAuditLatency(b *testing.B) {
 		env := scenarioEnv(b, sc, res)
 		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 		start := time.Now()
-		out := Run(ctx, env, sc.Domain)
+		out := audit(ctx, env, sc.Domain)
 		total += time.Since(start)
 		cancel()
 		for _, f := range out.Findings {

@@ -1,86 +1,55 @@
-// Package checks audits a domain's mail DNS: one file per standard, each
-// check a function of (context, Env, domain) that returns findings. Run
-// starts every check concurrently; DNS answers are shared through the
-// resolver's per-run cache, so checks ask freely and the audit's wall time
-// is its longest chain of dependent lookups.
+// Package checks judges a domain's mail DNS: one file per standard, each
+// judge a pure function from the facts package's gathered values to
+// findings. Judges ask no DNS question; package facts gathered every answer
+// they read, once, concurrently.
 package checks
 
 import (
-	"context"
 	"errors"
 	"slices"
-	"sync"
-	"time"
 
 	"github.com/miekg/dns"
 
-	"github.com/mailcheck-cli/mailcheck/dialer"
+	"github.com/mailcheck-cli/mailcheck/facts"
 	"github.com/mailcheck-cli/mailcheck/finding"
 	"github.com/mailcheck-cli/mailcheck/resolver"
 )
 
-// Env is what every check may use. Build one per run.
-type Env struct {
-	Resolver resolver.Resolver // already cached and de-duplicated
-	Dialer   *dialer.Dialer    // HTTPS for MTA-STS; resolves through Resolver
-	Now      func() time.Time
-	// DKIMSelectors are the selectors given with --dkim-selector; the DKIM
-	// check adds its list of common selectors to them.
-	DKIMSelectors []string
-	// MTASTSPolicyFile, when set, is read as the domain's MTA-STS policy
-	// instead of fetching it over HTTPS (--mta-sts-policy: a CI run on a
-	// proposed zone whose policy file lives in the same repository).
-	MTASTSPolicyFile string
-}
-
-func (e *Env) now() time.Time {
-	if e.Now != nil {
-		return e.Now()
-	}
-	return time.Now()
-}
-
-// Result is what a check found. Detail holds lines for --verbose (the SPF
+// Result is what a judge found. Detail holds lines for --verbose (the SPF
 // include tree, for one).
 type Result struct {
 	Findings []finding.Finding
 	Detail   []string
 }
 
-// Check audits one standard for one domain.
-type Check struct {
+// Judge audits one standard from the gathered facts.
+type Judge struct {
 	Area string // the finding-ID prefix: "spf"
-	Run  func(ctx context.Context, env *Env, domain string) Result
+	Run  func(d *facts.Domain) Result
 }
 
-// All lists the checks in the order their findings are reported.
-var All = []Check{
-	{"mx", checkMX},
-	{"spf", checkSPF},
-	{"dmarc", checkDMARC},
-	{"dkim", checkDKIM},
-	{"mtasts", checkMTASTS},
-	{"tlsrpt", checkTLSRPT},
-	{"dnssec", checkDNSSEC},
-	{"ptr", checkPTR},
+// All lists the judges in the order their findings are reported.
+var All = []Judge{
+	{"mx", judgeMX},
+	{"spf", judgeSPF},
+	{"dmarc", judgeDMARC},
+	{"dkim", judgeDKIM},
+	{"mtasts", judgeMTASTS},
+	{"tlsrpt", judgeTLSRPT},
+	{"dnssec", judgeDNSSEC},
+	{"ptr", judgePTR},
 }
 
-// Run runs every check on domain concurrently and returns their results in
-// the order of All. domain must already be validated and lower case.
-func Run(ctx context.Context, env *Env, domain string) Result {
-	return RunChecks(ctx, env, domain, All)
+// Run judges every standard and returns the findings in the order of All.
+func Run(d *facts.Domain) Result {
+	return RunJudges(d, All)
 }
 
-// RunChecks runs the given checks concurrently, keeping their order.
-func RunChecks(ctx context.Context, env *Env, domain string, list []Check) Result {
-	results := make([]Result, len(list))
-	var wg sync.WaitGroup
-	for i, c := range list {
-		wg.Go(func() { results[i] = c.Run(ctx, env, domain) })
-	}
-	wg.Wait()
+// RunJudges runs the given judges in order.
+func RunJudges(d *facts.Domain, list []Judge) Result {
 	var out Result
-	for _, r := range results {
+	for _, j := range list {
+		r := j.Run(d)
 		out.Findings = append(out.Findings, r.Findings...)
 		out.Detail = append(out.Detail, r.Detail...)
 	}
@@ -120,14 +89,29 @@ func trimDot(name string) string {
 	return name
 }
 
-// locate attaches the zone file and line of the first record of ans (if
-// it came from a zone file) to f.
-func locate(f *finding.Finding, ans *resolver.Answer, rrIndex int) {
-	if ans == nil || rrIndex < 0 || rrIndex >= len(ans.Origins) {
-		return
+// locate attaches the zone file and line of record i of the lookup's
+// answer (when it came from a zone file) to f.
+func locate(f *finding.Finding, l *facts.Lookup, i int) {
+	if loc := l.Location(i); loc != nil {
+		f.Location = loc
 	}
-	o := ans.Origins[rrIndex]
-	f.Location = &finding.Location{File: o.File, Line: o.Line}
+}
+
+// lookupProblem is LookupProblem for a failed facts.Lookup, about the name
+// asked.
+func lookupProblem(what finding.Text, l *facts.Lookup) finding.Finding {
+	return LookupProblem(what, l.Name, l.Qtype, l.Err)
+}
+
+// failedName is the name and type of the question that failed inside err
+// (a CNAME target, one family of a host), or name and qtype when err does
+// not say.
+func failedName(err error, name string, qtype uint16) (string, uint16) {
+	var re *resolver.Error
+	if errors.As(err, &re) && re.Name != "" {
+		return re.Name, re.Qtype
+	}
+	return name, qtype
 }
 
 // sortFindings keeps a stable, readable order inside one area: worst first.

@@ -11,6 +11,7 @@ import (
 	"github.com/miekg/dns"
 
 	"github.com/mailcheck-cli/mailcheck/checks/dmarc"
+	"github.com/mailcheck-cli/mailcheck/facts"
 	"github.com/mailcheck-cli/mailcheck/finding"
 	"github.com/mailcheck-cli/mailcheck/resolver"
 	"github.com/mailcheck-cli/mailcheck/resolver/resolvertest"
@@ -37,12 +38,12 @@ func TestDMARCTreeWalk(t *testing.T) {
 			"f.g.example.com", "g.example.com", "example.com", "com"}},
 	}
 	for _, tt := range tests {
-		if got := DMARCTreeWalk(tt.domain); !slices.Equal(got, tt.want) {
+		if got := facts.DMARCTreeWalk(tt.domain); !slices.Equal(got, tt.want) {
 			t.Errorf("DMARCTreeWalk(%q) =\n %q\nwant\n %q", tt.domain, got, tt.want)
 		}
 	}
 	for _, d := range []string{"a.b.c.d.e.f.g.h.i.j.example.com", "a.b.c.example.com"} {
-		if n := len(DMARCTreeWalk(d)); n > 8 {
+		if n := len(facts.DMARCTreeWalk(d)); n > 8 {
 			t.Errorf("the walk for %s makes %d queries; at most 8", d, n)
 		}
 	}
@@ -264,8 +265,7 @@ func TestDMARCOrgDomain(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			r := resolvertest.New(tt.records...)
-			lookups := lookupDMARC(t.Context(), r, tt.domain)
-			if got := dmarcOrgDomain(tt.domain, lookups); got != tt.want {
+			if got := facts.DiscoverDMARC(t.Context(), r, tt.domain).OrgDomain; got != tt.want {
 				t.Errorf("org domain = %q, want %q", got, tt.want)
 			}
 		})
@@ -317,19 +317,19 @@ func TestDMARCWalkIsOneRoundTrip(t *testing.T) {
 
 func TestDiscoverDMARC(t *testing.T) {
 	r := resolvertest.New(dmarcTXT("example.com", "v=DMARC1; p=reject; sp=quarantine"))
-	pol, err := DiscoverDMARC(t.Context(), r, "shop.example.com")
-	if err != nil {
+	pol := facts.DiscoverDMARC(t.Context(), r, "shop.example.com")
+	if err := pol.Err(); err != nil {
 		t.Fatal(err)
 	}
-	if pol.Domain != "example.com" || pol.Applied("shop.example.com") != dmarc.Quarantine || pol.OrgDomain != "example.com" {
-		t.Errorf("policy = %+v, applied %q", pol, pol.Applied("shop.example.com"))
+	if pol.PolicyDomain() != "example.com" || pol.Applied() != dmarc.Quarantine || pol.OrgDomain != "example.com" {
+		t.Errorf("policy = %+v, applied %q", pol, pol.Applied())
 	}
-	pol, err = DiscoverDMARC(t.Context(), r, "example.com")
-	if err != nil || pol.Applied("example.com") != dmarc.Reject {
-		t.Errorf("own policy: %+v, %v", pol, err)
+	pol = facts.DiscoverDMARC(t.Context(), r, "example.com")
+	if pol.Err() != nil || pol.Applied() != dmarc.Reject {
+		t.Errorf("own policy: %+v, %v", pol, pol.Err())
 	}
 	r.Fail("_dmarc.example.com", dns.TypeTXT, resolver.Timeout)
-	if _, err := DiscoverDMARC(t.Context(), r, "shop.example.com"); err == nil {
+	if err := facts.DiscoverDMARC(t.Context(), r, "shop.example.com").Err(); err == nil {
 		t.Error("a failed lookup on the walk must be an error, not an absent policy")
 	}
 }

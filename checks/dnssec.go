@@ -1,19 +1,18 @@
 package checks
 
 import (
-	"context"
 	"errors"
 	"fmt"
-	"strings"
 	"time"
 
 	"github.com/miekg/dns"
 
+	"github.com/mailcheck-cli/mailcheck/facts"
 	"github.com/mailcheck-cli/mailcheck/finding"
 	"github.com/mailcheck-cli/mailcheck/resolver"
 )
 
-// checkDNSSEC says whether the zone holding domain is signed, and how far
+// judgeDNSSEC says whether the zone holding domain is signed, and how far
 // that could be verified. The zone apex is found through SOA (the domain
 // itself, or the nearest ancestor below the TLD that owns an SOA); the
 // DNSKEY RRset there tells signed from unsigned.
@@ -33,72 +32,48 @@ import (
 // dnssec.bogus (fail): validating resolvers answer SERVFAIL for the whole
 // zone. A validating resolver's SERVFAIL itself is a failed lookup
 // (inconclusive), with that possibility in its evidence.
-func checkDNSSEC(ctx context.Context, env *Env, domain string) Result {
-	apex, err := dnssecApex(ctx, env.Resolver, domain)
-	if err != nil {
-		var re *resolver.Error
-		name, qtype := dns.Fqdn(domain), dns.TypeSOA
-		if errors.As(err, &re) {
-			name, qtype = re.Name, re.Qtype
-		}
-		return Result{Findings: []finding.Finding{LookupProblem(finding.T("DNSSEC"), name, qtype, err)}}
+func judgeDNSSEC(d *facts.Domain) Result {
+	z := &d.DNSSEC
+	if z.ApexErr != nil {
+		name, qtype := failedName(z.ApexErr, dns.Fqdn(d.Name), dns.TypeSOA)
+		return Result{Findings: []finding.Finding{LookupProblem(finding.T("DNSSEC"), name, qtype, z.ApexErr)}}
 	}
+	apex := z.Apex
 	if apex == "" {
-		return Result{Detail: []string{"DNSSEC: no zone apex (SOA) found for " + domain + "; not checked"}}
+		return Result{Detail: []string{"DNSSEC: no zone apex (SOA) found for " + d.Name + "; not checked"}}
 	}
 	subject := Subject(apex, dns.TypeDNSKEY)
-	ans, err := env.Resolver.Query(ctx, apex, dns.TypeDNSKEY)
-	if err != nil {
-		f := LookupProblem(finding.T("DNSSEC"), apex, dns.TypeDNSKEY, err)
+	ans := &z.DNSKEY
+	if ans.Err != nil {
+		f := lookupProblem(finding.T("DNSSEC"), ans)
 		var re *resolver.Error
-		if errors.As(err, &re) && re.Kind == resolver.ServFail {
-			f.Evidence = append(f.Evidence, "a validating resolver answers SERVFAIL when the zone's signatures do not validate (RFC 4035 §5.5): check it with a DNSSEC debugger")
+		if errors.As(ans.Err, &re) && re.Kind == resolver.ServFail {
+			f.Note(finding.T("a validating resolver answers SERVFAIL when the zone's signatures do not validate (RFC 4035 §5.5): check it with a DNSSEC debugger"))
 		}
 		return Result{Findings: []finding.Finding{f}}
 	}
-	var keys []*dns.DNSKEY
-	var sigs []*dns.RRSIG
-	for _, rr := range ans.RRs {
-		switch v := rr.(type) {
-		case *dns.DNSKEY:
-			keys = append(keys, v)
-		case *dns.RRSIG:
-			if v.TypeCovered == dns.TypeDNSKEY {
-				sigs = append(sigs, v)
-			}
-		}
-	}
+	keys, sigs := z.Keys, z.Sigs
 	if len(keys) == 0 {
 		f := finding.New("dnssec.unsigned", subject, finding.T("The zone %s is not signed (no DNSKEY record)", trimDot(apex)))
 		return Result{Findings: []finding.Finding{f}}
 	}
-	zoneFile := ans.Origins != nil
-	if ans.Authentic {
+	zoneFile := z.FromZone
+	if z.Authentic() {
 		f := finding.New("dnssec.ok", subject, finding.T("The zone %s is signed and the resolver validated it (AD bit)", trimDot(apex)),
 			fmt.Sprintf("%d DNSKEY record(s)", len(keys)))
 		locate(&f, ans, 0)
 		return Result{Findings: []finding.Finding{f}}
 	}
-	if len(sigs) == 0 && zoneFile {
-		// A zone resolver answers each type apart: ask for the signatures.
-		if sigAns, err := env.Resolver.Query(ctx, apex, dns.TypeRRSIG); err == nil {
-			for _, rr := range sigAns.RRs {
-				if s, ok := rr.(*dns.RRSIG); ok && s.TypeCovered == dns.TypeDNSKEY {
-					sigs = append(sigs, s)
-				}
-			}
-		}
-	}
 	if len(sigs) == 0 {
-		why := "the resolver did not validate (no AD bit) and returned no signatures"
+		why := finding.T("the resolver did not validate (no AD bit) and returned no signatures")
 		if zoneFile {
-			why = "the zone file holds DNSKEY records but no RRSIG over them (is it signed when published?)"
+			why = finding.T("the zone file holds DNSKEY records but no RRSIG over them (is it signed when published?)")
 		}
 		f := finding.New("dnssec.not-validated", subject, finding.T("The zone %s publishes DNSKEY records, but %s", trimDot(apex), why))
 		locate(&f, ans, 0)
 		return Result{Findings: []finding.Finding{f}}
 	}
-	valid, problems := dnssecVerifyKeys(keys, sigs, env.now())
+	valid, problems := dnssecVerifyKeys(keys, sigs, d.Gathered)
 	if !valid {
 		f := finding.New("dnssec.bogus", subject, finding.T("The DNSKEY set of %s has no valid signature: validating resolvers will answer SERVFAIL", trimDot(apex)), problems...)
 		locate(&f, ans, 0)
@@ -107,38 +82,14 @@ func checkDNSSEC(ctx context.Context, env *Env, domain string) Result {
 	if zoneFile {
 		f := finding.New("dnssec.ok", subject,
 			finding.T("The zone %s is signed: the DNSKEY set's signature verifies", trimDot(apex)),
-			fmt.Sprintf("%d DNSKEY record(s), %d RRSIG over them", len(keys), len(sigs)),
-			"the parent's DS record is outside the zone file and was not checked")
+			fmt.Sprintf("%d DNSKEY record(s), %d RRSIG over them", len(keys), len(sigs)))
+		f.Note(finding.T("the parent's DS record is outside the zone file and was not checked"))
 		locate(&f, ans, 0)
 		return Result{Findings: []finding.Finding{f}}
 	}
 	f := finding.New("dnssec.not-validated", subject,
 		finding.T("The zone %s is signed and its DNSKEY signature verifies, but the resolver did not validate (no AD bit): the chain of trust was not checked", trimDot(apex)))
 	return Result{Findings: []finding.Finding{f}}
-}
-
-// dnssecApex finds the apex of the zone holding domain: the nearest name,
-// from domain up to the label below the TLD, that owns an SOA record. A
-// domain that does not exist has no apex ("").
-func dnssecApex(ctx context.Context, r resolver.Resolver, domain string) (string, error) {
-	name := strings.ToLower(dns.Fqdn(domain))
-	for dns.CountLabel(name) >= 2 {
-		ans, err := r.Query(ctx, name, dns.TypeSOA)
-		if err != nil {
-			return "", err
-		}
-		if ans.NXDomain() && name == strings.ToLower(dns.Fqdn(domain)) {
-			return "", nil
-		}
-		for _, rr := range ans.RRs {
-			if soa, ok := rr.(*dns.SOA); ok && strings.EqualFold(soa.Hdr.Name, name) {
-				return name, nil
-			}
-		}
-		i, _ := dns.NextLabel(name, 0)
-		name = name[i:]
-	}
-	return "", nil
 }
 
 // dnssecVerifyKeys reports whether one RRSIG over the DNSKEY set verifies

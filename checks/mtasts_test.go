@@ -18,6 +18,7 @@ import (
 
 	"github.com/mailcheck-cli/mailcheck/checks/mtasts"
 	"github.com/mailcheck-cli/mailcheck/dialer"
+	"github.com/mailcheck-cli/mailcheck/facts"
 	"github.com/mailcheck-cli/mailcheck/finding"
 	"github.com/mailcheck-cli/mailcheck/pki"
 	"github.com/mailcheck-cli/mailcheck/resolver"
@@ -86,11 +87,11 @@ func TestMTASTS(t *testing.T) {
 	tests := []struct {
 		name    string
 		records []string
-		fail    map[string]uint16 // name → qtype failing with SERVFAIL
-		ca      *pki.Authority    // issues the server certificate; nil: ca
-		names   []string          // on the server certificate; nil: names
-		handler http.Handler      // nil: no server, the port refuses connections
-		stage   MTASTSFetchStage  // the fetch error stage expected, if any
+		fail    map[string]uint16      // name → qtype failing with SERVFAIL
+		ca      *pki.Authority         // issues the server certificate; nil: ca
+		names   []string               // on the server certificate; nil: names
+		handler http.Handler           // nil: no server, the port refuses connections
+		stage   facts.MTASTSFetchStage // the fetch error stage expected, if any
 		want    []want
 		absent  []string
 	}{
@@ -107,23 +108,23 @@ func TestMTASTS(t *testing.T) {
 			want: []want{{"mtasts.syntax", finding.Fail, "_mta-sts.example.test TXT"}}, absent: []string{"mtasts.ok"}},
 		{name: "two records", records: stsRecords(record, "v=STSv1; id=2"), handler: servePolicy(goodPolicy, "text/plain"),
 			want: []want{{"mtasts.syntax", finding.Fail, "_mta-sts.example.test TXT"}}, absent: []string{"mtasts.ok"}},
-		{name: "404", records: stsRecords(record), handler: http.NotFoundHandler(), stage: FetchStatus,
+		{name: "404", records: stsRecords(record), handler: http.NotFoundHandler(), stage: facts.FetchStatus,
 			want: []want{{"mtasts.policy-unreachable", finding.Fail, "https://mta-sts.example.test/"}}},
-		{name: "redirect", records: stsRecords(record), stage: FetchRedirect,
+		{name: "redirect", records: stsRecords(record), stage: facts.FetchRedirect,
 			handler: http.RedirectHandler("https://www.example.test/mta-sts.txt", http.StatusMovedPermanently),
 			want:    []want{{"mtasts.policy-unreachable", finding.Fail, ""}}},
-		{name: "html", records: stsRecords(record), handler: servePolicy(goodPolicy, "text/html"), stage: FetchContentType,
+		{name: "html", records: stsRecords(record), handler: servePolicy(goodPolicy, "text/html"), stage: facts.FetchContentType,
 			want: []want{{"mtasts.policy-unreachable", finding.Fail, ""}}},
-		{name: "oversized", records: stsRecords(record), stage: FetchSize,
+		{name: "oversized", records: stsRecords(record), stage: facts.FetchSize,
 			handler: servePolicy(goodPolicy+strings.Repeat("x: y\n", mtasts.MaxPolicySize/5+1), "text/plain"),
 			want:    []want{{"mtasts.policy-unreachable", finding.Fail, ""}}},
-		{name: "certificate for another name", records: stsRecords(record), names: []string{"www.example.test"}, stage: FetchTLS,
+		{name: "certificate for another name", records: stsRecords(record), names: []string{"www.example.test"}, stage: facts.FetchTLS,
 			handler: servePolicy(goodPolicy, "text/plain"), want: []want{{"mtasts.policy-unreachable", finding.Fail, ""}}},
-		{name: "untrusted CA", records: stsRecords(record), ca: otherCA, stage: FetchTLS,
+		{name: "untrusted CA", records: stsRecords(record), ca: otherCA, stage: facts.FetchTLS,
 			handler: servePolicy(goodPolicy, "text/plain"), want: []want{{"mtasts.policy-unreachable", finding.Fail, ""}}},
-		{name: "connection refused", records: stsRecords(record), stage: FetchConnect,
+		{name: "connection refused", records: stsRecords(record), stage: facts.FetchConnect,
 			want: []want{{"mtasts.policy-unreachable", finding.Fail, ""}}},
-		{name: "server hangs: inconclusive", records: stsRecords(record), stage: FetchTimeout,
+		{name: "server hangs: inconclusive", records: stsRecords(record), stage: facts.FetchTimeout,
 			handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 				select {
 				case <-hang:
@@ -131,7 +132,7 @@ func TestMTASTS(t *testing.T) {
 				}
 			}),
 			want: []want{{"mtasts.policy-unreachable", finding.Error, ""}}},
-		{name: "policy host has no address", records: slices.DeleteFunc(stsRecords(record), func(s string) bool { return strings.HasPrefix(s, "mta-sts.") }), stage: FetchNoAddress,
+		{name: "policy host has no address", records: slices.DeleteFunc(stsRecords(record), func(s string) bool { return strings.HasPrefix(s, "mta-sts.") }), stage: facts.FetchNoAddress,
 			handler: servePolicy(goodPolicy, "text/plain"),
 			want:    []want{{"mtasts.policy-unreachable", finding.Fail, ""}}},
 		{name: "policy does not parse", records: stsRecords(record),
@@ -193,8 +194,8 @@ func TestMTASTS(t *testing.T) {
 				}
 			}
 			if tt.stage != "" {
-				_, _, err := FetchMTASTSPolicy(context.Background(), env.Dialer, "example.test")
-				var fe *MTASTSFetchError
+				_, _, err := facts.FetchMTASTSPolicy(context.Background(), env.Dialer, "example.test")
+				var fe *facts.MTASTSFetchError
 				if !errors.As(err, &fe) || fe.Stage != tt.stage {
 					t.Errorf("FetchMTASTSPolicy error %v, want stage %s", err, tt.stage)
 				}

@@ -1,117 +1,94 @@
 package checks
 
 import (
-	"context"
 	"net/netip"
 	"strings"
-	"sync"
 
 	"github.com/miekg/dns"
 
+	"github.com/mailcheck-cli/mailcheck/facts"
 	"github.com/mailcheck-cli/mailcheck/finding"
-	"github.com/mailcheck-cli/mailcheck/resolver"
 )
 
-// checkMX audits the MX RRset of domain (RFC 5321 §5.1, RFC 7505).
+// judgeMX audits the MX RRset of the domain (RFC 5321 §5.1, RFC 7505).
 //
 // A domain that does not exist at all (NXDOMAIN) is reported as mx.missing
 // at fail: no MX, no address fallback, every message to it bounces. NODATA
 // is mx.missing at the catalogue's warn, saying whether the implicit MX of
 // RFC 5321 §5.1 (the domain's own A/AAAA) will receive the mail.
-func checkMX(ctx context.Context, env *Env, domain string) Result {
-	name := dns.Fqdn(domain)
-	subject := Subject(name, dns.TypeMX)
-	ans, _, err := resolver.Follow(ctx, env.Resolver, name, dns.TypeMX)
-	if err != nil {
-		return Result{Findings: []finding.Finding{LookupProblem(finding.T("The MX records"), name, dns.TypeMX, err)}}
+func judgeMX(d *facts.Domain) Result {
+	m := &d.MX
+	domain := d.Name
+	subject := Subject(domain, dns.TypeMX)
+	if !m.Lookup.OK() {
+		return Result{Findings: []finding.Finding{lookupProblem(finding.T("The MX records"), &m.Lookup)}}
 	}
-	if ans.NXDomain() {
+	if m.Lookup.Answer.NXDomain() {
 		f := finding.New("mx.missing", subject, finding.T("%s does not exist (NXDOMAIN): mail to it cannot be delivered", domain))
 		f.Severity = finding.Fail
 		f.SetFix(finding.T("Create the domain's zone, or check the spelling of %s", domain))
 		return Result{Findings: []finding.Finding{f}}
 	}
-	var mxs []*dns.MX
-	var idx []int // index in ans.RRs, for locate
-	for i, rr := range ans.RRs {
-		if mx, ok := rr.(*dns.MX); ok {
-			mxs = append(mxs, mx)
-			idx = append(idx, i)
-		}
-	}
-	if len(mxs) == 0 {
-		return Result{Findings: []finding.Finding{mxMissing(ctx, env, domain)}}
+	if len(m.Records) == 0 {
+		return Result{Findings: []finding.Finding{mxMissing(domain, m.Implicit)}}
 	}
 
 	var out []finding.Finding
-	var hosts []mxHost
-	nulls := 0
-	for k, mx := range mxs {
-		target := strings.ToLower(mx.Mx)
-		if target == "." {
-			nulls++
-			continue
-		}
-		if mxLooksLikeIP(target) {
-			// RFC 5321 §5.1: the MX RDATA is a domain name; an address
-			// there is looked up as a (nonexistent) name and mail bounces.
-			f := finding.New("mx.ip-literal", subject,
-				finding.T("MX target %s is an IP address, not a host name", trimDot(target)), mx.String())
-			f.SetFix(finding.T("Publish an A record for a host name (mail.%s. IN A %s) and point the MX at that name", domain, strings.Trim(trimDot(target), "[]")))
-			locate(&f, ans, idx[k])
-			out = append(out, f)
-			continue
-		}
-		hosts = append(hosts, mxHost{name: target, rr: mx, index: idx[k]})
+	for _, rec := range m.Literals {
+		// RFC 5321 §5.1: the MX RDATA is a domain name; an address
+		// there is looked up as a (nonexistent) name and mail bounces.
+		f := finding.New("mx.ip-literal", subject,
+			finding.T("MX target %s is an IP address, not a host name", rec.Target), rec.RR.String())
+		f.SetFix(finding.T("Publish an A record for a host name (mail.%s. IN A %s) and point the MX at that name", domain, strings.Trim(rec.Target, "[]")))
+		locate(&f, &m.Lookup, rec.Index)
+		out = append(out, f)
 	}
-	if nulls > 0 {
-		if len(mxs) > nulls {
+	if m.Nulls > 0 {
+		var ev []string
+		for _, rec := range m.Records {
+			ev = append(ev, rec.RR.String())
+		}
+		if !m.NullOnly() {
 			// RFC 7505 §3: a domain that advertises a null MX MUST NOT
 			// advertise any other MX RR.
-			var ev []string
-			for _, mx := range mxs {
-				ev = append(ev, mx.String())
-			}
 			f := finding.New("mx.null-mixed", subject, finding.Text{}, ev...)
 			f.SetFix(finding.T("Either remove the null MX (\"0 .\") if the domain receives mail, or remove every other MX record if it does not"))
-			locate(&f, ans, idx[0])
+			locate(&f, &m.Lookup, m.Records[0].Index)
 			out = append(out, f)
 		} else {
-			f := finding.New("mx.null", subject, finding.Text{}, mxs[0].String())
-			locate(&f, ans, idx[0])
-			out = append(out, f)
-			return Result{Findings: out}
+			f := finding.New("mx.null", subject, finding.Text{}, ev[0])
+			locate(&f, &m.Lookup, m.Records[0].Index)
+			return Result{Findings: append(out, f)}
 		}
 	}
 
-	resolveMXHosts(ctx, env.Resolver, hosts)
 	anyAAAA, aaaaUnknown, usable := false, false, 0
-	for _, h := range hosts {
-		out = append(out, h.findings(ans, subject)...)
-		if len(h.v4)+len(h.v6) > 0 {
+	for _, h := range m.Hosts {
+		out = append(out, mxHostFindings(m, h)...)
+		if len(h.Addrs.All()) > 0 {
 			usable++
 		}
-		if len(h.v6) > 0 {
+		if len(h.Addrs.V6()) > 0 {
 			anyAAAA = true
 		}
-		if h.err6 != nil {
+		if h.Addrs.AAAA.Err != nil {
 			aaaaUnknown = true
 		}
 	}
-	if len(hosts) > 0 && !anyAAAA && !aaaaUnknown && usable > 0 {
+	if len(m.Hosts) > 0 && !anyAAAA && !aaaaUnknown && usable > 0 {
 		var names []string
-		for _, h := range hosts {
-			names = append(names, trimDot(h.name))
+		for _, h := range m.Hosts {
+			names = append(names, h.Name)
 		}
 		out = append(out, finding.New("mx.no-ipv6", subject, finding.Text{}, "MX hosts without AAAA: "+strings.Join(names, ", ")))
 	}
 	if highestSeverity(out) < finding.Warn {
 		var ev []string
-		for _, mx := range mxs {
-			ev = append(ev, mx.String())
+		for _, rec := range m.Records {
+			ev = append(ev, rec.RR.String())
 		}
-		ok := finding.New("mx.ok", subject, finding.T("%d MX host(s), all resolvable", len(hosts)), ev...)
-		locate(&ok, ans, idx[0])
+		ok := finding.New("mx.ok", subject, finding.T("%d MX host(s), all resolvable", len(m.Hosts)), ev...)
+		locate(&ok, &m.Lookup, m.Records[0].Index)
 		out = append([]finding.Finding{ok}, out...)
 	}
 	sortFindings(out)
@@ -120,9 +97,13 @@ func checkMX(ctx context.Context, env *Env, domain string) Result {
 
 // mxMissing reports a domain that exists but has no MX, saying whether mail
 // falls back to its address (RFC 5321 §5.1 implicit MX).
-func mxMissing(ctx context.Context, env *Env, domain string) finding.Finding {
+func mxMissing(domain string, implicit *facts.Addrs) finding.Finding {
 	subject := Subject(domain, dns.TypeMX)
-	addrs, err := resolver.Addrs(ctx, env.Resolver, domain)
+	var addrs []netip.Addr
+	var err error
+	if implicit != nil {
+		addrs, err = implicit.All(), implicit.Err()
+	}
 	switch {
 	case len(addrs) > 0:
 		var ev []string
@@ -142,141 +123,50 @@ func mxMissing(ctx context.Context, env *Env, domain string) finding.Finding {
 	return f
 }
 
-// mxHost is one MX target and what its lookups found.
-type mxHost struct {
-	name  string
-	rr    *dns.MX
-	index int
-
-	cname      string // the CNAME at name, if any
-	cnameAns   *resolver.Answer
-	v4, v6     []netip.Addr
-	err4, err6 error
-	errCNAME   error
-}
-
-// resolveMXHosts looks up every host's CNAME, A and AAAA at once: three
-// queries per host, all hosts concurrently, so the MX check costs two
-// round trips whatever the number of hosts.
-func resolveMXHosts(ctx context.Context, r resolver.Resolver, hosts []mxHost) {
-	var wg sync.WaitGroup
-	for i := range hosts {
-		h := &hosts[i]
-		wg.Go(func() {
-			// resolver.Follow chases CNAMEs for A/AAAA; ask for the CNAME
-			// itself to report it (RFC 2181 §10.3, RFC 5321 §5.1).
-			ans, err := r.Query(ctx, h.name, dns.TypeCNAME)
-			if err != nil {
-				h.errCNAME = err
-				return
-			}
-			for _, rr := range ans.RRs {
-				if c, ok := rr.(*dns.CNAME); ok {
-					h.cname, h.cnameAns = strings.ToLower(c.Target), ans
-				}
-			}
-		})
-		for _, qt := range []uint16{dns.TypeA, dns.TypeAAAA} {
-			wg.Go(func() {
-				addrs, err := mxHostAddrs(ctx, r, h.name, qt)
-				if qt == dns.TypeA {
-					h.v4, h.err4 = addrs, err
-				} else {
-					h.v6, h.err6 = addrs, err
-				}
-			})
-		}
-	}
-	wg.Wait()
-}
-
-// mxHostAddrs returns the addresses of one type at host, CNAMEs followed.
-func mxHostAddrs(ctx context.Context, r resolver.Resolver, host string, qtype uint16) ([]netip.Addr, error) {
-	ans, _, err := resolver.Follow(ctx, r, host, qtype)
-	if err != nil {
-		return nil, err
-	}
-	var out []netip.Addr
-	for _, rr := range ans.RRs {
-		switch v := rr.(type) {
-		case *dns.A:
-			if a, ok := netip.AddrFromSlice(v.A.To4()); ok {
-				out = append(out, a)
-			}
-		case *dns.AAAA:
-			if a, ok := netip.AddrFromSlice(v.AAAA.To16()); ok {
-				out = append(out, a)
-			}
-		}
-	}
-	return out, nil
-}
-
-func (h *mxHost) findings(ans *resolver.Answer, subject string) []finding.Finding {
+// mxHostFindings judges what one MX host resolves to.
+func mxHostFindings(m *facts.MX, h *facts.MXHost) []finding.Finding {
 	var out []finding.Finding
-	host := trimDot(h.name)
-	if h.cname != "" {
+	host := h.Name
+	rr := h.Record.RR
+	if h.CNAMETarget != "" {
 		// RFC 2181 §10.3: an MX must not point at an alias; some MTAs
 		// refuse it and RFC 5321 §5.1 leaves it undefined.
-		f := finding.New("mx.cname", Subject(h.name, dns.TypeCNAME),
-			finding.T("MX target %s is a CNAME for %s", host, trimDot(h.cname)), h.rr.String())
-		f.SetFix(finding.T("Point the MX at the canonical name: %s IN MX %d %s", h.rr.Hdr.Name, h.rr.Preference, h.cname))
-		locate(&f, ans, h.index)
+		f := finding.New("mx.cname", Subject(host, dns.TypeCNAME),
+			finding.T("MX target %s is a CNAME for %s", host, h.CNAMETarget), rr.String())
+		f.SetFix(finding.T("Point the MX at the canonical name: %s IN MX %d %s.", rr.Hdr.Name, rr.Preference, h.CNAMETarget))
+		locate(&f, &m.Lookup, h.Record.Index)
 		out = append(out, f)
-	} else if h.errCNAME != nil {
-		out = append(out, LookupProblem(finding.T("Whether MX host %s is a CNAME", host), h.name, dns.TypeCNAME, h.errCNAME))
+	} else if h.CNAME.Err != nil {
+		out = append(out, lookupProblem(finding.T("Whether MX host %s is a CNAME", host), &h.CNAME))
 	}
-	n := len(h.v4) + len(h.v6)
-	switch {
-	case n == 0 && h.err4 == nil && h.err6 == nil:
-		f := finding.New("mx.unresolvable", Subject(h.name, dns.TypeA),
-			finding.T("MX host %s has no A or AAAA record", host), h.rr.String())
-		f.SetFix(finding.T("Publish an address for %s (%s IN A ...), or remove the MX record that names it", host, h.name))
-		locate(&f, ans, h.index)
+	err4, err6 := h.Addrs.A.Err, h.Addrs.AAAA.Err
+	switch n := len(h.Addrs.All()); {
+	case n == 0 && err4 == nil && err6 == nil:
+		f := finding.New("mx.unresolvable", Subject(host, dns.TypeA),
+			finding.T("MX host %s has no A or AAAA record", host), rr.String())
+		f.SetFix(finding.T("Publish an address for %s (%s. IN A ...), or remove the MX record that names it", host, host))
+		locate(&f, &m.Lookup, h.Record.Index)
 		out = append(out, f)
 	case n == 0:
 		// Neither type answered with an address and at least one lookup
 		// failed: the host may well resolve.
-		if h.err4 != nil {
-			out = append(out, LookupProblem(finding.T("The address of MX host %s", host), h.name, dns.TypeA, h.err4))
+		if err4 != nil {
+			out = append(out, LookupProblem(finding.T("The address of MX host %s", host), dns.Fqdn(host), dns.TypeA, err4))
 		}
-		if h.err6 != nil {
-			out = append(out, LookupProblem(finding.T("The IPv6 address of MX host %s", host), h.name, dns.TypeAAAA, h.err6))
+		if err6 != nil {
+			out = append(out, LookupProblem(finding.T("The IPv6 address of MX host %s", host), dns.Fqdn(host), dns.TypeAAAA, err6))
 		}
 	default:
 		// Reachable; a failed lookup of the other type is still worth
 		// saying, since it decides mx.no-ipv6.
-		if h.err6 != nil {
-			out = append(out, LookupProblem(finding.T("The IPv6 address of MX host %s", host), h.name, dns.TypeAAAA, h.err6))
+		if err6 != nil {
+			out = append(out, LookupProblem(finding.T("The IPv6 address of MX host %s", host), dns.Fqdn(host), dns.TypeAAAA, err6))
 		}
-		if h.err4 != nil {
-			out = append(out, LookupProblem(finding.T("The IPv4 address of MX host %s", host), h.name, dns.TypeA, h.err4))
+		if err4 != nil {
+			out = append(out, LookupProblem(finding.T("The IPv4 address of MX host %s", host), dns.Fqdn(host), dns.TypeA, err4))
 		}
 	}
 	return out
-}
-
-// mxLooksLikeIP reports whether an MX target is an address rather than a
-// name: a dotted quad (every label numeric), an IPv6 address, or an
-// address literal in brackets (RFC 5321 §4.1.3 syntax, never valid in DNS).
-func mxLooksLikeIP(target string) bool {
-	t := strings.TrimSuffix(target, ".")
-	if strings.HasPrefix(t, "[") || strings.Contains(t, ":") {
-		return true
-	}
-	if _, err := netip.ParseAddr(t); err == nil {
-		return true
-	}
-	labels := strings.Split(t, ".")
-	if len(labels) != 4 {
-		return false
-	}
-	for _, l := range labels {
-		if l == "" || strings.Trim(l, "0123456789") != "" {
-			return false
-		}
-	}
-	return true
 }
 
 // highestSeverity returns the highest severity among fs, Error counted as highest.

@@ -236,21 +236,6 @@ func TestMXCNAMEFixNamesTarget(t *testing.T) {
 	}
 }
 
-func TestMXLooksLikeIP(t *testing.T) {
-	for s, want := range map[string]bool{
-		"192.0.2.1.":        true,
-		"[192.0.2.1].":      true,
-		"2001:db8::1":       true,
-		"mail.example.com.": false,
-		"1.example.com.":    false,
-		"10.0.0.":           false,
-	} {
-		if got := mxLooksLikeIP(s); got != want {
-			t.Errorf("mxLooksLikeIP(%q) = %v, want %v", s, got, want)
-		}
-	}
-}
-
 func TestMXHostsResolvedConcurrently(t *testing.T) {
 	// Twelve hosts, each lookup held until all twelve A queries are in
 	// flight: a check that resolves hosts one after another deadlocks

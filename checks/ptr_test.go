@@ -8,6 +8,7 @@ import (
 
 	"github.com/miekg/dns"
 
+	"github.com/mailcheck-cli/mailcheck/facts"
 	"github.com/mailcheck-cli/mailcheck/finding"
 	"github.com/mailcheck-cli/mailcheck/resolver"
 	"github.com/mailcheck-cli/mailcheck/resolver/resolvertest"
@@ -119,9 +120,10 @@ func TestPTRForAddr(t *testing.T) {
 		{"192.0.2.4", nil, false, false},
 	}
 	for _, tt := range tests {
-		names, confirmed, err := PTRForAddr(context.Background(), r, netip.MustParseAddr(tt.addr))
+		l := facts.LookupReverse(context.Background(), r, netip.MustParseAddr(tt.addr))
+		names, confirmed, err := l.Names, l.Confirmed(), l.Err()
 		if !slices.Equal(names, tt.names) || confirmed != tt.confirmed || (err != nil) != tt.err {
-			t.Errorf("PTRForAddr(%s) = %v, %v, %v; want %v, %v, error %v", tt.addr, names, confirmed, err, tt.names, tt.confirmed, tt.err)
+			t.Errorf("LookupReverse(%s) = %v, %v, %v; want %v, %v, error %v", tt.addr, names, confirmed, err, tt.names, tt.confirmed, tt.err)
 		}
 	}
 }

@@ -22,13 +22,13 @@ import (
 // files answer for their names, nothing else answers (a name outside them
 // is "not checked", as with --zone and no --resolver), and a per-run cache
 // sits in front, as in the CLI.
-func scenarioResolver(t testing.TB, sc *fixtures.Scenario) resolver.Resolver {
+func scenarioResolver(t testing.TB, sc *fixtures.Scenario) (resolver.Resolver, *resolver.Zone) {
 	t.Helper()
 	z, err := resolver.ScenarioZone(sc)
 	if err != nil {
 		t.Fatalf("scenario %s: %v", sc.Name, err)
 	}
-	return resolver.NewCache(resolver.Chain{Zone: z})
+	return resolver.NewCache(resolver.Chain{Zone: z}), z
 }
 
 // scenarioEnv builds the Env of a --no-probe audit of the scenario: DNS
@@ -81,10 +81,12 @@ func runScenario(t testing.TB, name string) (*fixtures.Scenario, Result) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	env := scenarioEnv(t, sc, scenarioResolver(t, sc))
+	res, zone := scenarioResolver(t, sc)
+	env := scenarioEnv(t, sc, res)
+	env.Zone = zone
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
-	return sc, Run(ctx, env, sc.Domain)
+	return sc, audit(ctx, env, sc.Domain)
 }
 
 // TestScenarios runs every embedded scenario's DNS checks (--no-probe) and

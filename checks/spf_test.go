@@ -9,6 +9,7 @@ import (
 
 	"github.com/miekg/dns"
 
+	"github.com/mailcheck-cli/mailcheck/facts"
 	"github.com/mailcheck-cli/mailcheck/finding"
 	"github.com/mailcheck-cli/mailcheck/resolver"
 	"github.com/mailcheck-cli/mailcheck/resolver/resolvertest"
@@ -240,7 +241,7 @@ func TestSPFLookupLimit(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(fmt.Sprintf("%d includes of %d", tt.n, tt.inner), func(t *testing.T) {
 			r := resolvertest.New(spfLookupChain(tt.n, tt.inner)...)
-			tree := ResolveSPF(context.Background(), r, "example.com")
+			tree := facts.GatherSPF(context.Background(), r, "example.com")
 			n, exact := tree.LookupCount()
 			if n != tt.wantCount || !exact {
 				t.Errorf("LookupCount = %d, %v; want %d, exact", n, exact, tt.wantCount)
@@ -272,19 +273,19 @@ func TestSPFCountsEveryQueryingTerm(t *testing.T) {
 		spfTXT("j.example.net", "v=spf1 -all"),
 		"example.com. A 192.0.2.1", "example.com. MX 10 example.com.", "x.example.com. A 127.0.0.2",
 	)
-	n, exact := ResolveSPF(context.Background(), r, "example.com").LookupCount()
+	n, exact := facts.GatherSPF(context.Background(), r, "example.com").LookupCount()
 	if n != 6 || !exact {
 		t.Errorf("LookupCount = %d, %v; want 6 (a mx ptr exists include redirect), exact", n, exact)
 	}
 	r2 := resolvertest.New(spfTXT("example.com", "v=spf1 redirect=x.example.net -all"))
-	if n, _ := ResolveSPF(context.Background(), r2, "example.com").LookupCount(); n != 0 {
+	if n, _ := facts.GatherSPF(context.Background(), r2, "example.com").LookupCount(); n != 0 {
 		t.Errorf("an ignored redirect counted: %d", n)
 	}
 }
 
 func TestSPFMacroCountIsLowerBound(t *testing.T) {
 	r := resolvertest.New(spfTXT("example.com", "v=spf1 include:%{d2}.example.net -all"))
-	tree := ResolveSPF(context.Background(), r, "example.com")
+	tree := facts.GatherSPF(context.Background(), r, "example.com")
 	if n, exact := tree.LookupCount(); n != 1 || exact {
 		t.Errorf("LookupCount = %d, %v; want 1, not exact", n, exact)
 	}

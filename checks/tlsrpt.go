@@ -1,42 +1,28 @@
 package checks
 
 import (
-	"context"
 	"fmt"
 	"strings"
 
 	"github.com/miekg/dns"
 
 	"github.com/mailcheck-cli/mailcheck/checks/tlsrpt"
+	"github.com/mailcheck-cli/mailcheck/facts"
 	"github.com/mailcheck-cli/mailcheck/finding"
-	"github.com/mailcheck-cli/mailcheck/resolver"
 )
 
-// checkTLSRPT audits the TLS-RPT record at _smtp._tls.<domain> (RFC 8460
+// judgeTLSRPT audits the TLS-RPT record at _smtp._tls.<domain> (RFC 8460
 // §3). A missing record is info: reporting is optional, but without it
 // MTA-STS and DANE failures go unseen.
-func checkTLSRPT(ctx context.Context, env *Env, domain string) Result {
+func judgeTLSRPT(d *facts.Domain) Result {
+	t := &d.TLSRPT
+	domain := d.Name
 	name := dns.Fqdn("_smtp._tls." + domain)
 	subject := Subject(name, dns.TypeTXT)
-	ans, _, err := resolver.Follow(ctx, env.Resolver, name, dns.TypeTXT)
-	if err != nil {
-		return Result{Findings: []finding.Finding{LookupProblem(finding.T("TLS-RPT"), name, dns.TypeTXT, err)}}
+	if !t.Lookup.OK() {
+		return Result{Findings: []finding.Finding{lookupProblem(finding.T("TLS-RPT"), &t.Lookup)}}
 	}
-	var records, others []string
-	var idx []int
-	for i, rr := range ans.RRs {
-		t, ok := rr.(*dns.TXT)
-		if !ok {
-			continue
-		}
-		txt := strings.Join(t.Txt, "")
-		if tlsrpt.IsRecord(txt) {
-			records = append(records, txt)
-			idx = append(idx, i)
-		} else {
-			others = append(others, txt)
-		}
-	}
+	records, others := texts(t.Records), texts(t.Others)
 	suggested := fmt.Sprintf("%s IN TXT \"v=TLSRPTv1; rua=mailto:tlsrpt@%s\"", name, domain)
 	if len(records) == 0 {
 		f := finding.New("tlsrpt.missing", subject, finding.T("No TLS-RPT record: sending servers cannot report TLS failures to you"), others...)
@@ -49,14 +35,14 @@ func checkTLSRPT(ctx context.Context, env *Env, domain string) Result {
 		f := finding.New("tlsrpt.syntax", subject,
 			finding.T("%d TLS-RPT records: senders ignore them all", len(records)), records...)
 		f.SetFix(finding.T("Keep one record and list every destination in its rua=, separated by commas: %s", suggested))
-		locate(&f, ans, idx[1])
+		locate(&f, &t.Lookup, t.Records[1].Index)
 		return Result{Findings: []finding.Finding{f}}
 	}
 	rec, err := tlsrpt.ParseRecord(records[0])
 	if err != nil {
 		f := finding.New("tlsrpt.syntax", subject, finding.T("TLS-RPT record is invalid: %s; senders ignore it", err.Error()), records[0])
 		f.SetFix(finding.T("Publish %s (report URIs are mailto: or https:, separated by commas)", suggested))
-		locate(&f, ans, idx[0])
+		locate(&f, &t.Lookup, t.Records[0].Index)
 		return Result{Findings: []finding.Finding{f}}
 	}
 	var dests []string
@@ -64,6 +50,6 @@ func checkTLSRPT(ctx context.Context, env *Env, domain string) Result {
 		dests = append(dests, u.String())
 	}
 	f := finding.New("tlsrpt.ok", subject, finding.T("TLS-RPT reports go to %s", strings.Join(dests, ", ")), records[0])
-	locate(&f, ans, idx[0])
+	locate(&f, &t.Lookup, t.Records[0].Index)
 	return Result{Findings: []finding.Finding{f}}
 }

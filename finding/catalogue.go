@@ -24,13 +24,19 @@ type Entry struct {
 	// was given and none could be guessed. Empty when the finding always
 	// has Severity.
 	Severities []SeverityCase `yaml:"severities,omitempty" json:"severities,omitempty"`
-	// Match lists texts (case-insensitive substrings or /regexps/) of client
-	// errors, server replies and bounces that point at this finding; used by
-	// `mailcheck explain TEXT`.
-	Match []string `yaml:"match,omitempty" json:"match,omitempty"`
+	// ProviderFixes replace Fix when the text explained, or the address
+	// being triaged, reveals the provider (keys of patterns/providers.yaml;
+	// "*" serves every known provider that has no fix of its own): the
+	// fix for a Microsoft 535 5.7.3 is not the fix for a Gmail 534 5.7.14.
+	ProviderFixes map[string]string `yaml:"provider_fixes,omitempty" json:"-"`
+	// Provider is the provider whose fix Fix holds, set by ForProvider.
+	Provider string `yaml:"-" json:"provider,omitempty"`
 	// FR is the entry in French, from i18n/fr/catalogue.yaml; In(French)
 	// falls back to English for a field it leaves empty.
 	FR *EntryText `yaml:"-" json:"-"`
+	// frProviderFixes are the French provider fixes, from
+	// i18n/fr/provider-fixes.yaml.
+	frProviderFixes map[string]string
 }
 
 // SeverityCase is one severity a finding can take and when it does.
@@ -62,25 +68,55 @@ func (e Entry) PossibleSeverities() []Severity {
 	return out
 }
 
+// providerFixKey is the ProviderFixes key that serves provider p.
+func (e Entry) providerFixKey(p string) string {
+	switch {
+	case p == "":
+		return ""
+	case e.ProviderFixes[p] != "":
+		return p
+	case e.ProviderFixes["*"] != "":
+		return "*"
+	}
+	return ""
+}
+
+// ForProvider returns the entry with the fix for provider p (a key of
+// patterns/providers.yaml) when the catalogue has one; otherwise e.
+func (e Entry) ForProvider(p string) Entry {
+	k := e.providerFixKey(p)
+	if k == "" {
+		return e
+	}
+	e.Provider = p
+	e.Fix = e.ProviderFixes[k]
+	return e
+}
+
 // In returns the entry written in language l.
 func (e Entry) In(l Lang) Entry {
 	var t *EntryText
 	if l == French {
 		t = e.FR
 	}
-	if t == nil {
+	if t == nil && (l != French || e.Provider == "") {
 		return e
 	}
-	if t.Title != "" {
-		e.Title = t.Title
+	if t != nil {
+		if t.Title != "" {
+			e.Title = t.Title
+		}
+		if t.Why != "" {
+			e.Why = t.Why
+		}
+		if t.Fix != "" && e.Provider == "" {
+			e.Fix = t.Fix
+		}
 	}
-	if t.Why != "" {
-		e.Why = t.Why
+	if k := e.providerFixKey(e.Provider); k != "" && e.frProviderFixes[k] != "" {
+		e.Fix = e.frProviderFixes[k]
 	}
-	if t.Fix != "" {
-		e.Fix = t.Fix
-	}
-	if len(e.Severities) > 0 && len(t.Severities) > 0 {
+	if t != nil && len(e.Severities) > 0 && len(t.Severities) > 0 {
 		cases := make([]SeverityCase, len(e.Severities))
 		for i, c := range e.Severities {
 			if w := t.Severities[c.Severity]; w != "" {
@@ -113,6 +149,11 @@ func load() {
 		catalogueErr = err
 		return
 	}
+	frFixes, err := loadProviderFixesTranslation(French)
+	if err != nil {
+		catalogueErr = err
+		return
+	}
 	frSev, err := loadSeverityTranslation(French)
 	if err != nil {
 		catalogueErr = err
@@ -130,6 +171,7 @@ func load() {
 	catalogue = make(map[string]Entry, len(entries))
 	for _, e := range entries {
 		e.FR = fr[e.ID]
+		e.frProviderFixes = frFixes[e.ID]
 		if _, dup := catalogue[e.ID]; dup {
 			catalogueErr = fmt.Errorf("catalogue.yaml: %s listed twice", e.ID)
 			return
@@ -140,6 +182,19 @@ func load() {
 		if _, ok := catalogue[id]; !ok {
 			catalogueErr = fmt.Errorf("i18n/fr/%s: %s is not in the catalogue", catalogueFile, id)
 			return
+		}
+	}
+	for id, fixes := range frFixes {
+		e, ok := catalogue[id]
+		if !ok {
+			catalogueErr = fmt.Errorf("i18n/fr/%s: %s is not in the catalogue", providerFixesFile, id)
+			return
+		}
+		for k := range fixes {
+			if e.ProviderFixes[k] == "" {
+				catalogueErr = fmt.Errorf("i18n/fr/%s: %s has no English fix for %s", providerFixesFile, id, k)
+				return
+			}
 		}
 	}
 }
@@ -200,4 +255,40 @@ func New(id, subject string, title Text, evidence ...string) Finding {
 		f.SetTitle(title)
 	}
 	return f
+}
+
+// CatalogueTitle is the catalogue title of id as a Text, written in the
+// report's language when it is rendered.
+func CatalogueTitle(id string) Text {
+	e, _ := Lookup(id)
+	return Text{format: "%s", args: []any{catalogueText{id, "title", e.Title}}, en: e.Title}
+}
+
+// ProviderFix is the catalogue's fix of id for provider (a key of
+// patterns/providers.yaml) as a Text; ok is false when the catalogue has
+// none for that provider.
+func ProviderFix(id, provider string) (t Text, ok bool) {
+	e, found := Lookup(id)
+	if !found {
+		return Text{}, false
+	}
+	pe := e.ForProvider(provider)
+	if pe.Provider == "" {
+		return Text{}, false
+	}
+	return Text{format: "%s", args: []any{providerFixText{id, provider, pe.Fix}}, en: pe.Fix}, true
+}
+
+// providerFixText is a provider fix of the catalogue, written in the
+// language asked for.
+type providerFixText struct{ id, provider, en string }
+
+func (p providerFixText) String() string { return p.en }
+
+func (p providerFixText) In(l Lang) string {
+	e, ok := Lookup(p.id)
+	if !ok {
+		return p.en
+	}
+	return e.ForProvider(p.provider).In(l).Fix
 }

@@ -82,11 +82,11 @@ type Finding struct {
 	// is reported but does not count towards the exit code.
 	Allowed string `json:"allowed,omitempty"`
 
-	// title, fix and notes keep Title, Fix and sentences of Evidence as
-	// Texts, so that In can write them in another language. Title and Fix
-	// always hold the English text.
-	title, fix Text
-	notes      []note
+	// title, fix, allowed and notes keep Title, Fix, Allowed and sentences
+	// of Evidence as Texts, so that In can write them in another language.
+	// The exported fields always hold the English text.
+	title, fix, allowed Text
+	notes               []note
 }
 
 // note is an evidence line that is a sentence rather than data.
@@ -118,6 +118,10 @@ func (f *Finding) FixText() Text {
 	return Text{format: "%s", args: []any{catalogueText{f.ID, "fix", f.Fix}}, en: f.Fix}
 }
 
+// SetAllowed marks the finding as accepted by an allow entry of the policy
+// file, saying until when and why.
+func (f *Finding) SetAllowed(t Text) { f.allowed, f.Allowed = t, t.String() }
+
 // Note appends a sentence to the evidence (data lines are appended to
 // Evidence directly).
 func (f *Finding) Note(t Text) {
@@ -144,6 +148,9 @@ func (f Finding) In(l Lang) Finding {
 		f.Fix = f.fix.In(l)
 	case known && f.Fix == e.Fix:
 		f.Fix = le.Fix
+	}
+	if !f.allowed.IsZero() && f.Allowed == f.allowed.String() {
+		f.Allowed = f.allowed.In(l)
 	}
 	if len(f.notes) > 0 {
 		ev := append([]string(nil), f.Evidence...)
@@ -203,6 +210,38 @@ type Report struct {
 	// Detail holds human-oriented extra lines shown with --verbose (the SPF
 	// include tree, transcripts). Not part of the stable schema.
 	Detail []string `json:"detail,omitempty"`
+	// Records are the DNS records and policy documents the audit judged,
+	// by area ("mx", "spf", "dmarc", "dkim", "mtasts", "tlsrpt", "dnssec",
+	// "ptr"), as gathered: what was looked at, and where it came from.
+	Records map[string][]Record `json:"records,omitempty"`
+}
+
+// Record is one record (or policy document) the audit judged, or the
+// negative answer or failure in its place.
+type Record struct {
+	Name  string `json:"name"`
+	Type  string `json:"type"` // "MX", "TXT", "A", "PTR", "DNSKEY", "policy"
+	Value string `json:"value,omitempty"`
+	TTL   uint32 `json:"ttl,omitempty"`
+	// Tags are the record's parsed tags or terms, in order.
+	Tags []Tag `json:"tags,omitempty"`
+	// Status is how the lookup ended: answered, nodata, nxdomain, failed,
+	// not-checked.
+	Status string `json:"status"`
+	Error  string `json:"error,omitempty"`
+	// Source is who answered: "zone:FILE", a server "192.0.2.53:53", or
+	// the URL or file a policy was read from.
+	Source   string    `json:"source,omitempty"`
+	Location *Location `json:"location,omitempty"`
+	// Note says why the record was looked at ("include:_spf.example.com",
+	// "selector s2026, given with --dkim-selector").
+	Note string `json:"note,omitempty"`
+}
+
+// Tag is one parsed tag, term or field of a record.
+type Tag struct {
+	Name  string `json:"name"`
+	Value string `json:"value"`
 }
 
 // Worst returns the highest severity among findings that count (those not
@@ -311,6 +350,21 @@ type ClientEndpoint struct {
 	Verdict     string   `json:"verdict"` // "recommended", "works", "fails", "untested"
 	Reason      string   `json:"reason,omitempty"`
 	Recommended bool     `json:"recommended,omitempty"`
+
+	// reason keeps Reason as a Text, for In.
+	reason Text
+}
+
+// SetReason sets why the endpoint got its verdict, as a Text that In can
+// write in another language; Reason holds the English.
+func (c *ClientEndpoint) SetReason(t Text) { c.reason, c.Reason = t, t.String() }
+
+// In returns c with its reason written in language l.
+func (c ClientEndpoint) In(l Lang) ClientEndpoint {
+	if !c.reason.IsZero() && c.Reason == c.reason.String() {
+		c.Reason = c.reason.In(l)
+	}
+	return c
 }
 
 // MarshalJSON keeps Findings a JSON array even when empty.

@@ -159,6 +159,26 @@ var i18nFS embed.FS
 // finding ID → title, why and fix.
 const catalogueFile = "catalogue.yaml"
 
+// providerFixesFile, in i18n/<lang>/, holds the catalogue's provider fixes
+// in that language: finding ID → provider key → fix.
+const providerFixesFile = "provider-fixes.yaml"
+
+// loadProviderFixesTranslation reads i18n/<lang>/provider-fixes.yaml.
+func loadProviderFixesTranslation(l Lang) (map[string]map[string]string, error) {
+	data, err := i18nFS.ReadFile("i18n/" + string(l) + "/" + providerFixesFile)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	var m map[string]map[string]string
+	if err := yaml.Unmarshal(data, &m); err != nil {
+		return nil, fmt.Errorf("i18n/%s/%s: %w", l, providerFixesFile, err)
+	}
+	return m, nil
+}
+
 // severitiesFile, in i18n/<lang>/, translates the catalogue's severity
 // notes: finding ID → severity → when it applies.
 const severitiesFile = "severities.yaml"
@@ -218,7 +238,7 @@ var (
 func loadTranslations() {
 	translations = map[Lang]map[string]string{}
 	translationsErr = fs.WalkDir(i18nFS, "i18n", func(p string, d fs.DirEntry, err error) error {
-		if err != nil || d.IsDir() || path.Ext(p) != ".yaml" || path.Base(p) == catalogueFile || path.Base(p) == severitiesFile {
+		if err != nil || d.IsDir() || path.Ext(p) != ".yaml" || path.Base(p) == catalogueFile || path.Base(p) == providerFixesFile || path.Base(p) == severitiesFile {
 			return err
 		}
 		lang, err := ParseLang(path.Base(path.Dir(p)))

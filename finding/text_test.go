@@ -1,27 +1,17 @@
 package finding
 
 import (
-	"flag"
 	"go/ast"
 	"go/parser"
 	"go/token"
 	"io/fs"
-	"os"
 	"path/filepath"
 	"regexp"
 	"slices"
 	"strconv"
 	"strings"
 	"testing"
-
-	"gopkg.in/yaml.v3"
 )
-
-var updateTodo = flag.Bool("update-todo", false, "rewrite testdata/i18n-todo-fr.yaml with the formats that have no French yet")
-
-// todoFile lists English formats that have no French translation yet.
-// It only shrinks: a new format must come with its translation.
-const todoFile = "testdata/i18n-todo-fr.yaml"
 
 // sourceFormats returns every format passed to finding.T (T inside this
 // package) in the module's non-test Go files, with where each is used.
@@ -137,22 +127,6 @@ func verbs(format string) []string {
 	return out
 }
 
-func loadTodo(t *testing.T) []string {
-	t.Helper()
-	data, err := os.ReadFile(todoFile)
-	if os.IsNotExist(err) {
-		return nil
-	}
-	if err != nil {
-		t.Fatal(err)
-	}
-	var todo []string
-	if err := yaml.Unmarshal(data, &todo); err != nil {
-		t.Fatalf("%s: %v", todoFile, err)
-	}
-	return todo
-}
-
 // TestEveryTextHasFrench: every format a finding, fix or report uses has a
 // French translation with the same arguments, and the tables hold nothing
 // the code no longer uses.
@@ -162,41 +136,12 @@ func TestEveryTextHasFrench(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	todo := loadTodo(t)
-	if *updateTodo {
-		var missing []string
-		for f := range formats {
-			if _, ok := fr[f]; !ok {
-				missing = append(missing, f)
-			}
-		}
-		entries, err := Entries()
-		if err != nil {
-			t.Fatal(err)
-		}
-		for _, e := range entries {
-			if e.FR == nil || e.FR.Title == "" || e.FR.Why == "" || e.FR.Fix == "" {
-				missing = append(missing, "catalogue:"+e.ID)
-			}
-		}
-		slices.Sort(missing)
-		data, err := yaml.Marshal(missing)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(todoFile, data, 0o644); err != nil {
-			t.Fatal(err)
-		}
-		todo = missing
-	}
 	for format, where := range formats {
 		tr, ok := fr[format]
 		switch {
-		case !ok && !slices.Contains(todo, format):
+		case !ok:
 			t.Errorf("%s: no French for %q (add it to finding/i18n/fr/)", where, format)
-		case ok && slices.Contains(todo, format):
-			t.Errorf("%s: %q is translated; remove it from %s", where, format, todoFile)
-		case ok && !slices.Equal(verbs(format), verbs(tr)):
+		case !slices.Equal(verbs(format), verbs(tr)):
 			t.Errorf("%s: the French of %q uses the arguments %v, the English %v", where, format, verbs(tr), verbs(format))
 		}
 	}
@@ -205,31 +150,16 @@ func TestEveryTextHasFrench(t *testing.T) {
 			t.Errorf("French translation of %q: no code uses this format any more", format)
 		}
 	}
-	for _, format := range todo {
-		if strings.HasPrefix(format, "catalogue:") {
-			continue
-		}
-		if _, used := formats[format]; !used {
-			t.Errorf("%s lists %q, which no code uses any more", todoFile, format)
-		}
-	}
 }
 
 // TestCatalogueHasFrench: every catalogue entry has a French title, why
-// and fix, unless it is still listed as to do.
+// and fix.
 func TestCatalogueHasFrench(t *testing.T) {
 	entries, err := Entries()
 	if err != nil {
 		t.Fatal(err)
 	}
-	todo := loadTodo(t)
 	for _, e := range entries {
-		if slices.Contains(todo, "catalogue:"+e.ID) {
-			if e.FR != nil && e.FR.Title != "" && e.FR.Why != "" && e.FR.Fix != "" {
-				t.Errorf("catalogue entry %s is translated; remove catalogue:%s from %s", e.ID, e.ID, todoFile)
-			}
-			continue
-		}
 		if e.FR == nil || e.FR.Title == "" || e.FR.Why == "" || e.FR.Fix == "" {
 			t.Errorf("catalogue entry %s has no complete French text (fr: title, why, fix)", e.ID)
 		}
@@ -294,5 +224,93 @@ func TestFindingIn(t *testing.T) {
 	e, _ := Lookup("mx.null")
 	if got := plain.In(French).Title; got != e.In(French).Title {
 		t.Errorf("a catalogue title is translated from the catalogue: %q", got)
+	}
+}
+
+// TestAllowedAndReasonIn: the policy allowance of a finding and the reason
+// of a client setting, when set as Texts, are written in the language
+// asked for; their exported fields stay English.
+func TestAllowedAndReasonIn(t *testing.T) {
+	translationsOnce.Do(loadTranslations)
+	saved := translations
+	translations = map[Lang]map[string]string{French: {
+		"until %s: %s":        "jusqu'au %s : %s",
+		"no STARTTLS offered": "STARTTLS n'est pas proposé",
+	}}
+	t.Cleanup(func() { translations = saved })
+
+	f := New("dmarc.rua-missing", "_dmarc.example.com TXT", Text{})
+	f.SetAllowed(T("until %s: %s", "2027-06-30", "our provider handles reports"))
+	if f.Allowed != "until 2027-06-30: our provider handles reports" {
+		t.Errorf("Allowed = %q", f.Allowed)
+	}
+	if got := f.In(French).Allowed; got != "jusqu'au 2027-06-30 : our provider handles reports" {
+		t.Errorf("French Allowed = %q", got)
+	}
+	plain := New("dmarc.rua-missing", "_dmarc.example.com TXT", Text{})
+	plain.Allowed = "set as a plain string"
+	if got := plain.In(French).Allowed; got != "set as a plain string" {
+		t.Errorf("a plain Allowed must stay as it is: %q", got)
+	}
+
+	var c ClientEndpoint
+	c.SetReason(T("no STARTTLS offered"))
+	if c.Reason != "no STARTTLS offered" || c.In(French).Reason != "STARTTLS n'est pas proposé" {
+		t.Errorf("reason %q, in French %q", c.Reason, c.In(French).Reason)
+	}
+	c.Reason = "overwritten by hand"
+	if got := c.In(French).Reason; got != "overwritten by hand" {
+		t.Errorf("a Reason overwritten after SetReason must stay as it is: %q", got)
+	}
+}
+
+// codeSpans lists the `code` spans of a text.
+func codeSpans(s string) []string {
+	var out []string
+	for {
+		i := strings.IndexByte(s, '`')
+		if i < 0 {
+			break
+		}
+		j := strings.IndexByte(s[i+1:], '`')
+		if j < 0 {
+			break
+		}
+		out = append(out, s[i+1:i+1+j])
+		s = s[i+j+2:]
+	}
+	slices.Sort(out)
+	return out
+}
+
+// TestCatalogueFrenchFollowsEnglish: a French entry quotes the same
+// commands and records as the English one (`code` spans), so a changed
+// English fix cannot keep a stale French one that tells users to run
+// something else.
+func TestCatalogueFrenchFollowsEnglish(t *testing.T) {
+	entries, err := Entries()
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Placeholders are translated: <domain> is <domaine>, HOST is HÔTE.
+	placeholder := regexp.MustCompile(`<[^>]*>`)
+	words := strings.NewReplacer("HÔTE", "HOST", "nimporte-quoi", "anything")
+	norm := func(spans []string) []string {
+		out := make([]string, len(spans))
+		for i, s := range spans {
+			out[i] = words.Replace(placeholder.ReplaceAllString(s, "<…>"))
+		}
+		slices.Sort(out)
+		return out
+	}
+	for _, e := range entries {
+		if e.FR == nil {
+			continue
+		}
+		for _, pair := range [][2]string{{e.Fix, e.FR.Fix}, {e.Why, e.FR.Why}} {
+			if en, fr := norm(codeSpans(pair[0])), norm(codeSpans(pair[1])); !slices.Equal(en, fr) {
+				t.Errorf("%s: the French quotes %q, the English %q", e.ID, fr, en)
+			}
+		}
 	}
 }

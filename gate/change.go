@@ -1,57 +1,48 @@
 package gate
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"slices"
 	"strings"
-	"sync"
 
 	"github.com/miekg/dns"
 
-	"github.com/mailcheck-cli/mailcheck/checks"
 	"github.com/mailcheck-cli/mailcheck/checks/mtasts"
+	"github.com/mailcheck-cli/mailcheck/facts"
 	"github.com/mailcheck-cli/mailcheck/finding"
 	"github.com/mailcheck-cli/mailcheck/resolver"
 )
 
-// ChangeOptions tune ChangeRules.
-type ChangeOptions struct {
-	// DKIMSelectors are the selectors given with --dkim-selector; the DKIM
-	// check's common selectors (checks.CommonDKIMSelectors) are checked as
-	// well.
-	DKIMSelectors []string
-}
-
-// ChangeRules compares the baseline and proposed states of domain and
+// ChangeRules compares the baseline and proposed facts of one domain and
 // reports changes that hurt mail in flight even when both states are fine
 // on their own:
 //
 //   - change.dkim-selector-removed: a selector with a key in the baseline
 //     has none in the proposed state, so mail signed with it and still
 //     queued fails DKIM. change.dkim-key-replaced: a selector's key was
-//     replaced in place, with the same effect.
+//     replaced in place, with the same effect. Every selector gathered is
+//     compared: named (flag, policy file), published in either state's zone
+//     files, and the common guesses.
 //   - change.mtasts-id-unchanged: the MTA-STS policy changed but the id of
-//     the _mta-sts TXT record did not, so senders keep the old policy. The
-//     proposed policy is proposed.MTASTS.File (--mta-sts-policy); the
-//     published one comes from base.MTASTS.
+//     the _mta-sts TXT record did not, so senders keep the old policy. Only
+//     a proposed policy read from a file (--mta-sts-policy) can differ from
+//     the published one.
 //   - change.mx-not-in-mtasts: a new MX host that the published MTA-STS
 //     policy (mode enforce or testing) does not cover.
 //   - change.ttl-cached: a changed record whose baseline TTL is over an hour:
 //     resolvers keep serving the old value that long.
 //
-// A failed lookup yields dns.lookup-failed (inconclusive) and never a
-// "removed" finding. Findings point at the proposed record when it was read
-// from a zone file, else at the proposed zone file.
-func ChangeRules(ctx context.Context, base, proposed State, domain string, opts ChangeOptions) []finding.Finding {
-	domain = fqdn(domain)
-	file := zoneFile(ctx, proposed.Resolver, domain)
+// It asks no DNS question: both states were gathered already. A failed
+// lookup yields dns.lookup-failed (inconclusive) and never a "removed"
+// finding. Findings point at the proposed record when it was read from a
+// zone file, else at the proposed zone file.
+func ChangeRules(base, proposed *facts.Domain) []finding.Finding {
+	file := zoneFile(proposed)
 	var out []finding.Finding
-	selectors := dkimSelectors(opts.DKIMSelectors)
-	out = append(out, dkimChanges(ctx, base.Resolver, proposed.Resolver, domain, selectors, opts.DKIMSelectors, file)...)
-	out = append(out, mtastsChanges(ctx, base, proposed, domain)...)
-	out = append(out, ttlChanges(ctx, base.Resolver, proposed.Resolver, domain, selectors, file)...)
+	out = append(out, dkimChanges(base, proposed, file)...)
+	out = append(out, mtastsChanges(base, proposed)...)
+	out = append(out, ttlChanges(base, proposed, file)...)
 	// Every finding here is about the change itself, so new by definition.
 	for i := range out {
 		out[i].Baseline = New
@@ -59,48 +50,42 @@ func ChangeRules(ctx context.Context, base, proposed State, domain string, opts 
 	return out
 }
 
-// dkimSelectors merges the given selectors with the common ones, given
-// first, without repeats.
-func dkimSelectors(given []string) []string {
-	var out []string
-	for _, s := range append(slices.Clone(given), checks.CommonDKIMSelectors...) {
-		s = strings.ToLower(strings.TrimSuffix(strings.TrimSpace(s), "."))
-		if s != "" && !slices.Contains(out, s) {
-			out = append(out, s)
+func dkimChanges(base, proposed *facts.Domain, file *finding.Location) []finding.Finding {
+	var out []finding.Finding
+	for _, bs := range base.DKIM.Selectors {
+		ps := proposed.DKIM.Get(bs.Selector)
+		if ps == nil {
+			continue // both states are gathered with the same selectors
 		}
+		out = append(out, dkimChange(bs, ps, file)...)
 	}
 	return out
 }
 
-func dkimChanges(ctx context.Context, base, proposed resolver.Resolver, domain string, selectors, given []string, file *finding.Location) []finding.Finding {
-	return inParallel(len(selectors), func(i int) []finding.Finding {
-		return dkimChange(ctx, base, proposed, domain, selectors[i], slices.Contains(given, selectors[i]), file)
-	})
-}
-
 // dkimChange compares one selector's key between the states.
-func dkimChange(ctx context.Context, base, proposed resolver.Resolver, domain, sel string, given bool, file *finding.Location) []finding.Finding {
-	bk, err := lookupDKIMKey(ctx, base, sel, domain)
-	if err != nil {
-		// A common selector that the baseline cannot answer for is noise;
+func dkimChange(bs, ps *facts.DKIMSelector, file *finding.Location) []finding.Finding {
+	sel := bs.Selector
+	if bs.Lookup.Err != nil {
+		// A guessed selector that the baseline cannot answer for is noise;
 		// one the user named is a check that did not happen.
-		if given {
-			return []finding.Finding{lookupFinding(finding.T("The baseline DKIM key of selector %s", sel), bk.Name, dns.TypeTXT, err)}
+		if (bs.Source | ps.Source).Named() {
+			return []finding.Finding{lookupFinding(finding.T("The baseline DKIM key of selector %s", sel), bs.Name(), dns.TypeTXT, bs.Lookup.Err)}
 		}
 		return nil
 	}
+	bk := dkimKeyOf(bs)
 	if !bk.Found || bk.Key == "" {
 		return nil // nothing published, or already revoked: nothing to lose
 	}
-	pk, err := lookupDKIMKey(ctx, proposed, sel, domain)
-	if err != nil {
-		return []finding.Finding{lookupFinding(finding.T("Whether DKIM selector %s is still published", sel), pk.Name, dns.TypeTXT, err)}
+	if ps.Lookup.Err != nil {
+		return []finding.Finding{lookupFinding(finding.T("Whether DKIM selector %s is still published", sel), ps.Name(), dns.TypeTXT, ps.Lookup.Err)}
 	}
-	ttl := answerTTL(bk.Answer)
+	pk := dkimKeyOf(ps)
+	ttl := answerTTL(bs.Lookup.Answer)
 	switch {
 	case !pk.Found:
 		state := "no DKIM key record (NODATA)"
-		if pk.Answer != nil && pk.Answer.NXDomain() {
+		if ps.Lookup.Status() == facts.NXDomain {
 			state = "the name does not exist (NXDOMAIN)"
 		}
 		f := finding.New("change.dkim-selector-removed", subject(pk.Name, dns.TypeTXT),
@@ -123,32 +108,6 @@ func dkimChange(ctx context.Context, base, proposed resolver.Resolver, domain, s
 	return nil
 }
 
-// maxParallel bounds the lookups ChangeRules has in flight: some thirty
-// selectors would otherwise hit a live resolver at once.
-const maxParallel = 8
-
-// inParallel runs work(0..n-1) with at most maxParallel at a time and
-// returns their findings in index order, so output does not depend on
-// timing.
-func inParallel(n int, work func(i int) []finding.Finding) []finding.Finding {
-	results := make([][]finding.Finding, n)
-	sem := make(chan struct{}, maxParallel)
-	var wg sync.WaitGroup
-	for i := range n {
-		wg.Go(func() {
-			sem <- struct{}{}
-			defer func() { <-sem }()
-			results[i] = work(i)
-		})
-	}
-	wg.Wait()
-	var out []finding.Finding
-	for _, r := range results {
-		out = append(out, r...)
-	}
-	return out
-}
-
 // abbreviate shortens a long record (a DKIM key) for evidence lines.
 func abbreviate(s string) string {
 	const max = 100
@@ -158,29 +117,29 @@ func abbreviate(s string) string {
 	return s[:max-20] + "…" + s[len(s)-19:]
 }
 
-func mtastsChanges(ctx context.Context, base, proposed State, domain string) []finding.Finding {
-	brec, _, err := lookupSTSRecord(ctx, base.Resolver, domain)
-	if err != nil {
+func mtastsChanges(base, proposed *facts.Domain) []finding.Finding {
+	domain := fqdn(proposed.Name)
+	if err := base.MTASTS.Lookup.Err; err != nil {
 		return []finding.Finding{lookupFinding(finding.T("The published MTA-STS record"), "_mta-sts."+domain, dns.TypeTXT, err)}
 	}
-	prec, _, err := lookupSTSRecord(ctx, proposed.Resolver, domain)
-	if err != nil {
+	if err := proposed.MTASTS.Lookup.Err; err != nil {
 		return []finding.Finding{lookupFinding(finding.T("The proposed MTA-STS record"), "_mta-sts."+domain, dns.TypeTXT, err)}
 	}
+	brec, prec := stsRecordOf(&base.MTASTS), stsRecordOf(&proposed.MTASTS)
 	if !brec.Present {
 		return nil // nothing published that senders could have cached
 	}
-	bpol, bErr := base.MTASTS.load(ctx, domain)
+	bpol, bErr := policyOf(&base.MTASTS)
 	var out []finding.Finding
 
 	// RFC 8461 §3.1: senders refetch the policy only when the TXT id
 	// differs from the one of their cached policy. Only a policy file
 	// (--mta-sts-policy) can differ from the published policy: fetched over
 	// HTTPS, both states would read the same document.
-	if prec.Present && prec.ID == brec.ID && proposed.MTASTS.File != "" {
+	if p := proposed.MTASTS.Policy; prec.Present && prec.ID == brec.ID && p != nil && p.FromFile {
 		f := finding.New("change.mtasts-id-unchanged", subject("_mta-sts."+domain, dns.TypeTXT), finding.Text{}, "id: "+prec.ID+" (unchanged)")
 		f.Location = prec.Loc
-		ppol, pErr := proposed.MTASTS.load(ctx, domain)
+		ppol, pErr := policyOf(&proposed.MTASTS)
 		bInvalid, pInvalid := isParseError(bErr), isParseError(pErr)
 		switch {
 		case bErr != nil && !bInvalid || pErr != nil && !pInvalid:
@@ -191,6 +150,9 @@ func mtastsChanges(ctx context.Context, base, proposed State, domain string) []f
 					f.Evidence = append(f.Evidence, e.Error())
 				}
 			}
+			if bErr != nil && !bInvalid {
+				f.Note(finding.T("give the published policy with --baseline-mta-sts-policy FILE when it cannot be fetched from here"))
+			}
 			out = append(out, f)
 		case bInvalid && pInvalid:
 			// Two invalid policies: senders use neither, nothing to refetch.
@@ -198,9 +160,9 @@ func mtastsChanges(ctx context.Context, base, proposed State, domain string) []f
 			f.SetTitle(finding.T("The MTA-STS policy changes but the id in _mta-sts.%s stays %s", trimDot(domain), prec.ID))
 			f.Evidence = append(f.Evidence, "published: "+policyText(bpol, bErr), "proposed: "+policyText(ppol, pErr))
 			f.Evidence = append(f.Evidence, recordEvidence(prec.Loc)...)
-			maxAge := "its max_age"
+			maxAge := finding.T("its max_age")
 			if bpol != nil {
-				maxAge = "max_age, " + humanTTL(uint32(bpol.MaxAge))
+				maxAge = finding.T("max_age, %s", humanTTL(uint32(bpol.MaxAge)))
 			}
 			f.SetFix(finding.T("Give the _mta-sts.%s TXT record a new id (1–32 letters and digits, e.g. the date and a serial) in the same change as the policy: senders that cached the old policy fetch the new one only when the id changes (RFC 8461 §3.1), otherwise they keep it for up to %s", trimDot(domain), maxAge))
 			out = append(out, f)
@@ -209,22 +171,21 @@ func mtastsChanges(ctx context.Context, base, proposed State, domain string) []f
 
 	// RFC 8461 §4.1: in enforce mode a sender refuses to deliver to an MX
 	// the cached policy does not list; in testing mode it only reports.
-	bhosts, _, bMXErr := mxHosts(ctx, base.Resolver, domain)
-	phosts, pans, err := mxHosts(ctx, proposed.Resolver, domain)
-	if err != nil {
+	if proposed.MX.Lookup.Err != nil {
 		return out // the MX check reports the failed lookup
 	}
-	for i, rr := range pans.RRs {
-		mx, ok := rr.(*dns.MX)
-		if !ok || fqdn(mx.Mx) == "." {
+	bhosts := mxHosts(&base.MX)
+	phosts := mxHosts(&proposed.MX)
+	for _, rec := range proposed.MX.Records {
+		if rec.Target == "" {
 			continue
 		}
-		host := fqdn(mx.Mx)
-		if bMXErr == nil && slices.Contains(bhosts, host) {
+		host := fqdn(rec.Target)
+		if base.MX.Lookup.Err == nil && slices.Contains(bhosts, host) {
 			continue // not new: the MTA-STS check reports an old mismatch
 		}
 		f := finding.New("change.mx-not-in-mtasts", subject(domain, dns.TypeMX), finding.Text{})
-		f.Location = locationOf(pans, i)
+		f.Location = proposed.MX.Lookup.Location(rec.Index)
 		if isParseError(bErr) {
 			continue // an invalid published policy is no policy (RFC 8461 §3.3)
 		}
@@ -241,7 +202,7 @@ func mtastsChanges(ctx context.Context, base, proposed State, domain string) []f
 		f.SetTitle(finding.T("The new MX %s is not covered by the published MTA-STS policy (mode %s)", trimDot(host), bpol.Mode))
 		if bpol.Mode == mtasts.ModeTesting {
 			f.Severity = finding.Warn
-			f.SetTitle(f.TitleText().Append(finding.T(": senders will report TLS failures for it")))
+			f.SetTitle(finding.T("The new MX %s is not covered by the published MTA-STS policy (mode %s): senders will report TLS failures for it", trimDot(host), bpol.Mode))
 		}
 		f.Evidence = []string{"new MX: " + trimDot(host), "published policy (" + bpol.Where + "): " + bpol.summary(),
 			"proposed MX: " + hostList(phosts)}
@@ -269,7 +230,7 @@ func policyText(p *stsPolicy, err error) string {
 type cachedSet struct {
 	name  string
 	qtype uint16
-	what  string
+	what  finding.Text
 	// keep, when set, selects the records of the set that matter (the SPF
 	// record among the apex TXT records).
 	keep func(dns.RR) bool
@@ -283,7 +244,7 @@ func isSPF(rr dns.RR) bool {
 	if !ok {
 		return false
 	}
-	s := strings.ToLower(strings.Join(t.Txt, ""))
+	s := strings.ToLower(resolver.JoinCharacterStrings(t.Txt))
 	return s == "v=spf1" || strings.HasPrefix(s, "v=spf1 ")
 }
 
@@ -298,40 +259,49 @@ const (
 // baseline TTL lets resolvers keep the old value for more than an hour
 // (RFC 1035 §3.2.1, RFC 2181 §8: a cached RRset is served until its TTL
 // runs out, whatever the zone says meanwhile).
-func ttlChanges(ctx context.Context, base, proposed resolver.Resolver, domain string, selectors []string, file *finding.Location) []finding.Finding {
-	sets := []cachedSet{
-		{domain, dns.TypeMX, "MX", nil, false},
-		{domain, dns.TypeTXT, "SPF record", isSPF, false},
-		{"_dmarc." + domain, dns.TypeTXT, "DMARC record", nil, false},
-		{"_mta-sts." + domain, dns.TypeTXT, "MTA-STS record", nil, false},
-		{"_smtp._tls." + domain, dns.TypeTXT, "TLS-RPT record", nil, false},
+func ttlChanges(base, proposed *facts.Domain, file *finding.Location) []finding.Finding {
+	type pair struct {
+		set        cachedSet
+		base, prop *facts.Lookup
 	}
-	for _, sel := range selectors {
-		sets = append(sets, cachedSet{sel + "._domainkey." + domain, dns.TypeTXT, "DKIM key " + sel, nil, true})
+	domain := fqdn(proposed.Name)
+	pairs := []pair{
+		{cachedSet{domain, dns.TypeMX, finding.T("MX records"), nil, false}, &base.MX.Lookup, &proposed.MX.Lookup},
+		{cachedSet{domain, dns.TypeTXT, finding.T("SPF record"), isSPF, false}, spfLookup(base), spfLookup(proposed)},
+		{cachedSet{"_dmarc." + domain, dns.TypeTXT, finding.T("DMARC record"), nil, false}, &base.DMARC.Walk[0].Lookup, &proposed.DMARC.Walk[0].Lookup},
+		{cachedSet{"_mta-sts." + domain, dns.TypeTXT, finding.T("MTA-STS record"), nil, false}, &base.MTASTS.Lookup, &proposed.MTASTS.Lookup},
+		{cachedSet{"_smtp._tls." + domain, dns.TypeTXT, finding.T("TLS-RPT record"), nil, false}, &base.TLSRPT.Lookup, &proposed.TLSRPT.Lookup},
 	}
-	return inParallel(len(sets), func(i int) []finding.Finding {
-		if f, ok := sets[i].ttlChange(ctx, base, proposed, file); ok {
-			return []finding.Finding{f}
+	for _, bs := range base.DKIM.Selectors {
+		if ps := proposed.DKIM.Get(bs.Selector); ps != nil {
+			pairs = append(pairs, pair{cachedSet{bs.Name(), dns.TypeTXT, finding.T("DKIM key %s", bs.Selector), nil, true}, &bs.Lookup, &ps.Lookup})
 		}
-		return nil
-	})
+	}
+	var out []finding.Finding
+	for _, p := range pairs {
+		if f, ok := p.set.ttlChange(p.base, p.prop, file); ok {
+			out = append(out, f)
+		}
+	}
+	return out
+}
+
+// spfLookup is the TXT lookup at the domain that the SPF walk made.
+func spfLookup(d *facts.Domain) *facts.Lookup {
+	n := d.SPF.Root
+	return &facts.Lookup{Name: fqdn(d.Name), Qtype: dns.TypeTXT, Answer: n.Answer, Err: n.Err}
 }
 
 // ttlChange compares one record set between the states.
-func (s cachedSet) ttlChange(ctx context.Context, base, proposed resolver.Resolver, file *finding.Location) (finding.Finding, bool) {
-	bans, err := base.Query(ctx, s.name, s.qtype)
-	if err != nil {
+func (s cachedSet) ttlChange(base, proposed *facts.Lookup, file *finding.Location) (finding.Finding, bool) {
+	if base.Err != nil || proposed.Err != nil || base.Answer == nil || proposed.Answer == nil {
 		return finding.Finding{}, false // the checks report failed lookups
 	}
-	brrs, _ := s.records(bans)
+	brrs, _ := s.records(base.Answer)
 	if len(brrs) == 0 {
 		return finding.Finding{}, false // nothing cached but a negative answer
 	}
-	pans, err := proposed.Query(ctx, s.name, s.qtype)
-	if err != nil {
-		return finding.Finding{}, false
-	}
-	prrs, pidx := s.records(pans)
+	prrs, pidx := s.records(proposed.Answer)
 	if slices.Equal(rdataSet(brrs), rdataSet(prrs)) || len(prrs) == 0 && s.staleRemovalHarmless {
 		return finding.Finding{}, false
 	}
@@ -351,7 +321,7 @@ func (s cachedSet) ttlChange(ctx context.Context, base, proposed resolver.Resolv
 	}
 	f.Location = file
 	if len(pidx) > 0 {
-		if loc := locationOf(pans, pidx[0]); loc != nil {
+		if loc := proposed.Location(pidx[0]); loc != nil {
 			f.Location = loc
 		}
 	}
@@ -420,28 +390,45 @@ func answerTTL(ans *resolver.Answer) uint32 {
 	return ttl
 }
 
-// humanTTL writes a TTL as people say it: "1 day", "2 hours 30 minutes".
-func humanTTL(sec uint32) string {
-	units := []struct {
-		n    uint32
-		name string
-	}{{86400, "day"}, {3600, "hour"}, {60, "minute"}, {1, "second"}}
-	var parts []string
-	for _, u := range units {
-		if sec >= u.n && len(parts) < 2 {
-			k := sec / u.n
-			sec -= k * u.n
-			name := u.name
-			if k != 1 {
-				name += "s"
-			}
-			parts = append(parts, fmt.Sprintf("%d %s", k, name))
+// humanTTL writes a TTL as people say it, in the two largest units:
+// "1 day", "2 hours 30 minutes".
+func humanTTL(sec uint32) finding.Text {
+	var parts []finding.Text
+	for _, n := range []uint32{86400, 3600, 60, 1} {
+		if sec >= n && len(parts) < 2 {
+			k := sec / n
+			sec -= k * n
+			parts = append(parts, unitText(k, n))
 		} else if len(parts) > 0 {
 			break
 		}
 	}
-	if len(parts) == 0 {
-		return "0 seconds"
+	switch len(parts) {
+	case 0:
+		return finding.T("%d seconds", 0)
+	case 1:
+		return parts[0]
 	}
-	return strings.Join(parts, " ")
+	return finding.T("%s %s", parts[0], parts[1])
+}
+
+// unitText writes k of a unit of n seconds, singular or plural.
+func unitText(k, n uint32) finding.Text {
+	switch {
+	case n == 86400 && k == 1:
+		return finding.T("%d day", k)
+	case n == 86400:
+		return finding.T("%d days", k)
+	case n == 3600 && k == 1:
+		return finding.T("%d hour", k)
+	case n == 3600:
+		return finding.T("%d hours", k)
+	case n == 60 && k == 1:
+		return finding.T("%d minute", k)
+	case n == 60:
+		return finding.T("%d minutes", k)
+	case k == 1:
+		return finding.T("%d second", k)
+	}
+	return finding.T("%d seconds", k)
 }

@@ -30,7 +30,7 @@ func TestChangeRulesLookupFailureIsNotRemoval(t *testing.T) {
 		t.Run(tt.kind.String(), func(t *testing.T) {
 			prop := resolvertest.New()
 			prop.Fail("s1._domainkey.example.com.", dns.TypeTXT, tt.kind)
-			got := ChangeRules(context.Background(), State{Resolver: base}, State{Resolver: prop}, "example.com",
+			got := changeRules(context.Background(), State{Resolver: base}, State{Resolver: prop}, "example.com",
 				ChangeOptions{DKIMSelectors: []string{"s1"}})
 			if s := idsAndSeverities(got); s != tt.want {
 				t.Errorf("got %q, want %q", s, tt.want)
@@ -42,7 +42,7 @@ func TestChangeRulesLookupFailureIsNotRemoval(t *testing.T) {
 func TestChangeRulesRevokedKeyIsDeliberate(t *testing.T) {
 	base := resolvertest.New(`s1._domainkey.example.com. 300 IN TXT "v=DKIM1; p=` + rsaKey + `"`)
 	prop := resolvertest.New(`s1._domainkey.example.com. 300 IN TXT "v=DKIM1; p="`)
-	got := ChangeRules(context.Background(), State{Resolver: base}, State{Resolver: prop}, "example.com",
+	got := changeRules(context.Background(), State{Resolver: base}, State{Resolver: prop}, "example.com",
 		ChangeOptions{DKIMSelectors: []string{"s1"}})
 	if len(got) != 0 {
 		t.Errorf("an explicit revocation (empty p=) was reported: %s", idsAndSeverities(got))
@@ -54,7 +54,7 @@ func TestChangeRulesDKIMRemovalWithLongTTL(t *testing.T) {
 	base := resolvertest.New(`s1._domainkey.example.com. 172800 IN TXT "v=DKIM1; p=`+rsaKey+`"`,
 		"example.com. 300 IN MX 10 mx1.example.com.")
 	prop := resolvertest.New("example.com. 300 IN MX 10 mx1.example.com.")
-	got := ChangeRules(context.Background(), State{Resolver: base}, State{Resolver: prop}, "example.com",
+	got := changeRules(context.Background(), State{Resolver: base}, State{Resolver: prop}, "example.com",
 		ChangeOptions{DKIMSelectors: []string{"s1"}})
 	if s := idsAndSeverities(got); s != "change.dkim-selector-removed fail" {
 		t.Fatalf("got %q", s)
@@ -71,7 +71,7 @@ func TestChangeRulesTTLOnlyChangeIsQuiet(t *testing.T) {
 	// Lowering the TTL ahead of a change is the remedy, not a problem.
 	base := resolvertest.New("example.com. 86400 IN MX 10 mx1.example.com.")
 	prop := resolvertest.New("example.com. 300 IN MX 10 MX1.example.com.")
-	got := ChangeRules(context.Background(), State{Resolver: base}, State{Resolver: prop}, "example.com", ChangeOptions{})
+	got := changeRules(context.Background(), State{Resolver: base}, State{Resolver: prop}, "example.com", ChangeOptions{})
 	if len(got) != 0 {
 		t.Errorf("got %s", idsAndSeverities(got))
 	}
@@ -80,11 +80,11 @@ func TestChangeRulesTTLOnlyChangeIsQuiet(t *testing.T) {
 func TestChangeRulesTTLOfSPFIgnoresOtherTXT(t *testing.T) {
 	base := resolvertest.New(`example.com. 86400 IN TXT "v=spf1 mx -all"`, `example.com. 86400 IN TXT "google-site-verification=abc"`)
 	prop := resolvertest.New(`example.com. 86400 IN TXT "v=spf1 mx -all"`, `example.com. 86400 IN TXT "google-site-verification=xyz"`)
-	if got := ChangeRules(context.Background(), State{Resolver: base}, State{Resolver: prop}, "example.com", ChangeOptions{}); len(got) != 0 {
+	if got := changeRules(context.Background(), State{Resolver: base}, State{Resolver: prop}, "example.com", ChangeOptions{}); len(got) != 0 {
 		t.Errorf("a non-SPF TXT change was reported: %s", idsAndSeverities(got))
 	}
 	prop = resolvertest.New(`example.com. 86400 IN TXT "v=spf1 mx include:_spf.example.net -all"`)
-	got := ChangeRules(context.Background(), State{Resolver: base}, State{Resolver: prop}, "example.com", ChangeOptions{})
+	got := changeRules(context.Background(), State{Resolver: base}, State{Resolver: prop}, "example.com", ChangeOptions{})
 	if s := idsAndSeverities(got); s != "change.ttl-cached info" || !strings.Contains(got[0].Title, "up to 1 day (TTL 86400)") {
 		t.Errorf("got %q %+v", s, got)
 	}
@@ -165,7 +165,7 @@ func TestHumanTTL(t *testing.T) {
 		{90061, "1 day 1 hour"},
 		{0, "0 seconds"},
 	} {
-		if got := humanTTL(tt.sec); got != tt.want {
+		if got := humanTTL(tt.sec); got.String() != tt.want {
 			t.Errorf("humanTTL(%d) = %q, want %q", tt.sec, got, tt.want)
 		}
 	}
@@ -216,9 +216,9 @@ func TestMTASTSChangesWithUnreadablePolicies(t *testing.T) {
 			bs := LiveState(base, testDialer(base, port, ca.Pool()))
 			ps := LiveState(prop, testDialer(prop, port, ca.Pool()))
 			if tt.proposed != "" {
-				ps.MTASTS = MTASTSSource{File: tt.proposed}
+				ps.PolicyFile = tt.proposed
 			}
-			got := ChangeRules(context.Background(), bs, ps, "example.com", ChangeOptions{})
+			got := changeRules(context.Background(), bs, ps, "example.com", ChangeOptions{})
 			if s := idsAndSeverities(got); s != tt.want {
 				t.Errorf("got %q, want %q", s, tt.want)
 			}

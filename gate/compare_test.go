@@ -146,7 +146,7 @@ func TestAllowancesKeepFindingsButDoNotCount(t *testing.T) {
 	}
 	st := State{Resolver: resolvertest.New()}
 	now := time.Date(2026, 11, 21, 0, 0, 0, 0, time.UTC)
-	out := p.Evaluate(context.Background(), st, "example.com", now, in)
+	out := p.evaluate(context.Background(), st, "example.com", now, in)
 
 	byID := map[string]finding.Finding{}
 	for _, f := range out {
@@ -176,7 +176,7 @@ func TestAllowancesKeepFindingsButDoNotCount(t *testing.T) {
 		t.Errorf("exit %d, want 1", code)
 	}
 	p.Allow = p.Allow[:1]
-	out = p.Evaluate(context.Background(), st, "example.com", now, in[:1])
+	out = p.evaluate(context.Background(), st, "example.com", now, in[:1])
 	if code := exitCode(out, finding.Warn); code != 0 {
 		t.Errorf("only an allowed warning: exit %d, want 0", code)
 	}

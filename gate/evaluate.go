@@ -1,7 +1,6 @@
 package gate
 
 import (
-	"context"
 	"fmt"
 	"slices"
 	"strconv"
@@ -10,25 +9,9 @@ import (
 
 	"github.com/miekg/dns"
 
-	"github.com/mailcheck-cli/mailcheck/checks"
-	"github.com/mailcheck-cli/mailcheck/dialer"
+	"github.com/mailcheck-cli/mailcheck/facts"
 	"github.com/mailcheck-cli/mailcheck/finding"
-	"github.com/mailcheck-cli/mailcheck/resolver"
 )
-
-// State is one state of a domain's mail DNS: how to ask its records (the
-// proposed zone files, the baseline zone files, or live DNS) and where its
-// MTA-STS policy document comes from.
-type State struct {
-	Resolver resolver.Resolver
-	MTASTS   MTASTSSource
-}
-
-// LiveState is the usual state for live DNS: records through r, the
-// MTA-STS policy over HTTPS through d.
-func LiveState(r resolver.Resolver, d *dialer.Dialer) State {
-	return State{Resolver: r, MTASTS: MTASTSSource{Dialer: d}}
-}
 
 // Evaluate checks the policy's requirements against st (the proposed
 // state) and returns findings followed by the policy.* findings, with the
@@ -38,7 +21,8 @@ func LiveState(r resolver.Resolver, d *dialer.Dialer) State {
 // skips it). An expired entry allows nothing and yields policy.allow-expired.
 // When every requirement holds, a policy.ok finding lists what was checked.
 // findings itself is not modified.
-func (p *Policy) Evaluate(ctx context.Context, st State, domain string, now time.Time, findings []finding.Finding) []finding.Finding {
+func (p *Policy) Evaluate(d *facts.Domain, now time.Time, findings []finding.Finding) []finding.Finding {
+	domain := d.Name
 	var pol []finding.Finding
 	var met []string
 	add := func(fs []finding.Finding, ok string) {
@@ -49,19 +33,19 @@ func (p *Policy) Evaluate(ctx context.Context, st State, domain string, now time
 	}
 	req := p.Require
 	if req.MX != nil {
-		add(p.evalMX(ctx, st.Resolver, domain))
+		add(p.evalMX(d))
 	}
 	if req.DMARCPolicy != "" {
-		add(p.evalDMARC(ctx, st.Resolver, domain))
+		add(p.evalDMARC(d))
 	}
 	if req.DKIMSelectors != nil {
-		add(p.evalDKIM(ctx, st.Resolver, domain))
+		add(p.evalDKIM(d))
 	}
 	if req.SPFMaxLookups != nil {
-		add(p.evalSPF(ctx, st.Resolver, domain))
+		add(p.evalSPF(d))
 	}
 	if req.MTASTSMode != "" {
-		add(p.evalMTASTS(ctx, st, domain))
+		add(p.evalMTASTS(d))
 	}
 	if len(pol) == 0 && len(met) > 0 {
 		ok := finding.New("policy.ok", trimDot(fqdn(domain)), finding.Text{}, met...)
@@ -99,7 +83,7 @@ func (p *Policy) applyAllowances(fs []finding.Finding, now time.Time) []finding.
 			if a.ID != f.ID || a.Expired(now) {
 				continue
 			}
-			f.Allowed = "until " + a.UntilText() + ": " + a.Reason
+			f.SetAllowed(finding.T("until %s: %s", a.UntilText(), a.Reason))
 			// A fresh slice: the caller's findings share Evidence arrays.
 			f.Evidence = append(slices.Clip(f.Evidence), fmt.Sprintf("allowed until %s by %s:%d: %s", a.UntilText(), p.File, a.Line, a.Reason))
 			break
@@ -125,14 +109,14 @@ func recordEvidence(loc *finding.Location) []string {
 }
 
 // evalMX: require.mx lists exactly the MX hosts the domain must have.
-func (p *Policy) evalMX(ctx context.Context, r resolver.Resolver, domain string) ([]finding.Finding, string) {
+func (p *Policy) evalMX(d *facts.Domain) ([]finding.Finding, string) {
 	req := p.Require
-	f := finding.New("policy.mx", subject(fqdn(domain), dns.TypeMX), finding.Text{})
+	f := finding.New("policy.mx", subject(fqdn(d.Name), dns.TypeMX), finding.Text{})
 	f.Location = p.at(req.MXLine)
-	hosts, ans, err := mxHosts(ctx, r, domain)
-	if err != nil {
+	if err := d.MX.Lookup.Err; err != nil {
 		return []finding.Finding{inconclusive(f, finding.T("The MX requirement"), err)}, ""
 	}
+	hosts := mxHosts(&d.MX)
 	have := map[string]bool{}
 	for _, h := range hosts {
 		have[h] = true
@@ -156,15 +140,15 @@ func (p *Policy) evalMX(ctx context.Context, r resolver.Resolver, domain string)
 	if len(extra) == 0 && len(missing) == 0 {
 		return nil, actual
 	}
-	var parts []string
-	if len(missing) > 0 {
-		parts = append(parts, "lacks "+strings.Join(missing, ", "))
+	switch {
+	case len(missing) > 0 && len(extra) > 0:
+		f.SetTitle(finding.T("MX hosts differ from the policy: lacks %s; has unexpected %s", strings.Join(missing, ", "), strings.Join(extra, ", ")))
+	case len(missing) > 0:
+		f.SetTitle(finding.T("MX hosts differ from the policy: lacks %s", strings.Join(missing, ", ")))
+	default:
+		f.SetTitle(finding.T("MX hosts differ from the policy: has unexpected %s", strings.Join(extra, ", ")))
 	}
-	if len(extra) > 0 {
-		parts = append(parts, "has unexpected "+strings.Join(extra, ", "))
-	}
-	f.SetTitle(finding.T("MX hosts differ from the policy: %s", strings.Join(parts, "; ")))
-	f.Evidence = append([]string{actual, "required MX: " + hostList(req.MX)}, recordEvidence(locationOf(ans, 0))...)
+	f.Evidence = append([]string{actual, "required MX: " + hostList(req.MX)}, recordEvidence(d.MX.Lookup.Location(0))...)
 	if len(missing) > 0 {
 		f.Evidence = append(f.Evidence, "missing: "+strings.Join(missing, ", "))
 	}
@@ -197,14 +181,15 @@ func sortedKeys(m map[string]bool) []string {
 }
 
 // evalDMARC: require.dmarc_policy is the weakest acceptable p=.
-func (p *Policy) evalDMARC(ctx context.Context, r resolver.Resolver, domain string) ([]finding.Finding, string) {
+func (p *Policy) evalDMARC(d *facts.Domain) ([]finding.Finding, string) {
+	domain := d.Name
 	want := p.Require.DMARCPolicy
 	f := finding.New("policy.dmarc-policy", subject("_dmarc."+fqdn(domain), dns.TypeTXT), finding.Text{})
 	f.Location = p.at(p.Require.DMARCPolicyLine)
-	st, err := lookupDMARC(ctx, r, domain)
-	if err != nil {
+	if err := d.DMARC.Err(); err != nil {
 		return []finding.Finding{inconclusive(f, finding.T("The DMARC requirement"), err)}, ""
 	}
+	st := dmarcOf(d.DMARC)
 	actual := "actual: p=" + st.Policy
 	if st.Policy == "" {
 		actual = "actual: no DMARC policy"
@@ -231,14 +216,24 @@ func (p *Policy) evalDMARC(ctx context.Context, r resolver.Resolver, domain stri
 }
 
 // evalDKIM: each require.dkim_selectors selector must publish a valid key.
-func (p *Policy) evalDKIM(ctx context.Context, r resolver.Resolver, domain string) ([]finding.Finding, string) {
+func (p *Policy) evalDKIM(d *facts.Domain) ([]finding.Finding, string) {
 	var out []finding.Finding
 	var ok []string
 	for _, sel := range p.Require.DKIMSelectors {
-		k, err := lookupDKIMKey(ctx, r, sel, domain)
+		s := d.DKIM.Get(sel)
+		if s == nil {
+			// The audit gathers every selector the policy names; a missing
+			// one is a defect, reported as inconclusive rather than passed.
+			f := finding.New("policy.dkim-selector", subject(sel+"._domainkey."+fqdn(d.Name), dns.TypeTXT), finding.T("The DKIM selector %s was not looked up", sel))
+			f.Severity = finding.Error
+			f.Location = p.at(p.Require.DKIMSelectorsLine)
+			out = append(out, f)
+			continue
+		}
+		k := dkimKeyOf(s)
 		f := finding.New("policy.dkim-selector", subject(k.Name, dns.TypeTXT), finding.Text{})
 		f.Location = p.at(p.Require.DKIMSelectorsLine)
-		if err != nil {
+		if err := s.Lookup.Err; err != nil {
 			out = append(out, inconclusive(f, finding.T("The DKIM selector %s", sel), err))
 			continue
 		}
@@ -264,15 +259,16 @@ func (p *Policy) evalDKIM(ctx context.Context, r resolver.Resolver, domain strin
 // evalSPF: require.spf_max_lookups caps the DNS-querying terms of SPF
 // across the include and redirect tree (RFC 7208 §4.6.4), counted by the
 // SPF check's own walk so that both always agree.
-func (p *Policy) evalSPF(ctx context.Context, r resolver.Resolver, domain string) ([]finding.Finding, string) {
+func (p *Policy) evalSPF(d *facts.Domain) ([]finding.Finding, string) {
+	domain := d.Name
 	max := *p.Require.SPFMaxLookups
 	f := finding.New("policy.spf-lookups", subject(fqdn(domain), dns.TypeTXT), finding.Text{})
 	f.Location = p.at(p.Require.SPFMaxLookupsLine)
-	tree := checks.ResolveSPF(ctx, r, trimDot(fqdn(domain)))
+	tree := d.SPF
 	n, exact := tree.LookupCount()
 	var failed error
 	var terms []string
-	walkSPF(tree.Root, func(node *checks.SPFNode) {
+	tree.Walk(func(node *facts.SPFNode) {
 		if node.Err != nil && failed == nil {
 			failed = node.Err
 		}
@@ -295,7 +291,10 @@ func (p *Policy) evalSPF(ctx context.Context, r resolver.Resolver, domain string
 		}
 		return nil, fmt.Sprintf("SPF needs %s%s (at most %d allowed)", atLeast, lookups(n), max)
 	}
-	f.SetTitle(finding.T("SPF needs %s%s; the policy allows %d", atLeast, lookups(n), max))
+	f.SetTitle(finding.T("SPF needs %d DNS lookups; the policy allows %d", n, max))
+	if !exact {
+		f.SetTitle(finding.T("SPF needs at least %d DNS lookups; the policy allows %d", n, max))
+	}
 	f.Evidence = []string{"actual: " + atLeast + lookups(n), "required: at most " + strconv.Itoa(max)}
 	if root := tree.Root; len(root.Records) == 1 {
 		f.Evidence = append(f.Evidence, "record: "+root.Records[0])
@@ -304,13 +303,6 @@ func (p *Policy) evalSPF(ctx context.Context, r resolver.Resolver, domain string
 	f.Evidence = append(f.Evidence, terms...)
 	f.SetFix(finding.T("Bring the SPF record of %s down to %d lookups: replace a, mx and small includes with ip4:/ip6: ranges, drop includes of services no longer used, or raise spf_max_lookups in %s (never above 10, RFC 7208 §4.6.4)", trimDot(fqdn(domain)), max, p.File))
 	return []finding.Finding{f}, ""
-}
-
-func walkSPF(n *checks.SPFNode, visit func(*checks.SPFNode)) {
-	visit(n)
-	for _, c := range n.Children {
-		walkSPF(c, visit)
-	}
 }
 
 func lookups(n int) string {
@@ -327,18 +319,18 @@ func lookups(n int) string {
 // given with --mta-sts-policy, else of the policy served over HTTPS. A
 // policy that does not parse is no policy either (§3.3); one that cannot be
 // fetched leaves the requirement undecided.
-func (p *Policy) evalMTASTS(ctx context.Context, st State, domain string) ([]finding.Finding, string) {
+func (p *Policy) evalMTASTS(d *facts.Domain) ([]finding.Finding, string) {
+	domain := d.Name
 	want := p.Require.MTASTSMode
-	f := finding.New("policy.mta-sts-mode", checks.MTASTSPolicyURL(domain), finding.Text{})
+	f := finding.New("policy.mta-sts-mode", facts.MTASTSPolicyURL(domain), finding.Text{})
 	f.Location = p.at(p.Require.MTASTSModeLine)
 	mode, where := "none", ""
 	var modeLoc *finding.Location
-	rec, _, err := lookupSTSRecord(ctx, st.Resolver, domain)
-	if err != nil {
+	if err := d.MTASTS.Lookup.Err; err != nil {
 		return []finding.Finding{inconclusive(f, finding.T("The MTA-STS requirement"), err)}, ""
 	}
-	if rec.Present {
-		pol, err := st.MTASTS.load(ctx, domain)
+	if rec := stsRecordOf(&d.MTASTS); rec.Present {
+		pol, err := policyOf(&d.MTASTS)
 		switch {
 		case isParseError(err):
 			where = "the policy is invalid: " + err.Error()
@@ -359,6 +351,6 @@ func (p *Policy) evalMTASTS(ctx context.Context, st State, domain string) ([]fin
 	}
 	f.SetTitle(finding.T("MTA-STS mode is %s; the policy requires %s", mode, want))
 	f.Evidence = append([]string{actual, "required: mode " + want + " or stronger"}, recordEvidence(modeLoc)...)
-	f.SetFix(finding.T("Publish an MTA-STS policy with \"mode: %s\" at %s and a new id= in the _mta-sts.%s TXT record (RFC 8461 §3); move to enforce only after TLS-RPT reports show no failures in testing", want, checks.MTASTSPolicyURL(domain), trimDot(fqdn(domain))))
+	f.SetFix(finding.T("Publish an MTA-STS policy with \"mode: %s\" at %s and a new id= in the _mta-sts.%s TXT record (RFC 8461 §3); move to enforce only after TLS-RPT reports show no failures in testing", want, facts.MTASTSPolicyURL(domain), trimDot(fqdn(domain))))
 	return []finding.Finding{f}, ""
 }

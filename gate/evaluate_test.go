@@ -25,7 +25,7 @@ func evalOnly(t *testing.T, policy string, st State, domain string) []finding.Fi
 		t.Fatal(err)
 	}
 	var out []finding.Finding
-	for _, f := range p.Evaluate(context.Background(), st, domain, testNow, nil) {
+	for _, f := range p.evaluate(context.Background(), st, domain, testNow, nil) {
 		if f.Area() == "policy" {
 			out = append(out, f)
 		}
@@ -185,7 +185,7 @@ func TestEvaluateRequirements(t *testing.T) {
 			if domain == "" {
 				domain = "example.com"
 			}
-			got := evalOnly(t, tt.policy, State{Resolver: r, MTASTS: MTASTSSource{File: tt.stsFile}}, domain)
+			got := evalOnly(t, tt.policy, State{Resolver: r, PolicyFile: tt.stsFile}, domain)
 			if s := idsAndSeverities(got); s != tt.want {
 				t.Fatalf("got %q, want %q", s, tt.want)
 			}
@@ -241,7 +241,7 @@ func TestEvaluateDoesNotAllowPass(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	out := p.Evaluate(context.Background(), State{Resolver: resolvertest.New()}, "example.com", time.Now(),
+	out := p.evaluate(context.Background(), State{Resolver: resolvertest.New()}, "example.com", time.Now(),
 		[]finding.Finding{{ID: "mx.ok", Severity: finding.Pass, Subject: "example.com MX"}})
 	if len(out) != 1 || out[0].Allowed != "" {
 		t.Errorf("a pass finding was marked allowed: %+v", out)

@@ -143,15 +143,15 @@ func runFixture(t *testing.T, dir string, roots *x509.CertPool, leaf tls.Certifi
 	baseState := LiveState(base, testDialer(base, port, roots))
 	propState := LiveState(prop, testDialer(prop, port, roots))
 	if file := filepath.Join(dir, "proposed", "mta-sts.txt"); exists(file) {
-		propState.MTASTS = MTASTSSource{File: file}
+		propState.PolicyFile = file
 	}
-	out := ChangeRules(ctx, baseState, propState, "example.com", ChangeOptions{DKIMSelectors: []string{"s2026"}})
+	out := changeRules(ctx, baseState, propState, "example.com", ChangeOptions{DKIMSelectors: []string{"s2026"}})
 	if file := filepath.Join(dir, "policy.yaml"); exists(file) {
 		pol, err := LoadPolicy(file)
 		if err != nil {
 			t.Fatal(err)
 		}
-		out = pol.Evaluate(ctx, propState, "example.com", testNow, out)
+		out = pol.evaluate(ctx, propState, "example.com", testNow, out)
 	}
 	return out
 }

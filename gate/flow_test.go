@@ -6,7 +6,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/mailcheck-cli/mailcheck/checks"
 	"github.com/mailcheck-cli/mailcheck/finding"
 	"github.com/mailcheck-cli/mailcheck/pki"
 )
@@ -46,19 +45,17 @@ func TestGateFlow(t *testing.T) {
 			ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 			defer cancel()
 			run := func(st State) []finding.Finding {
-				env := &checks.Env{Resolver: st.Resolver, Dialer: st.MTASTS.Dialer,
-					Now: func() time.Time { return testNow }, DKIMSelectors: []string{"s2026"}}
-				return checks.Run(ctx, env, "example.com").Findings
+				return judgeState(ctx, st, "example.com", []string{"s2026"})
 			}
 
 			fs := Compare(run(baseState), run(propState))
-			fs = append(fs, ChangeRules(ctx, baseState, propState, "example.com", ChangeOptions{DKIMSelectors: []string{"s2026"}})...)
+			fs = append(fs, changeRules(ctx, baseState, propState, "example.com", ChangeOptions{DKIMSelectors: []string{"s2026"}})...)
 			if file := filepath.Join(dir, "policy.yaml"); exists(file) {
 				pol, err := LoadPolicy(file)
 				if err != nil {
 					t.Fatal(err)
 				}
-				fs = pol.Evaluate(ctx, propState, "example.com", testNow, fs)
+				fs = pol.evaluate(ctx, propState, "example.com", testNow, fs)
 			}
 			if code := exitCode(fs, finding.Info); code != tt.exit {
 				for _, f := range fs {

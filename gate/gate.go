@@ -1,45 +1,41 @@
 // Package gate is the CI gate of `mailcheck domain`: it decides whether a
-// proposed DNS change (zone files in a pull request) may be merged.
+// proposed DNS change (zone files in a pull request) may be merged. It asks
+// no DNS question: the audit pipeline (package audit) gathers the facts of
+// both states (package facts) and hands them here.
 //
-// The command line drives it in this order:
+// The pipeline uses it in this order:
 //
-//  1. Proposed run: checks.Run on a resolver that answers from the proposed
-//     zone files (--zone).
-//  2. Baseline run (with --baseline): checks.Run again on the current state,
-//     the baseline zone files or live DNS.
-//  3. Compare(baseline, proposed) marks every proposed finding "new" or
+//  1. The proposed state is gathered from the proposed zone files (--zone)
+//     and judged (package checks); with --baseline, the baseline state (the
+//     baseline zone files beside every other --zone, or live DNS) likewise.
+//  2. Compare(baseline, proposed) marks every proposed finding "new" or
 //     "unchanged" and lists what the change fixes as "fixed", so that only
 //     what the change introduces counts for --fail-on (finding.Report.Worst).
-//  4. ChangeRules(ctx, base, proposed, domain, opts) looks at the difference
-//     itself for changes that break mail in flight even when both states are
-//     valid on their own: a DKIM selector withdrawn too early, an MTA-STS
-//     policy edited without a new id, a new MX the published MTA-STS policy
-//     does not cover, a changed record whose old value stays cached.
-//  5. With --policy: LoadPolicy reads the expectations file (a *PolicyError,
+//  3. ChangeRules(base, proposed) looks at the difference itself for changes
+//     that break mail in flight even when both states are valid on their
+//     own: a DKIM selector withdrawn too early, an MTA-STS policy edited
+//     without a new id, a new MX the published MTA-STS policy does not
+//     cover, a changed record whose old value stays cached.
+//  4. With --policy: LoadPolicy reads the expectations file (a *PolicyError,
 //     exit 2, when it is invalid) and Policy.Evaluate adds policy.* findings
-//     about the proposed state, then applies the file's allow entries to
+//     about the proposed facts, then applies the file's allow entries to
 //     every finding: an accepted finding stays in the report, marked
 //     Allowed, and does not count.
-//
-// A State describes one side: the resolver to ask (zone files, or live DNS
-// through the CLI's cached chain) and where its MTA-STS policy document
-// comes from (HTTPS through a dialer, or --mta-sts-policy FILE for the
-// proposed side when the policy lives in the repository).
 //
 // Every finding this package makes carries its fix, and a Location (zone
 // file and line of the proposed record, or the policy file and line of the
 // requirement) whenever one is known, for SARIF results and annotations.
-// A lookup that fails makes a finding inconclusive (severity error), never
+// A lookup that failed makes a finding inconclusive (severity error), never
 // a violation.
 package gate
 
 import (
-	"context"
-	"github.com/mailcheck-cli/mailcheck/checks"
 	"strings"
 
 	"github.com/miekg/dns"
 
+	"github.com/mailcheck-cli/mailcheck/checks"
+	"github.com/mailcheck-cli/mailcheck/facts"
 	"github.com/mailcheck-cli/mailcheck/finding"
 	"github.com/mailcheck-cli/mailcheck/resolver"
 )
@@ -94,21 +90,13 @@ func inconclusive(f finding.Finding, what finding.Text, err error) finding.Findi
 	return f
 }
 
-// zoneFile names the zone file the proposed state of domain was read from,
-// found through the origin of its SOA (or of any record at the apex), so
+// zoneFile names the zone file the proposed state of the domain was read
+// from, found through the origin of any record gathered at the domain, so
 // that a finding about a record that no longer exists can still point at
-// the file to edit. Empty for live DNS.
-func zoneFile(ctx context.Context, r resolver.Resolver, domain string) *finding.Location {
-	for _, qt := range []uint16{dns.TypeSOA, dns.TypeNS, dns.TypeMX, dns.TypeTXT} {
-		ans, err := r.Query(ctx, fqdn(domain), qt)
-		if err != nil {
-			continue
-		}
-		for i := range ans.RRs {
-			if loc := locationOf(ans, i); loc != nil {
-				return &finding.Location{File: loc.File}
-			}
-		}
+// the file to edit. nil for live DNS.
+func zoneFile(d *facts.Domain) *finding.Location {
+	if f := d.ZoneFile(); f != "" {
+		return &finding.Location{File: f}
 	}
 	return nil
 }

@@ -1,29 +1,15 @@
 package gate
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"slices"
 	"strings"
 
-	"github.com/miekg/dns"
-
-	"github.com/mailcheck-cli/mailcheck/checks"
 	"github.com/mailcheck-cli/mailcheck/checks/mtasts"
-	"github.com/mailcheck-cli/mailcheck/dialer"
+	"github.com/mailcheck-cli/mailcheck/facts"
 	"github.com/mailcheck-cli/mailcheck/finding"
-	"github.com/mailcheck-cli/mailcheck/resolver"
 )
-
-// MTASTSSource says where one state's MTA-STS policy document comes from:
-// a local file (--mta-sts-policy, when the policy lives in the repository
-// beside the zone), or else HTTPS through Dialer. Neither set means the
-// policy document is not available to the gate.
-type MTASTSSource struct {
-	File   string
-	Dialer *dialer.Dialer
-}
 
 // stsPolicy is a parsed MTA-STS policy (RFC 8461 §3.2) and where it was
 // read.
@@ -68,27 +54,23 @@ func newSTSPolicy(pol *mtasts.Policy, where string) *stsPolicy {
 	return p
 }
 
-// load reads the policy document from src: the file, or HTTPS, with the
-// MTA-STS check's own reader and fetcher, so that the gate and the check
-// judge a policy alike (RFC 8461 §3.3: 200 only, no redirects, text/plain,
-// bounded size).
-func (src MTASTSSource) load(ctx context.Context, domain string) (*stsPolicy, error) {
-	if src.File != "" {
-		pol, _, err := checks.ReadMTASTSPolicyFile(src.File)
-		if err != nil {
-			return nil, fmt.Errorf("%s: %w", src.File, err)
+// policyOf reads the policy the audit gathered for one state: the file
+// (--mta-sts-policy, --baseline-mta-sts-policy) or the document fetched
+// over HTTPS, judged with the MTA-STS check's own reader and fetcher (RFC
+// 8461 §3.3: 200 only, no redirects, text/plain, bounded size). The error
+// is a *mtasts.ParseError for a policy that was read but is invalid.
+func policyOf(m *facts.MTASTS) (*stsPolicy, error) {
+	p := m.Policy
+	if p == nil {
+		return nil, errors.New("no MTA-STS policy was read (no _mta-sts record)")
+	}
+	if p.Err != nil {
+		if p.FromFile {
+			return nil, fmt.Errorf("%s: %w", p.Source, p.Err)
 		}
-		return newSTSPolicy(pol, src.File), nil
+		return nil, fmt.Errorf("fetching %s: %w", p.Source, p.Err)
 	}
-	if src.Dialer == nil {
-		return nil, errors.New("no MTA-STS policy source (neither a policy file nor HTTPS)")
-	}
-	url := checks.MTASTSPolicyURL(domain)
-	pol, _, err := checks.FetchMTASTSPolicy(ctx, src.Dialer, domain)
-	if err != nil {
-		return nil, fmt.Errorf("fetching %s: %w", url, err)
-	}
-	return newSTSPolicy(pol, url), nil
+	return newSTSPolicy(p.Parsed, p.Source), nil
 }
 
 // stsRecord is the _mta-sts TXT record of one state.
@@ -99,33 +81,20 @@ type stsRecord struct {
 	Loc     *finding.Location
 }
 
-// lookupSTSRecord reads _mta-sts.<domain> TXT. RFC 8461 §3.1: records not
-// starting with "v=STSv1;" are discarded; anything but exactly one valid
-// record means the domain has no policy.
-func lookupSTSRecord(ctx context.Context, r resolver.Resolver, domain string) (stsRecord, *resolver.Answer, error) {
-	name := "_mta-sts." + fqdn(domain)
-	ans, _, err := resolver.Follow(ctx, r, name, dns.TypeTXT)
-	if err != nil {
-		return stsRecord{}, nil, err
+// stsRecordOf reads the _mta-sts TXT record of one state. RFC 8461 §3.1:
+// records not starting with "v=STSv1;" are discarded; anything but exactly
+// one valid record means the domain has no policy.
+func stsRecordOf(m *facts.MTASTS) stsRecord {
+	if len(m.Records) != 1 {
+		return stsRecord{}
 	}
-	var found []stsRecord
-	for i, rr := range ans.RRs {
-		t, ok := rr.(*dns.TXT)
-		if !ok {
-			continue
-		}
-		text := strings.Join(t.Txt, "")
-		if !mtasts.IsRecord(text) {
-			continue
-		}
-		rec := stsRecord{Text: text, Loc: locationOf(ans, i)}
-		if parsed, err := mtasts.ParseRecord(text); err == nil {
-			rec.Present, rec.ID = true, parsed.ID
-		}
-		found = append(found, rec)
+	t := m.Records[0]
+	rec := stsRecord{Text: t.Text, Loc: m.Lookup.Location(t.Index)}
+	if parsed, err := mtasts.ParseRecord(t.Text); err == nil {
+		rec.Present, rec.ID = true, parsed.ID
 	}
-	if len(found) != 1 || !found[0].Present {
-		return stsRecord{}, ans, nil
+	if !rec.Present {
+		return stsRecord{}
 	}
-	return found[0], ans, nil
+	return rec
 }

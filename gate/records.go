@@ -1,114 +1,70 @@
 package gate
 
 import (
-	"context"
 	"fmt"
 	"slices"
 	"strings"
 
-	"github.com/miekg/dns"
-	"golang.org/x/net/publicsuffix"
-
 	"github.com/mailcheck-cli/mailcheck/checks/dkim"
-	"github.com/mailcheck-cli/mailcheck/checks/dmarc"
+	"github.com/mailcheck-cli/mailcheck/facts"
 	"github.com/mailcheck-cli/mailcheck/finding"
-	"github.com/mailcheck-cli/mailcheck/resolver"
 )
 
-// dmarcState is the DMARC policy that applies to a domain.
+// dmarcState is the DMARC policy that applies to a domain, read from the
+// audit's own discovery (facts.DMARC, RFC 9989 §4.10), so that the gate and
+// the DMARC check never disagree.
 type dmarcState struct {
 	// Policy is the effective p= (or sp= when inherited): none, quarantine
 	// or reject; empty when no DMARC policy applies.
 	Policy string
-	Name   string // where the record was found
 	Text   string
 	Loc    *finding.Location
-	// Note explains an absent or odd policy for the evidence.
+	// Note explains an absent, inherited or odd policy for the evidence.
 	Note string
 }
 
-// lookupDMARC finds the DMARC policy that receivers apply to domain,
-// following RFC 7489 §6.6.3: the record at _dmarc.<domain>, else at the
-// organizational domain (where sp=, if present, governs subdomains). More
-// than one DMARC record means no policy; a record without a valid p= counts
-// as p=none only when it asks for aggregate reports.
-func lookupDMARC(ctx context.Context, r resolver.Resolver, domain string) (dmarcState, error) {
-	st, found, err := dmarcAt(ctx, r, fqdn(domain), false)
-	if err != nil || found {
-		return st, err
+// dmarcOf reads the policy that applies from discovery. A record that does
+// not parse still counts as p=none when it asks for aggregate reports
+// (RFC 7489 §6.6.3: receivers then apply no policy but send reports);
+// otherwise no policy applies.
+func dmarcOf(d *facts.DMARC) dmarcState {
+	l := d.Applying
+	if l == nil {
+		for _, w := range d.Walk {
+			if n := len(w.Records); n > 1 {
+				// RFC 9989 §4.10: a name with several records has none.
+				return dmarcState{Note: fmt.Sprintf("%d DMARC records at _dmarc.%s: receivers apply none of them", n, w.Domain),
+					Loc: w.Lookup.Location(w.Records[1].Index)}
+			}
+		}
+		return dmarcState{Note: "no DMARC record at _dmarc." + d.Domain + " or above it"}
 	}
-	org, psErr := publicsuffix.EffectiveTLDPlusOne(trimDot(fqdn(domain)))
-	if psErr != nil || fqdn(org) == fqdn(domain) {
-		return st, nil
+	st := dmarcState{Text: l.Records[0].Text, Loc: l.Lookup.Location(l.Location())}
+	if l.ParseErr != nil {
+		if hasTag(st.Text, "rua") {
+			st.Policy = "none"
+			st.Note = fmt.Sprintf("the record at _dmarc.%s is not valid (%v); receivers treat it as p=none because it asks for reports", l.Domain, l.ParseErr)
+		} else {
+			st.Note = fmt.Sprintf("the record at _dmarc.%s is not valid (%v) and asks for no reports: receivers apply no policy", l.Domain, l.ParseErr)
+		}
+		return st
 	}
-	ost, found, err := dmarcAt(ctx, r, fqdn(org), true)
-	if err != nil {
-		return st, err
+	st.Policy = string(d.Applied())
+	if d.Inherited() {
+		st.Note = "inherited from the record at _dmarc." + l.Domain
 	}
-	if found {
-		return ost, nil
-	}
-	st.Note = "no DMARC record at _dmarc." + trimDot(fqdn(domain)) + " nor at _dmarc." + org
-	return st, nil
+	return st
 }
 
-func dmarcAt(ctx context.Context, r resolver.Resolver, domain string, inherited bool) (dmarcState, bool, error) {
-	name := "_dmarc." + domain
-	texts, ans, err := resolver.TXT(ctx, r, name)
-	if err != nil {
-		return dmarcState{}, false, err
-	}
-	st := dmarcState{Name: name, Note: "no DMARC record at " + trimDot(name)}
-	var idx []int
-	for i, t := range texts {
-		if dmarc.IsDMARC(t) {
-			idx = append(idx, i)
+// hasTag reports whether a tag=value list has a non-empty tag name.
+func hasTag(text, name string) bool {
+	for _, part := range strings.Split(text, ";") {
+		k, v, _ := strings.Cut(part, "=")
+		if strings.EqualFold(strings.TrimSpace(k), name) && strings.TrimSpace(v) != "" {
+			return true
 		}
 	}
-	if len(idx) == 0 {
-		return st, false, nil
-	}
-	if len(idx) > 1 {
-		// RFC 7489 §6.6.3 step 5: several records, no policy. Found all the
-		// same: the organizational domain is not consulted.
-		st.Note = fmt.Sprintf("%d DMARC records at %s: receivers apply none of them", len(idx), trimDot(name))
-		st.Loc = locationOf(ans, idx[1])
-		return st, true, nil
-	}
-	st.Text = texts[idx[0]]
-	st.Loc = locationOf(ans, idx[0])
-	var p, sp string
-	var rua bool
-	// Read leniently rather than with dmarc.Parse: a record that parser
-	// rejects may still carry a policy receivers apply (§6.6.3).
-	for _, part := range strings.Split(st.Text, ";") {
-		name, value, _ := strings.Cut(part, "=")
-		value = strings.ToLower(strings.TrimSpace(value))
-		switch strings.ToLower(strings.TrimSpace(name)) {
-		case "p":
-			p = value
-		case "sp":
-			sp = value
-		case "rua":
-			rua = value != ""
-		}
-	}
-	if inherited && sp != "" {
-		p = sp
-	}
-	switch {
-	case strength(dmarcStrength, p) >= 0:
-		st.Policy, st.Note = p, ""
-		if inherited {
-			st.Note = "inherited from the organizational domain's record at " + trimDot(name)
-		}
-	case rua:
-		st.Policy = "none"
-		st.Note = fmt.Sprintf("p=%q is not valid; receivers treat the record as p=none because it asks for reports", p)
-	default:
-		st.Note = fmt.Sprintf("p=%q is not valid and the record asks for no reports: receivers apply no policy", p)
-	}
-	return st, true, nil
+	return false
 }
 
 // dkimKey is what one selector publishes.
@@ -123,30 +79,25 @@ type dkimKey struct {
 	Key    string // the p= value, whitespace removed
 	Text   string
 	Loc    *finding.Location
-	Answer *resolver.Answer
 }
 
-// lookupDKIMKey reads the key record of selector under domain. A CNAME
-// (common for keys hosted by a provider) is followed, as verifiers do.
-func lookupDKIMKey(ctx context.Context, r resolver.Resolver, selector, domain string) (dkimKey, error) {
-	name := strings.ToLower(selector) + "._domainkey." + fqdn(domain)
-	texts, ans, err := resolver.TXT(ctx, r, name)
-	k := dkimKey{Name: name, Answer: ans, Reason: "no key record at " + trimDot(name)}
-	if err != nil {
-		return k, err
-	}
-	for i, t := range texts {
-		tags, err := dkim.ParseTagList(t)
+// dkimKeyOf reads the key record among the TXT records the audit gathered
+// at a selector (CNAMEs followed, as verifiers do). The best record wins:
+// a valid key before an invalid one.
+func dkimKeyOf(s *facts.DKIMSelector) dkimKey {
+	k := dkimKey{Name: s.Name(), Reason: "no key record at " + trimDot(s.Name())}
+	for _, t := range s.Keys() {
+		tags, err := dkim.ParseTagList(t.Text)
 		if err != nil || !slices.ContainsFunc(tags, func(tg dkim.Tag) bool { return tg.Name == "p" }) {
 			continue // not a key record
 		}
-		cand := dkimKey{Name: name, Found: true, Text: t, Loc: locationOf(ans, i), Answer: ans}
-		cand.Key, cand.Valid, cand.Reason = checkDKIMKey(t, tags)
+		cand := dkimKey{Name: s.Name(), Found: true, Text: t.Text, Loc: s.Lookup.Location(t.Index)}
+		cand.Key, cand.Valid, cand.Reason = checkDKIMKey(t.Text, tags)
 		if !k.Found || cand.Valid && !k.Valid {
 			k = cand
 		}
 	}
-	return k, nil
+	return k
 }
 
 // checkDKIMKey validates a key record with the DKIM check's parser (RFC
@@ -169,18 +120,16 @@ func checkDKIMKey(txt string, tags []dkim.Tag) (key string, valid bool, reason s
 	return key, true, ""
 }
 
-// mxHosts reads the MX host names of domain (lower case, fully qualified;
-// "." for a null MX), with the answer for locations.
-func mxHosts(ctx context.Context, r resolver.Resolver, domain string) ([]string, *resolver.Answer, error) {
-	ans, _, err := resolver.Follow(ctx, r, fqdn(domain), dns.TypeMX)
-	if err != nil {
-		return nil, nil, err
-	}
+// mxHosts lists the MX targets of the domain as the policy file writes
+// them: fully qualified, lower case, "." for a null MX.
+func mxHosts(m *facts.MX) []string {
 	var hosts []string
-	for _, rr := range ans.RRs {
-		if mx, ok := rr.(*dns.MX); ok {
-			hosts = append(hosts, fqdn(mx.Mx))
+	for _, r := range m.Records {
+		if r.Target == "" {
+			hosts = append(hosts, ".")
+			continue
 		}
+		hosts = append(hosts, fqdn(r.Target))
 	}
-	return hosts, ans, nil
+	return hosts
 }

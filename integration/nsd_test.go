@@ -4,7 +4,9 @@ package integration
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"maps"
 	"net"
 	"os"
 	"path/filepath"
@@ -17,6 +19,7 @@ import (
 	"github.com/miekg/dns"
 
 	"github.com/mailcheck-cli/mailcheck/fixtures"
+	"github.com/mailcheck-cli/mailcheck/nameserver"
 	"github.com/mailcheck-cli/mailcheck/resolver"
 )
 
@@ -31,60 +34,80 @@ type nsdInstance struct {
 // port and waits until it answers for every zone.
 func startNSD(t *testing.T, scenario string) *nsdInstance {
 	t.Helper()
-	nsd := needTools(t, "nsd")["nsd"]
 	sc, err := fixtures.Load(scenario)
 	if err != nil {
 		t.Fatal(err)
 	}
-	dir := t.TempDir()
-	type zone struct{ Name, File string }
-	var zones []zone
-	inst := &nsdInstance{Scenario: sc}
+	var zones []nsdZone
 	for _, zf := range sc.Zones {
 		data, err := sc.File(zf)
 		if err != nil {
 			t.Fatal(err)
 		}
-		p := filepath.Join(dir, zf)
-		if err := os.WriteFile(p, data, 0o644); err != nil {
-			t.Fatal(err)
-		}
-		zones = append(zones, zone{Name: fixtures.Origin(zf), File: zf})
-		inst.ZoneFiles = append(inst.ZoneFiles, p)
+		zones = append(zones, nsdZone{Name: fixtures.Origin(zf), File: zf, Data: data})
 	}
 	var lastErr error
 	for attempt := 0; attempt < 3; attempt++ {
-		port := freeUDPAndTCPPort(t)
-		conf := filepath.Join(dir, "nsd.conf")
-		writeTemplate(t, "nsd.conf.tmpl", conf, map[string]any{"Port": port, "Dir": dir, "Zones": zones})
-		inst.Addr = net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
-		d := startDaemon(t, dir, fmt.Sprintf("nsd-%d", attempt), []string{filepath.Join(dir, "nsd.log")}, nsd, "-d", "-c", conf)
-		live, err := resolver.NewLive([]string{inst.Addr}, resolver.LiveOptions{})
-		if err != nil {
-			t.Fatal(err)
-		}
-		lastErr = d.waitFor(10*time.Second, func() error {
-			for _, z := range zones {
-				ctx, cancel := context.WithTimeout(context.Background(), time.Second)
-				a, err := live.Query(ctx, z.Name, dns.TypeSOA)
-				cancel()
-				if err != nil {
-					return err
-				}
-				if len(a.RRs) == 0 {
-					return fmt.Errorf("no SOA for %s yet", z.Name)
-				}
-			}
-			return nil
-		})
-		if lastErr == nil {
+		inst, err := launchNSD(t, "127.0.0.1", freeUDPAndTCPPort(t), zones)
+		if err == nil {
+			inst.Scenario = sc
 			return inst
 		}
-		t.Logf("NSD on %s: %v\n%s", inst.Addr, lastErr, d.logTail())
-		d.stop(t)
+		lastErr = err
 	}
 	t.Fatalf("NSD did not start: %v", lastErr)
 	return nil
+}
+
+// nsdZone is one zone file NSD serves.
+type nsdZone struct {
+	Name, File string // origin, and file name in NSD's directory
+	Data       []byte
+}
+
+// launchNSD starts one NSD on ip:port serving zones, in a directory of its
+// own, and waits until it answers for every zone. It fails (and stops NSD)
+// when NSD does not come up, so that the caller can try another port.
+func launchNSD(t *testing.T, ip string, port int, zones []nsdZone) (*nsdInstance, error) {
+	t.Helper()
+	nsd := needTools(t, "nsd")["nsd"]
+	dir := t.TempDir()
+	inst := &nsdInstance{}
+	for _, z := range zones {
+		p := filepath.Join(dir, z.File)
+		if err := os.WriteFile(p, z.Data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		inst.ZoneFiles = append(inst.ZoneFiles, p)
+	}
+	conf := filepath.Join(dir, "nsd.conf")
+	writeTemplate(t, "nsd.conf.tmpl", conf, map[string]any{"IP": ip, "Port": port, "Dir": dir, "Zones": zones})
+	inst.Addr = net.JoinHostPort(ip, strconv.Itoa(port))
+	d := startDaemon(t, dir, "nsd-"+ip+"-"+strconv.Itoa(port), []string{filepath.Join(dir, "nsd.log")}, nsd, "-d", "-c", conf)
+	live, err := resolver.NewLive([]string{inst.Addr}, resolver.LiveOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = d.waitFor(10*time.Second, func() error {
+		for _, z := range zones {
+			ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+			a, err := live.Query(ctx, z.Name, dns.TypeSOA)
+			cancel()
+			if err != nil {
+				return err
+			}
+			if len(a.RRs) == 0 {
+				return fmt.Errorf("no SOA for %s yet", z.Name)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Logf("NSD on %s: %v\n%s", inst.Addr, err, d.logTail())
+		d.stop(t)
+		return nil, err
+	}
+	return inst, nil
 }
 
 // freeUDPAndTCPPort returns a port free for both UDP and TCP on 127.0.0.1.
@@ -245,5 +268,188 @@ func TestResolverUnreachable(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// delegationWorld is NSD 1 on 127.0.0.1 serving testdata/delegations'
+// example.test and reverse zones, and NSD 2 on 127.0.0.2, same port,
+// serving sub.example.test; nothing listens on 127.0.0.3.
+type delegationWorld struct {
+	port       int
+	nsd1, nsd2 *nsdInstance
+	zones      *resolver.Zone // every zone file, as a recursive resolver would see the data
+}
+
+func startDelegationWorld(t *testing.T) *delegationWorld {
+	t.Helper()
+	read := func(file string) nsdZone {
+		data, err := os.ReadFile(filepath.Join("testdata", "delegations", file))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return nsdZone{Name: fixtures.Origin(file), File: file, Data: data}
+	}
+	parent := []nsdZone{read("example.test.zone"), read("127.in-addr.arpa.zone")}
+	child := []nsdZone{read("sub.example.test.zone")}
+	var lastErr error
+	for attempt := 0; attempt < 3; attempt++ {
+		port := freeUDPAndTCPPort(t)
+		if !portFree("127.0.0.2", port) || !portFree("127.0.0.3", port) {
+			continue
+		}
+		w := &delegationWorld{port: port}
+		if w.nsd1, lastErr = launchNSD(t, "127.0.0.1", port, parent); lastErr != nil {
+			continue
+		}
+		if w.nsd2, lastErr = launchNSD(t, "127.0.0.2", port, child); lastErr != nil {
+			continue
+		}
+		var srcs []resolver.ZoneSource
+		for _, z := range append(parent, child...) {
+			srcs = append(srcs, resolver.ZoneSource{File: z.File, Data: z.Data})
+		}
+		var err error
+		if w.zones, err = resolver.NewZone(srcs...); err != nil {
+			t.Fatal(err)
+		}
+		return w
+	}
+	t.Fatalf("the two NSDs did not start: %v", lastErr)
+	return nil
+}
+
+// portFree reports whether UDP and TCP port are free on ip.
+func portFree(ip string, port int) bool {
+	addr := net.JoinHostPort(ip, strconv.Itoa(port))
+	pc, err := net.ListenPacket("udp", addr)
+	if err != nil {
+		return false
+	}
+	pc.Close()
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return false
+	}
+	ln.Close()
+	return true
+}
+
+// A name delegated to a dead or lame server is not NODATA: NSD answers
+// with a referral (RFC 2308 §2.2), the live resolver says so, the zone
+// resolver reading the same file says the same, and the audit reports an
+// inconclusive dns.lookup-failed rather than dmarc.missing or
+// spf.include-missing — the same findings via NSD and via --zone.
+func TestNSDReferralsAreLookupFailures(t *testing.T) {
+	w := startDelegationWorld(t)
+	live, err := resolver.NewLive([]string{w.nsd1.Addr}, resolver.LiveOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct{ name, zone, ns string }{
+		{"_dmarc.example.test.", "_dmarc.example.test.", "ns.dead.example.test."},
+		{"_spf.example.test.", "_spf.example.test.", "ns.lame.example.test."},
+		{"x._spf.example.test.", "_spf.example.test.", "ns.lame.example.test."},
+	} {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		_, lerr := live.Query(ctx, tc.name, dns.TypeTXT)
+		_, zerr := w.zones.Query(ctx, tc.name, dns.TypeTXT)
+		cancel()
+		ld, lok := resolver.IsReferral(lerr)
+		zd, zok := resolver.IsReferral(zerr)
+		if !lok || !zok {
+			t.Errorf("%s: NSD gave %v, the zone file %v; want two referrals", tc.name, lerr, zerr)
+			continue
+		}
+		for _, d := range []*resolver.Delegation{ld, zd} {
+			if d.Zone != tc.zone || !slices.Equal(d.NameServers, []string{tc.ns}) {
+				t.Errorf("%s: delegation %+v, want %s to %s", tc.name, d, tc.zone, tc.ns)
+			}
+		}
+	}
+	// The lame server itself refuses the name: a failed lookup too.
+	lame, err := resolver.NewLive([]string{w.nsd2.Addr}, resolver.LiveOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	var re *resolver.Error
+	if _, err := lame.Query(ctx, "_spf.example.test.", dns.TypeTXT); !errors.As(err, &re) || re.Kind != resolver.Refused {
+		t.Errorf("the lame server: %v, want REFUSED", err)
+	}
+
+	args := []string{"domain", "example.test", "--no-probe", "--timeout", "15s"}
+	viaNSD := mailcheckJSON(t, []int{1, 3}, append(slices.Clone(args), "--resolver", w.nsd1.Addr)...)
+	zoneArgs := slices.Clone(args)
+	for _, z := range w.nsd1.ZoneFiles {
+		zoneArgs = append(zoneArgs, "--zone", z)
+	}
+	viaZone := mailcheckJSON(t, []int{1, 3}, zoneArgs...)
+	for name, rep := range map[string]report{"via NSD": viaNSD, "via --zone": viaZone} {
+		for _, subject := range []string{"_dmarc.example.test TXT", "_spf.example.test TXT"} {
+			if !rep.has("dns.lookup-failed", "error", subject) {
+				t.Errorf("%s: no dns.lookup-failed error at %s: %v", name, subject, rep.ids())
+			}
+		}
+		for _, wrong := range []string{"dmarc.missing", "spf.include-missing"} {
+			if rep.has(wrong, "", "") {
+				t.Errorf("%s: a referral reported as %s: %v", name, wrong, rep.ids())
+			}
+		}
+	}
+	if got, want := viaNSD.ids(), viaZone.ids(); !slices.Equal(got, want) {
+		t.Errorf("findings differ\n  --resolver: %v\n  --zone:     %v", got, want)
+	}
+}
+
+// The name-server survey asks each server of sub.example.test directly: the
+// real NSD serving it is authoritative, the parent's NSD listed as a child
+// server refers instead of answering (lame), and the third is unreachable.
+func TestNSDLameServers(t *testing.T) {
+	w := startDelegationWorld(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+	defer cancel()
+
+	// Asked directly, NSD 1 refers the child zone's SOA: the reply a lame
+	// server gives.
+	reply, err := resolver.AskServer(ctx, w.nsd1.Addr, "sub.example.test.", dns.TypeSOA)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d := reply.Referral(); d == nil || d.Zone != "sub.example.test." || reply.Authoritative {
+		t.Errorf("NSD 1 for sub.example.test SOA: AA %v, referral %+v", reply.Authoritative, d)
+	}
+	reply, err = resolver.AskServer(ctx, w.nsd2.Addr, "sub.example.test.", dns.TypeSOA)
+	if err != nil || !reply.Authoritative || len(reply.Records()) != 1 {
+		t.Fatalf("NSD 2 for sub.example.test SOA: %+v, %v", reply, err)
+	}
+
+	s := nameserver.Gather(ctx, w.zones, "sub.example.test", nameserver.Options{Port: w.port, QueryTimeout: 2 * time.Second})
+	if s.ZoneErr != nil || s.Parent.Err != nil || s.Child.Err != nil {
+		t.Fatalf("zone %v, parent %v, child %v", s.ZoneErr, s.Parent.Err, s.Child.Err)
+	}
+	got := map[string]nameserver.Status{}
+	for _, srv := range s.Servers {
+		for _, r := range srv.Replies {
+			got[srv.Host] = r.Status
+			if srv.Host == "ns2.sub.example.test." && (r.Referral == nil || r.Referral.Zone != "sub.example.test.") {
+				t.Errorf("ns2.sub is lame by a referral: %+v", r)
+			}
+			if srv.Host == "ns1.sub.example.test." && r.Serial != 7 {
+				t.Errorf("ns1.sub serial %d, want 7", r.Serial)
+			}
+		}
+	}
+	want := map[string]nameserver.Status{
+		"ns1.sub.example.test.": nameserver.Authoritative,
+		"ns2.sub.example.test.": nameserver.Lame,
+		"ns3.sub.example.test.": nameserver.Unreachable,
+	}
+	if !maps.Equal(got, want) {
+		t.Errorf("statuses %v, want %v", got, want)
+	}
+	// One authoritative server: nothing to disagree with, nothing stale.
+	if len(s.Disagreements()) != 0 || len(s.Stale()) != 0 {
+		t.Errorf("disagreements %v, stale %v", s.Disagreements(), s.Stale())
 	}
 }

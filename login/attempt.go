@@ -163,7 +163,7 @@ func (t *triage) attempt(ctx context.Context, c *candidate) []finding.Finding {
 		return append(out, f)
 	}
 	if r, ok := refusalOf(probeProtocol(c.ep), err); ok {
-		id, why := Classify(r, secure)
+		id, why := ClassifyFor(r, secure, t.providerKey())
 		f := finding.New(id, subject, finding.T("%s refused: %s", what, why),
 			"server replied: "+r.Reply, "mechanism: "+mech)
 		return append(out, t.withProviderFix(f))
@@ -221,11 +221,27 @@ func (t *triage) sessionFailure(subject, what string, err error) finding.Finding
 	return finding.New(IDTemporaryFailure, subject, finding.T("%s could not be completed", what), msg)
 }
 
-// withProviderFix makes the fix name the provider's own page for
-// application passwords, and OAuth2 for providers that require it.
+// providerKey is the address's provider's key in the pattern table, "" when
+// the provider is not known.
+func (t *triage) providerKey() string {
+	if t.d.provider == nil {
+		return ""
+	}
+	return t.d.provider.Key
+}
+
+// withProviderFix makes the fix the provider's own: the catalogue's fix
+// for the provider when it has one, else the provider's page for
+// application passwords, or OAuth2 for providers that require it.
 func (t *triage) withProviderFix(f finding.Finding) finding.Finding {
 	p := t.d.provider
 	if p == nil {
+		return f
+	}
+	// The catalogue's own fix for this provider, the one explain shows
+	// for the same reply.
+	if fix, ok := finding.ProviderFix(f.ID, p.Key); ok && p.Key != "" {
+		f.SetFix(fix)
 		return f
 	}
 	switch {

@@ -2,14 +2,18 @@ package login
 
 import (
 	"errors"
+	"slices"
 	"strconv"
 	"strings"
 
+	"github.com/mailcheck-cli/mailcheck/finding"
 	"github.com/mailcheck-cli/mailcheck/probe"
 )
 
 // Outcome IDs of a login attempt.
 const (
+	IDAccountLocked       = "login.account-locked"
+	IDAccessDisabled      = "login.access-disabled"
 	IDOK                  = "login.ok"
 	IDAuthFailed          = "login.auth-failed"
 	IDAppPasswordRequired = "login.app-password-required"
@@ -127,106 +131,107 @@ func cutBracketCode(s string) (code, text string) {
 	return strings.ToUpper(atom), strings.TrimSpace(s[end+1:])
 }
 
-// Classify maps a refusal to a login.* finding ID. The protocol's codes
-// decide; the reply text only narrows a credentials refusal down to its
-// provider-specific cause (an application password required, password
-// logins turned off), for which no standard code exists. secure says
-// whether the refused attempt ran over TLS.
-func Classify(r Refusal, secure bool) (id, why string) {
+// Classify maps a refusal to a login.* finding ID and says why, for an
+// address whose provider is not known. See ClassifyFor.
+func Classify(r Refusal, secure bool) (id string, why finding.Text) {
+	return ClassifyFor(r, secure, "")
+}
+
+// loginOutcomes are the findings a refused login can end in.
+var loginOutcomes = []string{IDAuthFailed, IDAppPasswordRequired, IDBasicAuthDisabled, IDTLSRequired,
+	IDTemporaryFailure, IDAccountLocked, IDAccessDisabled}
+
+// ClassifyFor maps a refusal to a login.* finding ID and says why. The
+// protocol's codes give the class (credentials refused, TLS required,
+// temporary failure); the reply is then read by the same engine as
+// `mailcheck explain` (finding.Diagnose), whose evidence — a provider's
+// own code, a standard code naming the cause, a wording — names the cause
+// within or beyond that class: an application password, password logins
+// or the protocol switched off, a locked account. provider is the key of
+// the address's provider, "" when none is known. secure says whether the
+// refused attempt ran over TLS.
+func ClassifyFor(r Refusal, secure bool, provider string) (id string, why finding.Text) {
 	switch r.Protocol {
 	case "smtp":
-		return classifySMTP(r, secure)
+		id, why = classifySMTP(r, secure)
 	case "imap":
-		return classifyIMAP(r, secure)
+		id, why = classifyIMAP(r, secure)
 	case "pop3":
-		return classifyPOP3(r, secure)
+		id, why = classifyPOP3(r, secure)
+	default:
+		id, why = IDAuthFailed, finding.T("the server refused the login")
 	}
-	return IDAuthFailed, "the server refused the login"
-}
-
-func classifySMTP(r Refusal, secure bool) (string, string) {
-	switch {
-	case r.Enhanced == "5.7.139":
-		// Microsoft's code for SMTP AUTH turned off for the mailbox or
-		// tenant (basic authentication disabled).
-		return IDBasicAuthDisabled, "SMTP AUTH with a password is disabled (5.7.139)"
-	case r.SMTPCode == 534 && r.Enhanced == "5.7.9":
-		// RFC 4954 §6: "authentication mechanism is too weak"; Google
-		// and Yahoo send it when an application password is required.
-		return IDAppPasswordRequired, "the server refuses the account password (534 5.7.9): an application-specific password is required"
-	case r.SMTPCode == 534 && r.Enhanced == "5.7.14":
-		// Google: sign-in blocked until the user logs in on the web, or
-		// for apps that do not use OAuth2.
-		return IDBasicAuthDisabled, "the provider blocks this sign-in (534 5.7.14): it wants a web sign-in or OAuth2"
-	case r.SMTPCode == 530 && r.Enhanced == "5.7.0" && !secure,
-		r.SMTPCode == 538, r.Enhanced == "5.7.11":
-		// RFC 3207 §4 (530 5.7.0 before STARTTLS), RFC 4954 §6 (538
-		// 5.7.11 encryption required for the mechanism).
-		return IDTLSRequired, "the server wants TLS before the login"
-	case r.SMTPCode == 454, r.SMTPCode == 421, r.SMTPCode/100 == 4:
-		// RFC 4954 §6: 454 4.7.0 temporary authentication failure.
-		return IDTemporaryFailure, "the server failed the login temporarily"
+	if id == IDTLSRequired && !secure {
+		// The protocol state decides: no wording outranks a refusal of
+		// a login attempted without TLS on a server that wants it.
+		return id, why
 	}
-	return refineByText(IDAuthFailed, "the server rejected the user name or password", r.Text)
-}
-
-func classifyIMAP(r Refusal, secure bool) (string, string) {
-	switch r.Code {
-	case "PRIVACYREQUIRED":
-		// RFC 5530 §3: the operation is not permitted without TLS.
-		return IDTLSRequired, "the server refuses the login without TLS ([PRIVACYREQUIRED])"
-	case "UNAVAILABLE":
-		// RFC 5530 §3: a temporary failure; try again later.
-		return IDTemporaryFailure, "the authentication service is temporarily unavailable ([UNAVAILABLE])"
-	case "EXPIRED":
-		return IDAuthFailed, "the password has expired ([EXPIRED])"
-	case "CONTACTADMIN":
-		return IDAuthFailed, "the account needs the administrator ([CONTACTADMIN])"
-	case "AUTHENTICATIONFAILED", "AUTHORIZATIONFAILED":
-		return refineByText(IDAuthFailed, "the server rejected the user name or password (["+r.Code+"])", r.Text)
-	}
-	if !secure && r.Status == "NO" && mentionsTLS(r.Text) {
-		return IDTLSRequired, "the server refuses the login without TLS"
-	}
-	return refineByText(IDAuthFailed, "the server refused the login", r.Text)
-}
-
-func classifyPOP3(r Refusal, secure bool) (string, string) {
-	switch r.Code {
-	case "SYS/TEMP", "IN-USE", "LOGIN-DELAY":
-		// RFC 3206 §4, RFC 2449 §8.1: not now, rather than no.
-		return IDTemporaryFailure, "the server failed the login temporarily ([" + r.Code + "])"
-	case "SYS/PERM":
-		// RFC 3206 §4: a permanent server-side error; the credentials
-		// were not judged.
-		return IDTemporaryFailure, "the server reports a system error ([SYS/PERM]): contact the provider"
-	}
-	if !secure && mentionsTLS(r.Text) {
-		// RFC 3206 §4: [AUTH] before STLS on a server that wants TLS.
-		return IDTLSRequired, "the server refuses the login before STLS"
-	}
-	why := "the server rejected the user name or password"
-	if r.Code == "AUTH" {
-		why += " ([AUTH])"
-	}
-	return refineByText(IDAuthFailed, why, r.Text)
-}
-
-// refineByText narrows a credentials refusal by the provider's words.
-func refineByText(id, why, text string) (string, string) {
-	t := strings.ToLower(text)
-	switch {
-	case strings.Contains(t, "application-specific password"), strings.Contains(t, "app-specific password"),
-		strings.Contains(t, "app password"), strings.Contains(t, "application password"),
-		strings.Contains(t, "invalidsecondfactor"):
-		return IDAppPasswordRequired, "the provider refuses the account password and asks for an application-specific password"
-	case strings.Contains(t, "basic auth"), strings.Contains(t, "basicauthblocked"),
-		strings.Contains(t, "web browser"), strings.Contains(t, "web login"):
-		return IDBasicAuthDisabled, "the provider has turned off password logins: OAuth2 is required"
+	for _, c := range finding.DiagnoseFor(r.Reply, provider).Candidates {
+		if c.Strength <= finding.Hint || !slices.Contains(loginOutcomes, c.Entry.ID) {
+			continue
+		}
+		if c.Entry.ID == id {
+			return id, why
+		}
+		return c.Entry.ID, finding.T("the reply says so (%s): %s", c.Matched, finding.CatalogueTitle(c.Entry.ID))
 	}
 	return id, why
 }
 
+func classifySMTP(r Refusal, secure bool) (string, finding.Text) {
+	switch {
+	case r.SMTPCode == 530 && r.Enhanced == "5.7.0" && !secure,
+		r.SMTPCode == 538, r.Enhanced == "5.7.11":
+		// RFC 3207 §4 (530 5.7.0 before STARTTLS), RFC 4954 §6 (538
+		// 5.7.11 encryption required for the mechanism).
+		return IDTLSRequired, finding.T("the server wants TLS before the login")
+	case r.SMTPCode == 454, r.SMTPCode == 421, r.SMTPCode/100 == 4:
+		// RFC 4954 §6: 454 4.7.0 temporary authentication failure.
+		return IDTemporaryFailure, finding.T("the server failed the login temporarily (%d %s)", r.SMTPCode, r.Enhanced)
+	}
+	return IDAuthFailed, finding.T("the server rejected the user name or password (%d %s)", r.SMTPCode, r.Enhanced)
+}
+
+func classifyIMAP(r Refusal, secure bool) (string, finding.Text) {
+	switch r.Code {
+	case "PRIVACYREQUIRED":
+		// RFC 5530 §3: the operation is not permitted without TLS.
+		return IDTLSRequired, finding.T("the server refuses the login without TLS ([PRIVACYREQUIRED])")
+	case "UNAVAILABLE":
+		// RFC 5530 §3: a temporary failure; try again later.
+		return IDTemporaryFailure, finding.T("the authentication service is temporarily unavailable ([UNAVAILABLE])")
+	case "EXPIRED":
+		return IDAuthFailed, finding.T("the password has expired ([EXPIRED])")
+	case "CONTACTADMIN":
+		return IDAuthFailed, finding.T("the account needs the administrator ([CONTACTADMIN])")
+	case "AUTHENTICATIONFAILED", "AUTHORIZATIONFAILED":
+		return IDAuthFailed, finding.T("the server rejected the user name or password ([%s])", r.Code)
+	}
+	if !secure && r.Status == "NO" && mentionsTLS(r.Text) {
+		return IDTLSRequired, finding.T("the server refuses the login without TLS")
+	}
+	return IDAuthFailed, finding.T("the server refused the login")
+}
+
+func classifyPOP3(r Refusal, secure bool) (string, finding.Text) {
+	switch r.Code {
+	case "SYS/TEMP", "IN-USE", "LOGIN-DELAY":
+		// RFC 3206 §4, RFC 2449 §8.1: not now, rather than no.
+		return IDTemporaryFailure, finding.T("the server failed the login temporarily ([%s])", r.Code)
+	case "SYS/PERM":
+		// RFC 3206 §4: a permanent server-side error; the credentials
+		// were not judged.
+		return IDTemporaryFailure, finding.T("the server reports a system error ([SYS/PERM]): contact the provider")
+	}
+	if !secure && mentionsTLS(r.Text) {
+		// RFC 3206 §4: [AUTH] before STLS on a server that wants TLS.
+		return IDTLSRequired, finding.T("the server refuses the login before STLS")
+	}
+	return IDAuthFailed, finding.T("the server rejected the user name or password")
+}
+
+// mentionsTLS: a refusal before TLS that speaks of encryption is a
+// refusal for want of TLS, whatever its code.
 func mentionsTLS(text string) bool {
 	t := strings.ToLower(text)
 	for _, w := range []string{"tls", "ssl", "stls", "starttls", "encrypt", "plaintext", "secure connection"} {

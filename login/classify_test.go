@@ -20,7 +20,7 @@ func TestClassify(t *testing.T) {
 		{"smtp 535 5.7.8", "submission", "535 5.7.8 Authentication credentials invalid", 535, true, IDAuthFailed},
 		{"smtp 535 no enhanced code", "smtps", "535 Incorrect authentication data", 535, true, IDAuthFailed},
 		{"smtp google app password", "submission", "534 5.7.9 Application-specific password required. / 5.7.9 Learn more", 534, true, IDAppPasswordRequired},
-		{"smtp microsoft 5.7.139", "submission", "535 5.7.139 Authentication unsuccessful, SmtpClientAuthentication is disabled for the Tenant.", 535, true, IDBasicAuthDisabled},
+		{"smtp microsoft 5.7.139", "submission", "535 5.7.139 Authentication unsuccessful, basic authentication is disabled.", 535, true, IDBasicAuthDisabled},
 		{"smtp google web login", "submission", "534 5.7.14 <https://accounts.google.com/signin/continue> Please log in via your web browser", 534, true, IDBasicAuthDisabled},
 		{"smtp starttls first", "submission", "530 5.7.0 Must issue a STARTTLS command first", 530, false, IDTLSRequired},
 		{"smtp encryption required", "submission", "538 5.7.11 Encryption required for requested authentication mechanism", 538, false, IDTLSRequired},
@@ -37,7 +37,14 @@ func TestClassify(t *testing.T) {
 		{"imap plaintext refused without code", "imap", "a2 NO Plaintext authentication disallowed on non-secure (SSL/TLS) connections.", 0, false, IDTLSRequired},
 		{"pop3 auth", "pop3s", "-ERR [AUTH] Invalid user name or password", 0, true, IDAuthFailed},
 		{"pop3 auth before stls", "pop3", "-ERR [AUTH] Plaintext authentication disallowed on non-secure connections; issue STLS first", 0, false, IDTLSRequired},
-		{"pop3 sys/temp", "pop3s", "-ERR [SYS/TEMP] Temporary authentication failure: the account is locked", 0, true, IDTemporaryFailure},
+		{"pop3 sys/temp, locked", "pop3s", "-ERR [SYS/TEMP] Temporary authentication failure: the account is locked", 0, true, IDAccountLocked},
+		{"pop3 sys/temp", "pop3s", "-ERR [SYS/TEMP] Temporary authentication failure", 0, true, IDTemporaryFailure},
+		{"yahoo too many bad attempts", "submission", "535 5.7.0 (#AUTH005) Too many bad auth attempts.", 535, true, IDAccountLocked},
+		{"microsoft smtp auth off for the tenant", "submission", "535 5.7.139 Authentication unsuccessful, SmtpClientAuthentication is disabled for the Tenant. Visit https://aka.ms/smtp_auth_disabled for more information.", 535, true, IDAccessDisabled},
+		{"microsoft 5.7.3", "submission", "535 5.7.3 Authentication unsuccessful [BN3PR03CA0067.namprd03.prod.outlook.com]", 535, true, IDAuthFailed},
+		{"exchange imap login failed", "imaps", "a1 NO LOGIN failed.", 0, true, IDAccessDisabled},
+		{"imap locked", "imaps", "a3 NO [UNAVAILABLE] Temporary authentication failure: the account is locked, try again later", 0, true, IDAccountLocked},
+		{"google web login over plaintext is still tls-required", "submission", "530 5.7.0 Must issue a STARTTLS command first. x - gsmtp", 530, false, IDTLSRequired},
 		{"pop3 in-use", "pop3s", "-ERR [IN-USE] Maildrop already locked", 0, true, IDTemporaryFailure},
 		{"pop3 app password", "pop3s", "-ERR [AUTH] Application-specific password required", 0, true, IDAppPasswordRequired},
 		{"pop3 no code", "pop3s", "-ERR invalid password", 0, true, IDAuthFailed},
@@ -49,7 +56,7 @@ func TestClassify(t *testing.T) {
 			if got != tt.want {
 				t.Errorf("Classify(%+v) = %s (%s), want %s", r, got, why, tt.want)
 			}
-			if why == "" {
+			if why.IsZero() {
 				t.Error("no reason given")
 			}
 		})

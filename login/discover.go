@@ -12,6 +12,7 @@ import (
 
 	"github.com/miekg/dns"
 
+	"github.com/mailcheck-cli/mailcheck/facts"
 	"github.com/mailcheck-cli/mailcheck/finding"
 	"github.com/mailcheck-cli/mailcheck/resolver"
 )
@@ -345,28 +346,15 @@ func lookupSRV(ctx context.Context, r resolver.Resolver, domain string) ([]srvEn
 	return all, notOffered, fs, detail
 }
 
-// lookupMX returns the MX hosts of domain, most preferred first; a null MX
-// (RFC 7505) yields none.
+// lookupMX returns the MX hosts of domain, most preferred first, by the
+// audit's one MX rule (facts.MX): a null MX (RFC 7505) and IP-literal
+// targets yield none.
 func lookupMX(ctx context.Context, r resolver.Resolver, domain string) ([]string, error) {
-	ans, _, err := resolver.Follow(ctx, r, domain, dns.TypeMX)
-	if err != nil {
-		return nil, err
+	mx := facts.LookupMX(ctx, r, domain)
+	if mx.Lookup.Err != nil {
+		return nil, mx.Lookup.Err
 	}
-	var mxs []*dns.MX
-	for _, rr := range ans.RRs {
-		if m, ok := rr.(*dns.MX); ok && strings.TrimSuffix(m.Mx, ".") != "" {
-			mxs = append(mxs, m)
-		}
-	}
-	slices.SortStableFunc(mxs, func(a, b *dns.MX) int { return cmp.Compare(a.Preference, b.Preference) })
-	var out []string
-	for _, m := range mxs {
-		h := strings.ToLower(strings.TrimSuffix(m.Mx, "."))
-		if !slices.Contains(out, h) {
-			out = append(out, h)
-		}
-	}
-	return out, nil
+	return mx.HostNames(), nil
 }
 
 // dnsFinding turns a failed lookup into "not checked" (outside the given

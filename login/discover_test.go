@@ -3,6 +3,7 @@ package login
 import (
 	"context"
 	"fmt"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -56,6 +57,12 @@ func TestProviderTable(t *testing.T) {
 		{"gmx germany", "jean@gmx.de", nil, "GMX", "IMAP imap.gmx.net:993 SSL/TLS", "jean@gmx.de"},
 		{"zoho custom domain", "jean@corp.test", []string{"corp.test. 300 IN MX 10 mx.zoho.eu."}, "Zoho Mail", "IMAP imappro.zoho.eu:993 SSL/TLS", "jean@corp.test"},
 		{"fastmail custom domain", "jean@corp.test", []string{"corp.test. 300 IN MX 10 in1-smtp.messagingengine.com."}, "Fastmail", "IMAP imap.fastmail.com:993 SSL/TLS", "jean@corp.test"},
+		{"aol by domain, not yahoo by MX", "jean@aol.com", []string{"aol.com. 300 IN MX 1 mx-aol.mail.gm0.yahoodns.net."}, "AOL Mail", "IMAP imap.aol.com:993 SSL/TLS", "jean@aol.com"},
+		{"verizon moved to aol", "jean@verizon.net", []string{"verizon.net. 300 IN MX 1 mx-aol.mail.gm0.yahoodns.net."}, "AOL Mail", "IMAP imap.aol.com:993 SSL/TLS", "jean@verizon.net"},
+		{"at&t", "jean@att.net", nil, "AT&T Mail", "IMAP imap.mail.att.net:993 SSL/TLS", "jean@att.net"},
+		{"zoho india data centre", "jean@corp.test", []string{"corp.test. 300 IN MX 10 mx.zoho.in."}, "Zoho Mail", "IMAP imappro.zoho.in:993 SSL/TLS", "jean@corp.test"},
+		{"zoho canada data centre", "jean@corp.test", []string{"corp.test. 300 IN MX 10 mx.zohocloud.ca."}, "Zoho Mail", "IMAP imappro.zohocloud.ca:993 SSL/TLS", "jean@corp.test"},
+		{"zoho australia data centre", "jean@corp.test", []string{"corp.test. 300 IN MX 10 mx.zoho.com.au."}, "Zoho Mail", "IMAP imappro.zoho.com.au:993 SSL/TLS", "jean@corp.test"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -76,6 +83,16 @@ func TestProviderTable(t *testing.T) {
 				t.Errorf("login.provider finding: %+v", f)
 			}
 		})
+	}
+	// Fastmail documents SMTP on 465 only; a Proton custom domain can
+	// send through Proton's SMTP submission (with a token), beside Bridge.
+	fm := discoverTest(t, fakeEnv(), "jean@fastmail.com")
+	if got := described(fm.endpoints); !slices.Contains(got, "SMTP smtp.fastmail.com:465 SSL/TLS") || slices.Contains(got, "SMTP smtp.fastmail.com:587 STARTTLS") {
+		t.Errorf("fastmail endpoints %q", got)
+	}
+	pr := discoverTest(t, fakeEnv("corp.test. 300 IN MX 10 mail.protonmail.ch."), "jean@corp.test")
+	if got := described(pr.endpoints); !slices.Contains(got, "SMTP smtp.protonmail.ch:587 STARTTLS") {
+		t.Errorf("proton custom domain endpoints %q", got)
 	}
 	// A domain whose MX merely contains a provider's name is not hosted there.
 	d := discoverTest(t, fakeEnv("corp.test. 300 IN MX 10 google.com.evil.test."), "jean@corp.test")
@@ -179,4 +196,25 @@ func TestPasswordNeverPrints(t *testing.T) {
 
 func fmtAll(p Password) string {
 	return strings.Join([]string{fmt.Sprintf("%s", p), fmt.Sprintf("%v", p), fmt.Sprintf("%+v", p), fmt.Sprintf("%#v", p), fmt.Sprintf("%q", p), fmt.Sprintf("%x", p)}, " ")
+}
+
+// Every provider entry names the documentation it follows and the day it
+// was last checked against it, and a key for the catalogue's fixes where
+// the pattern table knows the provider.
+func TestProviderTableIsSourced(t *testing.T) {
+	date := regexp.MustCompile(`^20\d\d-[01]\d-[0-3]\d$`)
+	for _, p := range Providers {
+		if !strings.HasPrefix(p.Source, "https://") {
+			t.Errorf("%s: source %q", p.Name, p.Source)
+		}
+		if !date.MatchString(p.Checked) {
+			t.Errorf("%s: checked %q is not a date", p.Name, p.Checked)
+		}
+		if p.Key != "" && finding.ProviderName(p.Key) == "" {
+			t.Errorf("%s: key %q is not in finding/patterns/providers.yaml", p.Name, p.Key)
+		}
+		if len(p.Endpoints) == 0 || p.Note == "" {
+			t.Errorf("%s: no endpoints or no note", p.Name)
+		}
+	}
 }

@@ -11,9 +11,13 @@ import (
 // The table stands in for Thunderbird's ISPDB, which lives on the
 // internet: a provider's own published settings are the best source, and
 // providers rarely publish SRV records or autoconfig files for the
-// custom domains they host.
+// custom domains they host. Each entry names the page it follows and the
+// day that page was last checked, so that a stale entry can be found.
 type Provider struct {
 	Name string
+	// Key is the provider's key in finding/patterns/providers.yaml: the
+	// catalogue's provider-specific fixes apply to its addresses.
+	Key string
 	// Domains are the provider's own address domains (gmail.com).
 	Domains []string
 	// MXSuffixes recognise a custom domain hosted by the provider: an MX
@@ -28,11 +32,16 @@ type Provider struct {
 	// Note is shown to support staff: the one thing users get wrong.
 	Note string
 	// AppPasswordHelp says where the provider's users create an
-	// application password; used in the fix of login.app-password-required.
+	// application password; used in the fix of login.app-password-required
+	// when the catalogue has no fix of the provider's own.
 	AppPasswordHelp string
 	// Local marks settings that point at the user's own computer (Proton
 	// Mail Bridge): mailcheck cannot test them from here.
 	Local bool
+	// Source is the provider's documentation the entry follows; Checked
+	// the date (YYYY-MM-DD) it was last compared with it.
+	Source  string
+	Checked string
 }
 
 type providerEndpoint struct {
@@ -75,6 +84,7 @@ func out(host string, port int, tls string) providerEndpoint {
 var Providers = []Provider{
 	{
 		Name:       "Gmail",
+		Key:        "google",
 		Domains:    []string{"gmail.com", "googlemail.com"},
 		MXSuffixes: []string{".google.com", ".googlemail.com"},
 		Endpoints: []providerEndpoint{
@@ -84,11 +94,14 @@ var Providers = []Provider{
 			out("smtp.gmail.com", 587, "starttls"),
 		},
 		Login:           LoginAppPassword,
-		Note:            "Google refuses the account password from mail apps: sign in with Google (OAuth2) in the app, or turn on 2-Step Verification and use an app password. Custom domains on Google Workspace use the same servers.",
+		Note:            "Google refuses the account password from mail apps: sign in with Google (OAuth2) in the app, or turn on 2-Step Verification and use an app password. Custom domains on Google Workspace use the same servers; their admin can switch POP and IMAP off for the organisation.",
 		AppPasswordHelp: "Google Account → Security → 2-Step Verification → App passwords (https://myaccount.google.com/apppasswords)",
+		Source:          "https://support.google.com/mail/answer/7126229",
+		Checked:         "2026-11-29",
 	},
 	{
 		Name: "Outlook.com",
+		Key:  "microsoft",
 		Domains: []string{"outlook.com", "hotmail.com", "live.com", "msn.com", "passport.com",
 			"outlook.fr", "hotmail.fr", "live.fr", "outlook.de", "hotmail.de", "live.de",
 			"hotmail.co.uk", "live.co.uk", "outlook.es", "hotmail.es", "outlook.it", "hotmail.it", "live.it",
@@ -99,22 +112,30 @@ var Providers = []Provider{
 			in("outlook.office365.com", 995, "implicit"),
 			out("smtp-mail.outlook.com", 587, "starttls"),
 		},
-		Login: LoginOAuth,
-		Note:  "Microsoft requires modern authentication (OAuth2) for Outlook.com, Hotmail and Live accounts in mail apps: the app must offer \"Sign in with Microsoft\"; the password alone is refused. Older guides name imap-mail.outlook.com, an alias of the same service.",
+		Login:  LoginOAuth,
+		Note:   "POP and IMAP are off until the user turns them on in Outlook.com (Settings → Mail → Forwarding and IMAP → \"Let devices and apps use POP/IMAP\"), and mail apps must sign in with Microsoft (OAuth2): the password alone is refused. Older guides name imap-mail.outlook.com, an alias of the same service.",
+		Source: "https://support.microsoft.com/en-us/office/pop-imap-and-smtp-settings-for-outlook-com-d088b986-291d-42b8-9564-9c414e2aa040",
+		// Also https://support.microsoft.com/en-us/office/modern-authentication-methods-now-needed-to-continue-syncing-outlook-email-in-non-microsoft-email-apps-c5d65390-9676-4763-b41f-d7986499a90d
+		Checked: "2026-11-29",
 	},
 	{
 		Name:       "Microsoft 365",
+		Key:        "microsoft",
 		MXSuffixes: []string{".mail.protection.outlook.com"},
 		Endpoints: []providerEndpoint{
 			in("outlook.office365.com", 993, "implicit"),
 			in("outlook.office365.com", 995, "implicit"),
 			out("smtp.office365.com", 587, "starttls"),
 		},
-		Login: LoginOAuth,
-		Note:  "Exchange Online has turned off password (basic) authentication for IMAP and POP: mail apps must sign in with OAuth2. SMTP AUTH with a password works only for mailboxes where the tenant admin still allows it, and Microsoft is retiring it.",
+		Login:  LoginOAuth,
+		Note:   "Exchange Online accepts only OAuth2 for IMAP and POP. SMTP AUTH with a password works only where the tenant admin allows it for the mailbox; Microsoft keeps it unchanged through December 2026, turns it off by default for existing tenants at the end of December 2026 (admins can turn it back on), and will announce the final removal date in the second half of 2027 (message center MC786329, updated 27 January 2026).",
+		Source: "https://learn.microsoft.com/en-us/exchange/clients-and-mobile-in-exchange-online/authenticated-client-smtp-submission",
+		// Timeline: MC786329 (https://mc.merill.net/message/MC786329), 2026-01-27 update.
+		Checked: "2026-11-29",
 	},
 	{
 		Name:       "Yahoo Mail",
+		Key:        "yahoo",
 		Domains:    []string{"yahoo.com", "ymail.com", "rocketmail.com", "yahoo.fr", "yahoo.co.uk", "yahoo.de", "yahoo.es", "yahoo.it", "yahoo.ca", "yahoo.com.au", "yahoo.co.jp"},
 		MXSuffixes: []string{".yahoodns.net"},
 		Endpoints: []providerEndpoint{
@@ -124,41 +145,84 @@ var Providers = []Provider{
 			out("smtp.mail.yahoo.com", 587, "starttls"),
 		},
 		Login:           LoginAppPassword,
-		Note:            "Yahoo requires an app password for mail apps that do not sign in with Yahoo (OAuth2).",
+		Note:            "Yahoo requires an app password for mail apps that do not sign in with Yahoo (OAuth2); after too many bad logins it answers #AUTH005 until the app uses one.",
 		AppPasswordHelp: "Yahoo Account Security → Generate app password (https://login.yahoo.com/account/security)",
+		Source:          "https://help.yahoo.com/kb/SLN4075.html",
+		Checked:         "2026-11-29",
+	},
+	{
+		// AOL and Verizon addresses receive on Yahoo's MX hosts but log
+		// in on AOL's own client hosts: recognised by domain only.
+		Name:    "AOL Mail",
+		Key:     "aol",
+		Domains: []string{"aol.com", "aim.com", "verizon.net"},
+		Endpoints: []providerEndpoint{
+			in("imap.aol.com", 993, "implicit"),
+			in("pop.aol.com", 995, "implicit"),
+			out("smtp.aol.com", 465, "implicit"),
+			out("smtp.aol.com", 587, "starttls"),
+		},
+		Login:           LoginAppPassword,
+		Note:            "AOL and Verizon (verizon.net moved to AOL) addresses use AOL's servers with the full address as user name, and need an app password in mail apps that do not sign in with AOL; their MX hosts are Yahoo's.",
+		AppPasswordHelp: "AOL Account Security → Generate app password (https://login.aol.com/account/security)",
+		Source:          "https://help.aol.com/articles/how-do-i-use-other-email-applications-to-send-and-receive-my-aol-mail",
+		Checked:         "2026-11-29",
+	},
+	{
+		Name: "AT&T Mail",
+		Domains: []string{"att.net", "sbcglobal.net", "bellsouth.net", "pacbell.net", "flash.net", "swbell.net",
+			"prodigy.net", "ameritech.net", "nvbell.net", "snet.net", "wans.net"},
+		Endpoints: []providerEndpoint{
+			in("imap.mail.att.net", 993, "implicit"),
+			in("inbound.att.net", 995, "implicit"),
+			out("smtp.mail.att.net", 465, "implicit"),
+		},
+		Login:           LoginAppPassword,
+		Note:            "AT&T addresses use AT&T's own client hosts (their MX hosts are Yahoo's); mail apps need a secure mail key, AT&T's app password, instead of the account password.",
+		AppPasswordHelp: "AT&T Profile → Sign-in info → Secure mail key (https://www.att.com/support/article/email-support/KM1240308/)",
+		Source:          "https://www.att.com/support/article/email-support/KM1240308/",
+		Checked:         "2026-11-29",
 	},
 	{
 		Name:       "iCloud Mail",
+		Key:        "apple",
 		Domains:    []string{"icloud.com", "me.com", "mac.com"},
 		MXSuffixes: []string{".mail.icloud.com"},
 		Endpoints: []providerEndpoint{
 			// Apple documents the IMAP user name as the part of the
-			// address before @, SMTP's as the full address.
+			// iCloud address before @, SMTP's as the full address.
 			{Role: "incoming", Protocol: "imap", Host: "imap.mail.me.com", Port: 993, TLS: "implicit", Username: phLocalPart},
 			out("smtp.mail.me.com", 587, "starttls"),
 		},
 		Login:           LoginAppPassword,
-		Note:            "iCloud Mail needs an app-specific password (two-factor authentication is always on for Apple Accounts); iCloud offers no POP3.",
+		Note:            "iCloud Mail needs an app-specific password (two-factor authentication is always on for Apple Accounts); iCloud offers no POP3. Addresses on a custom domain (iCloud+) log in with the primary iCloud Mail address, not the custom one.",
 		AppPasswordHelp: "Apple Account → Sign-In and Security → App-Specific Passwords (https://account.apple.com)",
+		Source:          "https://support.apple.com/en-us/102525",
+		// Custom domains: https://support.apple.com/en-us/102540
+		Checked: "2026-11-29",
 	},
 	{
 		Name:       "Fastmail",
+		Key:        "fastmail",
 		Domains:    []string{"fastmail.com", "fastmail.fm"},
 		MXSuffixes: []string{".messagingengine.com"},
 		Endpoints: []providerEndpoint{
 			in("imap.fastmail.com", 993, "implicit"),
 			in("pop.fastmail.com", 995, "implicit"),
+			// Fastmail documents SMTP on 465 with SSL/TLS only.
 			out("smtp.fastmail.com", 465, "implicit"),
-			out("smtp.fastmail.com", 587, "starttls"),
 		},
 		Login:           LoginAppPassword,
-		Note:            "Fastmail requires an app password for IMAP, POP and SMTP; the account password is refused.",
+		Note:            "Fastmail requires an app password for IMAP, POP and SMTP; the account password is refused. Addresses on a custom domain log in with the Fastmail account's own address.",
 		AppPasswordHelp: "Fastmail Settings → Privacy & Security → App passwords",
+		Source:          "https://www.fastmail.help/hc/en-us/articles/1500000278342-Server-names-and-ports",
+		Checked:         "2026-11-29",
 	},
 	{
 		Name:       "Zoho Mail",
+		Key:        "zoho",
 		Domains:    []string{"zoho.com", "zohomail.com"},
-		MXSuffixes: []string{".zoho.com", ".zoho.eu"},
+		MXSuffixes: zohoMXSuffixes(),
 		Endpoints: []providerEndpoint{
 			in("imap.zoho.com", 993, "implicit"),
 			in("pop.zoho.com", 995, "implicit"),
@@ -166,11 +230,14 @@ var Providers = []Provider{
 			out("smtp.zoho.com", 587, "starttls"),
 		},
 		Login:           LoginPassword,
-		Note:            "IMAP/POP access must be enabled in Zoho Mail settings; with two-factor authentication on, use an application-specific password. Accounts on a custom domain use imappro.zoho.com and smtppro.zoho.com, and the EU data centre .zoho.eu.",
+		Note:            "IMAP/POP access must be enabled in Zoho Mail settings, and not every plan includes it; with two-factor authentication on, use an application-specific password. Accounts on a custom domain use imappro/smtppro hosts in their data centre (zoho.com, .eu, .in, .com.au, .jp, .com.cn, .sa, zohocloud.ca).",
 		AppPasswordHelp: "Zoho Accounts → Security → App Passwords",
+		Source:          "https://www.zoho.com/mail/help/imap-access.html",
+		Checked:         "2026-11-29",
 	},
 	{
 		Name:       "GMX",
+		Key:        "gmx",
 		Domains:    []string{"gmx.com", "gmx.net", "gmx.de", "gmx.at", "gmx.ch", "gmx.fr"},
 		MXSuffixes: []string{".gmx.net", ".gmx.com"},
 		Endpoints: []providerEndpoint{
@@ -179,11 +246,16 @@ var Providers = []Provider{
 			out("mail.gmx.com", 465, "implicit"),
 			out("mail.gmx.com", 587, "starttls"),
 		},
-		Login: LoginPassword,
-		Note:  "GMX turns IMAP/POP access off until the user enables it in the web mail settings (POP3 & IMAP). German accounts (gmx.net, gmx.de) use imap.gmx.net and mail.gmx.net.",
+		Login:           LoginPassword,
+		Note:            "GMX turns IMAP/POP access off until the user enables it in the web mail settings (POP3 & IMAP); with two-factor authentication on, mail apps need an application-specific password. German accounts (gmx.net, gmx.de) use imap.gmx.net and mail.gmx.net.",
+		AppPasswordHelp: "GMX My Account → Security → Application-specific passwords",
+		Source:          "https://support.gmx.com/security/2fa/application-specific-passwords.html",
+		// German help: https://hilfe.gmx.net/sicherheit/2fa/anwendungsspezifisches-passwort.html
+		Checked: "2026-11-29",
 	},
 	{
 		Name:       "Proton Mail",
+		Key:        "proton",
 		Domains:    []string{"proton.me", "protonmail.com", "protonmail.ch", "pm.me"},
 		MXSuffixes: []string{".protonmail.ch"},
 		Endpoints: []providerEndpoint{
@@ -192,10 +264,25 @@ var Providers = []Provider{
 			{Role: "incoming", Protocol: "imap", Host: "127.0.0.1", Port: 1143, TLS: "starttls", Username: phAddress},
 			{Role: "outgoing", Protocol: "submission", Host: "127.0.0.1", Port: 1025, TLS: "starttls", Username: phAddress},
 		},
-		Login: LoginBridge,
-		Local: true,
-		Note:  "Proton Mail has no public IMAP or SMTP server: mail apps connect to Proton Mail Bridge on the user's own computer (paid plans), with the user name and password that Bridge shows, not the Proton password.",
+		Login:  LoginBridge,
+		Local:  true,
+		Note:   "Proton Mail has no public IMAP server: mail apps connect to Proton Mail Bridge on the user's own computer (paid plans), with the user name and password that Bridge shows, not the Proton password. Custom-domain addresses on some paid plans (Proton for Business, Visionary, Family) can also send through smtp.protonmail.ch:587 with an SMTP token created in the Proton settings.",
+		Source: "https://proton.me/support/smtp-submission",
+		// Bridge: https://proton.me/support/protonmail-bridge-clients
+		Checked: "2026-11-29",
 	},
+}
+
+// zohoDataCentres are the domains of Zoho's data centres; an account's
+// hosts are in its own (https://www.zoho.com/mail/help/imap-access.html).
+var zohoDataCentres = []string{"zoho.com", "zoho.eu", "zoho.in", "zoho.com.au", "zoho.jp", "zoho.com.cn", "zoho.sa", "zohocloud.ca"}
+
+func zohoMXSuffixes() []string {
+	var out []string
+	for _, dc := range zohoDataCentres {
+		out = append(out, "."+dc)
+	}
+	return out
 }
 
 // gmxGermany: gmx.net and gmx.de accounts are served by the German hosts.
@@ -223,8 +310,9 @@ func providerFor(domain string, mxHosts []string) (p *Provider, how string) {
 }
 
 // localised adjusts settings that depend on the address domain or on how
-// the provider was recognised: German GMX accounts, Google Workspace and
-// Zoho's hosts for custom domains (imappro/smtppro, .zoho.eu in the EU).
+// the provider was recognised: German GMX accounts, Google Workspace,
+// Zoho's hosts for custom domains (imappro/smtppro in the account's data
+// centre), Proton's SMTP submission for custom domains.
 func localised(p *Provider, domain, mx string) *Provider {
 	q := *p
 	switch {
@@ -238,16 +326,22 @@ func localised(p *Provider, domain, mx string) *Provider {
 	case p.Name == "Gmail" && mx != "":
 		q.Name = "Google Workspace"
 	case p.Name == "Zoho Mail" && mx != "":
-		tld := "com"
-		if strings.HasSuffix(mx, ".zoho.eu") {
-			tld = "eu"
+		dc := "zoho.com"
+		for _, d := range zohoDataCentres {
+			if strings.HasSuffix(mx, "."+d) {
+				dc = d
+			}
 		}
 		q.Endpoints = []providerEndpoint{
-			in("imappro.zoho."+tld, 993, "implicit"),
-			in("poppro.zoho."+tld, 995, "implicit"),
-			out("smtppro.zoho."+tld, 465, "implicit"),
-			out("smtppro.zoho."+tld, 587, "starttls"),
+			in("imappro."+dc, 993, "implicit"),
+			in("poppro."+dc, 995, "implicit"),
+			out("smtppro."+dc, 465, "implicit"),
+			out("smtppro."+dc, 587, "starttls"),
 		}
+	case p.Name == "Proton Mail" && mx != "":
+		// A custom domain: Bridge as for every address, and Proton's
+		// SMTP submission with a token (paid plans).
+		q.Endpoints = append(slices.Clone(p.Endpoints), out("smtp.protonmail.ch", 587, "starttls"))
 	default:
 		return p
 	}

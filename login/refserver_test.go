@@ -185,7 +185,7 @@ func TestLoginOutcomes(t *testing.T) {
 			tc{fixtures.Default, proto, "wrong " + alicePassword, IDAuthFailed, finding.Fail},
 			tc{"login-app-password", proto, alicePassword, IDAppPasswordRequired, finding.Fail},
 			tc{"login-basic-auth-disabled", proto, alicePassword, IDBasicAuthDisabled, finding.Fail},
-			tc{"login-locked", proto, alicePassword, IDTemporaryFailure, finding.Error},
+			tc{"login-locked", proto, alicePassword, IDAccountLocked, finding.Fail},
 		)
 	}
 	servers := map[string]*Env{}
@@ -421,5 +421,36 @@ func TestCertificateError(t *testing.T) {
 	rep = check(t, env, Request{Settings: &Settings{Protocol: "imap"}, Password: alicePassword, AllowInsecureAuth: true})
 	if !has(rep.Findings, IDOK, finding.Pass) || !has(rep.Findings, "login.insecure-auth", finding.Warn) {
 		t.Fatalf("with --allow-insecure-auth, findings:\n%s", list(rep.Findings))
+	}
+}
+
+// login ADDRESS --protocol P without --host judges only the settings of
+// that protocol: a broken certificate on the submission ports is not this
+// IMAP login's failure, and nothing of them is probed or reported.
+func TestProtocolOnlyJudgesThatProtocol(t *testing.T) {
+	_, env := startRef(t, fixtures.Default, 2*time.Second, fixtures.Fault{Name: "cert-expired", Ports: []int{465, 587}})
+	rep := check(t, env, Request{Settings: &Settings{Protocol: "imap", TLS: TLSImplicit}, Password: alicePassword})
+	if !has(rep.Findings, IDOK, finding.Pass) {
+		t.Fatalf("no login.ok:\n%s", list(rep.Findings))
+	}
+	worst, _ := rep.Worst()
+	if worst >= finding.Warn {
+		t.Errorf("worst severity %s, want below warn:\n%s", worst, list(rep.Findings))
+	}
+	for _, c := range rep.Login.Candidates {
+		if c.Protocol != "imap" {
+			t.Errorf("candidate of another protocol: %+v", c)
+		}
+	}
+	for _, p := range rep.Probes {
+		if p.Protocol != "imap" && p.Protocol != "imaps" {
+			t.Errorf("probed %s %s", p.Protocol, p.Addr)
+		}
+	}
+	// Without --protocol, the same server's expired submission
+	// certificate is reported.
+	all := check(t, env, Request{})
+	if !has(all.Findings, "tls.cert-expired", finding.Fail) {
+		t.Errorf("without --protocol the expired certificate is not reported:\n%s", list(all.Findings))
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"context"
 	"fmt"
+	"net/netip"
 	"slices"
 	"strconv"
 	"strings"
@@ -33,10 +34,17 @@ func (t *triage) run(ctx context.Context) {
 	t.findings = append(t.findings, t.d.findings...)
 	t.detail = append(t.detail, t.d.detail...)
 	for _, ep := range t.d.endpoints {
-		t.cands = append(t.cands, &candidate{ep: ep, local: t.d.provider != nil && t.d.provider.Local && slices.Contains(ep.Sources, SourceProvider)})
+		local := t.d.provider != nil && t.d.provider.Local && slices.Contains(ep.Sources, SourceProvider) && isLoopback(ep.Host)
+		t.cands = append(t.cands, &candidate{ep: ep, local: local})
 	}
 	if t.req.Settings != nil {
 		t.addUserSettings()
+	}
+	if u := t.userCand; u != nil {
+		// The user asked about one protocol (--protocol or --port): the
+		// settings of the others are not the question, and a broken
+		// certificate on them is no failure of this login.
+		t.cands = slices.DeleteFunc(t.cands, func(c *candidate) bool { return c.ep.Protocol != u.ep.Protocol })
 	}
 	t.probeAll(ctx)
 	for _, c := range t.cands {
@@ -60,6 +68,14 @@ func (t *triage) run(ctx context.Context) {
 		t.loginAttempts(ctx)
 	}
 	t.probeFindings()
+}
+
+// isLoopback: a host on the user's own computer (Proton Mail Bridge).
+func isLoopback(host string) bool {
+	if a, err := netip.ParseAddr(host); err == nil {
+		return a.IsLoopback()
+	}
+	return host == "localhost"
 }
 
 // add returns the candidate for ep, merging it into an existing one.

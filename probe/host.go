@@ -1,15 +1,13 @@
 package probe
 
 import (
-	"cmp"
 	"context"
 	"net/netip"
 	"slices"
 	"strings"
 	"sync"
 
-	"github.com/miekg/dns"
-
+	"github.com/mailcheck-cli/mailcheck/facts"
 	"github.com/mailcheck-cli/mailcheck/finding"
 	"github.com/mailcheck-cli/mailcheck/resolver"
 )
@@ -70,72 +68,37 @@ func softenClosedPorts(fs []finding.Finding) {
 	}
 }
 
-// MX probes port 25 of every address of every MX host of domain,
-// concurrently, checking each certificate against the MX host name (as
-// MTA-STS, RFC 8461 §4.2, and DANE do). A domain without MX is probed at
-// its own addresses (the implicit MX, RFC 5321 §5.1); a null MX (RFC 7505)
-// is not probed. Probe.PTR is filled for every address; the ptr.* findings
-// for MX addresses are the domain audit's (checks), not repeated here.
-func MX(ctx context.Context, o Options, domain string) ([]finding.Probe, []finding.Finding) {
-	domain = strings.TrimSuffix(strings.ToLower(domain), ".")
-	r := o.resolver()
-	ans, _, err := resolver.Follow(ctx, r, domain, dns.TypeMX)
-	subject := domain + " MX"
-	if err != nil {
+// MX probes port 25 of every address of every host that receives the
+// domain's mail, as the domain audit gathered them (facts.MX.Targets: the
+// MX hosts most preferred first, the domain itself without MX, nothing for
+// a null MX), concurrently, checking each certificate against the MX host
+// name (as MTA-STS, RFC 8461 §4.2, and DANE do). Probe.PTR is filled for
+// every address; the ptr.* findings for MX addresses are the domain
+// audit's (checks), not repeated here.
+func MX(ctx context.Context, o Options, mx *facts.MX) ([]finding.Probe, []finding.Finding) {
+	subject := mx.Domain + " MX"
+	if err := mx.Lookup.Err; err != nil {
 		if resolver.IsOutOfZone(err) {
 			return nil, []finding.Finding{finding.New("dns.not-checked", subject,
-				finding.T("MX servers not probed: %s is outside the given zones and no --resolver was given", domain))}
+				finding.T("MX servers not probed: %s is outside the given zones and no --resolver was given", mx.Domain))}
 		}
 		return nil, []finding.Finding{finding.New("dns.lookup-failed", subject, finding.T("MX servers not probed: %s", err.Error()))}
 	}
-	type mx struct {
-		pref uint16
-		host string
-	}
-	var hosts []mx
-	for _, rr := range ans.RRs {
-		if m, ok := rr.(*dns.MX); ok {
-			h := strings.TrimSuffix(strings.ToLower(m.Mx), ".")
-			if h == "" { // null MX, RFC 7505 §3
-				continue
-			}
-			if !slices.ContainsFunc(hosts, func(x mx) bool { return x.host == h }) {
-				hosts = append(hosts, mx{m.Preference, h})
-			}
-		}
-	}
-	if len(hosts) == 0 {
-		if len(ans.RRs) > 0 {
-			return nil, nil // null MX only: the domain accepts no mail
-		}
-		hosts = []mx{{0, domain}}
-	}
-	slices.SortStableFunc(hosts, func(a, b mx) int { return cmp.Compare(a.pref, b.pref) })
-
-	// Resolve every host at once, then probe every address at once.
-	addrs := make([][]netip.Addr, len(hosts))
-	errs := make([]error, len(hosts))
-	var wg sync.WaitGroup
-	for i, h := range hosts {
-		wg.Go(func() {
-			if a, err := netip.ParseAddr(h.host); err == nil {
-				addrs[i] = []netip.Addr{a}
-				return
-			}
-			addrs[i], errs[i] = lookupAddrs(ctx, o, h.host)
-		})
-	}
-	wg.Wait()
 	var pre []finding.Finding
 	var targets []Target
 	multi := false
-	for i, h := range hosts {
-		if errs[i] != nil || len(addrs[i]) == 0 {
-			pre = append(pre, addrFinding(h.host, h.host+":25", errs[i]))
+	for _, t := range mx.Targets() {
+		var addrs []netip.Addr
+		var err error
+		if t.Addrs != nil {
+			addrs, err = t.Addrs.All(), t.Addrs.Err()
 		}
-		multi = multi || len(addrs[i]) > 1
-		for _, a := range addrs[i] {
-			targets = append(targets, Target{Host: h.host, Addr: a, Port: 25, Protocol: "smtp"})
+		if err != nil || len(addrs) == 0 {
+			pre = append(pre, addrFinding(t.Host, t.Host+":25", err))
+		}
+		multi = multi || len(addrs) > 1
+		for _, a := range addrs {
+			targets = append(targets, Target{Host: t.Host, Addr: a, Port: 25, Protocol: "smtp"})
 		}
 	}
 	probes, fs := runAll(ctx, o, targets, multi, true, false)

@@ -13,6 +13,7 @@ import (
 	"github.com/miekg/dns"
 
 	"github.com/mailcheck-cli/mailcheck/dialer"
+	"github.com/mailcheck-cli/mailcheck/facts"
 	"github.com/mailcheck-cli/mailcheck/finding"
 	"github.com/mailcheck-cli/mailcheck/pki"
 	"github.com/mailcheck-cli/mailcheck/resolver"
@@ -98,7 +99,8 @@ func TestMXHosts(t *testing.T) {
 	)
 	fake.Fail("broken.example.test.", dns.TypeA, resolver.ServFail)
 	o := Options{Dialer: &dialer.Dialer{Resolver: fake, PortMap: map[int]int{25: port}, Roots: p.roots, StepTimeout: 2 * time.Second}}
-	probes, fs := MX(context.Background(), o, "example.test")
+	mx := facts.GatherMX(context.Background(), fake, "example.test")
+	probes, fs := MX(context.Background(), o, &mx)
 	var hosts []string
 	for _, pr := range probes {
 		hosts = append(hosts, pr.Host)
@@ -120,7 +122,8 @@ func TestMXHosts(t *testing.T) {
 		}
 	}
 	// The null MX accepts no mail: nothing to probe, nothing to report.
-	if probes, fs := MX(context.Background(), Options{Dialer: &dialer.Dialer{Resolver: resolvertest.New("null.test. 300 IN MX 0 .")}}, "null.test"); len(probes)+len(fs) != 0 {
+	null := facts.GatherMX(context.Background(), resolvertest.New("null.test. 300 IN MX 0 ."), "null.test")
+	if probes, fs := MX(context.Background(), Options{Dialer: &dialer.Dialer{Resolver: resolvertest.New()}}, &null); len(probes)+len(fs) != 0 {
 		t.Errorf("null MX: %v %v", probes, fs)
 	}
 }

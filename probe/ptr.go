@@ -5,7 +5,7 @@ import (
 	"net/netip"
 	"strings"
 
-	"github.com/mailcheck-cli/mailcheck/checks"
+	"github.com/mailcheck-cli/mailcheck/facts"
 	"github.com/mailcheck-cli/mailcheck/finding"
 	"github.com/mailcheck-cli/mailcheck/resolver"
 )
@@ -19,11 +19,11 @@ type reverse struct {
 	err       error
 }
 
-// lookupReverse shares the domain audit's lookup (checks.PTRForAddr), so
+// lookupReverse shares the domain audit's lookup (facts.LookupReverse), so
 // that probe and audit judge an address alike.
 func lookupReverse(ctx context.Context, r resolver.Resolver, addr netip.Addr) reverse {
-	names, confirmed, err := checks.PTRForAddr(ctx, r, addr)
-	return reverse{addr: addr.Unmap(), names: names, confirmed: confirmed, err: err}
+	l := facts.LookupReverse(ctx, r, addr)
+	return reverse{addr: l.Addr, names: l.Names, confirmed: l.Confirmed(), err: l.Err()}
 }
 
 func (rv reverse) finding() finding.Finding {

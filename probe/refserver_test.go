@@ -15,6 +15,7 @@ import (
 	"github.com/emersion/go-sasl"
 
 	"github.com/mailcheck-cli/mailcheck/dialer"
+	"github.com/mailcheck-cli/mailcheck/facts"
 	"github.com/mailcheck-cli/mailcheck/finding"
 	"github.com/mailcheck-cli/mailcheck/fixtures"
 	"github.com/mailcheck-cli/mailcheck/refserver"
@@ -119,7 +120,8 @@ func TestRefserverSevenPortsIsFast(t *testing.T) {
 
 func TestRefserverMX(t *testing.T) {
 	srv, o := startRef(t, loadScenario(t, fixtures.Default), 5*time.Second, time.Minute)
-	probes, fs := MX(context.Background(), o, srv.Domain())
+	mx := facts.GatherMX(context.Background(), o.Dialer.Resolver, srv.Domain())
+	probes, fs := MX(context.Background(), o, &mx)
 	if len(probes) != 1 || probes[0].Host != "mail.example.test" || probes[0].Protocol != "smtp" || probes[0].Status != "ok" {
 		t.Fatalf("probes %+v", probes)
 	}

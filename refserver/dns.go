@@ -8,15 +8,13 @@ import (
 	"time"
 
 	"github.com/miekg/dns"
-
-	"github.com/mailcheck-cli/mailcheck/resolver"
 )
 
 // startDNS serves the scenario's zones, authoritatively, over UDP and TCP
 // on one port (RFC 7766 §5: TCP is not optional), with the resolver
 // package's zone handler.
 func (s *Server) startDNS() error {
-	zone, err := resolver.ScenarioZone(s.sc)
+	zone, err := s.scenarioZone() // TLSA placeholders filled in: tlsa.go
 	if err != nil {
 		return err
 	}

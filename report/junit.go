@@ -149,9 +149,9 @@ func junitCase(target, area string, fs []finding.Finding, opts Options) junitTes
 		case f.Severity == finding.Error && counts(f):
 			inconclusive = append(inconclusive, f)
 		}
-		note := junitNote(f)
+		note := junitNote(f, opts.Lang)
 		if note == "" {
-			note = "pass: " + oneLine(f.Title)
+			note = finding.T("pass: %s", oneLine(f.Title)).In(opts.Lang)
 		}
 		if f.Subject != "" {
 			note += " [" + f.ID + " " + oneLine(f.Subject) + "]"
@@ -162,49 +162,49 @@ func junitCase(target, area string, fs []finding.Finding, opts Options) junitTes
 	case len(failed) > 0:
 		var msgs, bodies []string
 		for _, f := range failed {
-			msgs = append(msgs, f.ID+": "+oneLine(f.Title))
-			bodies = append(bodies, f.ID+" "+f.Severity.String()+" "+oneLine(f.Subject)+"\n"+junitBody(f))
+			msgs = append(msgs, finding.T("%s: %s", f.ID, oneLine(f.Title)).In(opts.Lang))
+			bodies = append(bodies, f.ID+" "+severityWord(f.Severity, opts.Lang)+" "+oneLine(f.Subject)+"\n"+junitBody(f, opts.Lang))
 		}
 		tc.Failure = &junitFailure{Message: strings.Join(msgs, "; "), Type: failed[0].Severity.String(), Body: strings.Join(bodies, "\n\n")}
 	case len(inconclusive) > 0:
 		var msgs []string
 		for _, f := range inconclusive {
-			msgs = append(msgs, f.ID+": "+oneLine(f.Title))
+			msgs = append(msgs, finding.T("%s: %s", f.ID, oneLine(f.Title)).In(opts.Lang))
 		}
-		tc.Skipped = &junitSkipped{Message: "inconclusive: " + strings.Join(msgs, "; ")}
+		tc.Skipped = &junitSkipped{Message: finding.T("inconclusive: %s", strings.Join(msgs, "; ")).In(opts.Lang)}
 	}
 	tc.SystemOut = strings.Join(notes, "\n")
 	return tc
 }
 
-func junitBody(f finding.Finding) string {
+func junitBody(f finding.Finding, l finding.Lang) string {
 	var lines []string
 	lines = append(lines, f.Evidence...)
-	if l := locationText(f.Location); l != "" {
-		lines = append(lines, "at "+l)
+	if loc := locationText(f.Location); loc != "" {
+		lines = append(lines, finding.T("at %s", loc).In(l))
 	}
 	if fix := fixOf(f); fix != "" {
-		lines = append(lines, "fix: "+fix)
+		lines = append(lines, finding.T("fix: %s", fix).In(l))
 	}
 	if f.Ref != "" {
-		lines = append(lines, "ref: "+f.Ref)
+		lines = append(lines, finding.T("ref: %s", f.Ref).In(l))
 	}
 	return strings.Join(lines, "\n")
 }
 
 // junitNote says why a finding that is not a pass did not fail the test.
-func junitNote(f finding.Finding) string {
+func junitNote(f finding.Finding, l finding.Lang) string {
 	if f.Severity == finding.Pass {
 		return ""
 	}
-	note := f.Severity.String() + ": " + f.Title
+	note := finding.T("%s: %s", severityWord(f.Severity, l), f.Title).In(l)
 	switch {
 	case f.Allowed != "":
-		note += " (allowed " + f.Allowed + ")"
+		note += finding.T(" (allowed %s)", f.Allowed).In(l)
 	case f.Baseline == "unchanged":
-		note += " (unchanged from the baseline)"
+		note += finding.T(" (unchanged from the baseline)").In(l)
 	case f.Baseline == "fixed":
-		note += " (fixed by this change)"
+		note += finding.T(" (fixed by this change)").In(l)
 	}
 	return note
 }

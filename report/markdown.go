@@ -25,28 +25,30 @@ func renderMarkdown(w io.Writer, reports []finding.Report, opts Options) error {
 }
 
 func writeMarkdownReport(w io.Writer, r finding.Report, opts Options) {
-	fmt.Fprintf(w, "## %s: %s\n\n", mdEscape(opts.ToolName, false), mdEscape(r.Target, false))
+	l := opts.Lang
+	fmt.Fprintf(w, "## %s\n\n", finding.T("%s: %s", mdEscape(opts.ToolName, false), mdEscape(r.Target, false)).In(l))
 	if r.Interrupted {
-		fmt.Fprintf(w, "> %s\n\n", mdEscape(finding.T("Interrupted: the run was stopped before this target was complete; what follows is what completed.").In(opts.Lang), false))
+		fmt.Fprintf(w, "> %s\n\n", mdEscape(finding.T("Interrupted: the run was stopped before this target was complete; what follows is what completed.").In(l), false))
 	}
 	if !r.Started.IsZero() {
-		fmt.Fprintf(w, "Checked %s in %d ms.\n\n", r.Started.UTC().Format("2006-01-02 15:04:05 UTC"), r.DurationMS)
+		fmt.Fprintf(w, "%s\n\n", finding.T("Checked %s in %d ms.", r.Started.UTC().Format("2006-01-02 15:04:05 UTC"), r.DurationMS).In(l))
 	}
 
 	t := tallyOf(r.Findings)
 	var head, cells []string
 	for s := finding.Pass; s <= finding.Error; s++ {
-		head = append(head, mark(s)+" "+s.String())
+		head = append(head, mark(s)+" "+severityWord(s, l))
 		cells = append(cells, strconv.Itoa(t.bySeverity[s]))
 	}
 	writeMarkdownTable(w, head, [][]string{cells}, true)
 	if len(t.baseline) > 0 {
-		var base []string
+		var head, base []string
 		for _, state := range baselineStates {
+			head = append(head, baselineWord(state, l))
 			base = append(base, strconv.Itoa(t.baseline[state]))
 		}
 		fmt.Fprintln(w)
-		writeMarkdownTable(w, baselineStates, [][]string{base}, true)
+		writeMarkdownTable(w, head, [][]string{base}, true)
 	}
 
 	var attention, passed []finding.Finding
@@ -58,49 +60,49 @@ func writeMarkdownReport(w io.Writer, r finding.Report, opts Options) {
 		}
 	}
 	if len(attention) > 0 {
-		writeMarkdownFindings(w, attention)
+		writeMarkdownFindings(w, attention, l)
 	}
 	if len(passed) > 0 {
-		fmt.Fprintf(w, "\n<details><summary>%d passed</summary>\n\n", len(passed))
+		fmt.Fprintf(w, "\n<details><summary>%s</summary>\n\n", finding.T("%d passed", len(passed)).In(l))
 		var rows [][]string
 		for _, f := range passed {
 			rows = append(rows, []string{"`" + f.ID + "`", mdEscape(f.Subject, true), mdEscape(f.Title, true)})
 		}
-		writeMarkdownTable(w, []string{"ID", "Subject", "Title"}, rows, false)
+		writeMarkdownTable(w, []string{finding.T("ID").In(l), finding.T("Subject").In(l), finding.T("Title").In(l)}, rows, false)
 		fmt.Fprintln(w, "\n</details>")
 	}
 }
 
-func writeMarkdownFindings(w io.Writer, findings []finding.Finding) {
+func writeMarkdownFindings(w io.Writer, findings []finding.Finding, l finding.Lang) {
 	withBaseline, withLocation := false, false
 	for _, f := range findings {
 		withBaseline = withBaseline || f.Baseline != "" || f.Allowed != ""
 		withLocation = withLocation || (f.Location != nil && f.Location.File != "")
 	}
-	head := []string{"Severity", "ID", "Subject", "Title"}
+	head := []string{finding.T("Severity").In(l), finding.T("ID").In(l), finding.T("Subject").In(l), finding.T("Title").In(l)}
 	if withLocation {
-		head = append(head, "Where")
+		head = append(head, finding.T("Where").In(l))
 	}
 	if withBaseline {
-		head = append(head, "Baseline")
+		head = append(head, finding.T("Baseline").In(l))
 	}
 	var rows [][]string
 	for _, f := range findings {
-		row := []string{mark(f.Severity) + " " + f.Severity.String(), "`" + f.ID + "`",
+		row := []string{mark(f.Severity) + " " + severityWord(f.Severity, l), "`" + f.ID + "`",
 			mdEscape(f.Subject, true), mdEscape(f.Title, true)}
 		if withLocation {
 			row = append(row, mdEscape(locationText(f.Location), true))
 		}
 		if withBaseline {
-			state := f.Baseline
+			state := baselineWord(f.Baseline, l)
 			if f.Allowed != "" {
-				state = strings.TrimSpace(state + " allowed: " + f.Allowed)
+				state = strings.TrimSpace(finding.T("%s allowed: %s", state, f.Allowed).In(l))
 			}
 			row = append(row, mdEscape(state, true))
 		}
 		rows = append(rows, row)
 	}
-	fmt.Fprintln(w, "\n### Findings")
+	fmt.Fprintln(w, "\n### "+finding.T("Findings").In(l))
 	fmt.Fprintln(w)
 	writeMarkdownTable(w, head, rows, false)
 
@@ -110,10 +112,10 @@ func writeMarkdownFindings(w io.Writer, findings []finding.Finding) {
 		if fix == "" || f.Baseline == "fixed" {
 			continue
 		}
-		fixes = append(fixes, fmt.Sprintf("- **`%s`** %s: %s", f.ID, mdEscape(f.Subject, false), mdEscape(fix, false)))
+		fixes = append(fixes, "- **`"+f.ID+"`** "+finding.T("%s: %s", mdEscape(f.Subject, false), mdEscape(fix, false)).In(l))
 	}
 	if len(fixes) > 0 {
-		fmt.Fprintln(w, "\n### Fixes")
+		fmt.Fprintln(w, "\n### "+finding.T("Fixes").In(l))
 		fmt.Fprintln(w)
 		for _, line := range fixes {
 			fmt.Fprintln(w, line)

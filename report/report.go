@@ -119,8 +119,8 @@ func markInterrupted(reports []finding.Report) []finding.Report {
 	return out
 }
 
-// localize returns reports with every finding written in lang; the
-// callers' reports are not modified.
+// localize returns reports with every finding, and the reasons of the
+// client settings, written in lang; the callers' reports are not modified.
 func localize(reports []finding.Report, lang finding.Lang) []finding.Report {
 	if lang == "" || lang == finding.English {
 		return reports
@@ -132,6 +132,14 @@ func localize(reports []finding.Report, lang finding.Lang) []finding.Report {
 			fs[j] = f.In(lang)
 		}
 		r.Findings = fs
+		if r.Login != nil {
+			login := *r.Login
+			login.Candidates = make([]finding.ClientEndpoint, len(r.Login.Candidates))
+			for j, c := range r.Login.Candidates {
+				login.Candidates[j] = c.In(lang)
+			}
+			r.Login = &login
+		}
 		out[i] = r
 	}
 	return out
@@ -187,39 +195,39 @@ func (t tally) add(u tally) tally {
 var baselineStates = []string{"new", "unchanged", "fixed"}
 
 // areaTitles names the check areas as admins know them.
-var areaTitles = map[string]string{
-	"mx":     "MX",
-	"spf":    "SPF",
-	"dmarc":  "DMARC",
-	"dkim":   "DKIM",
-	"mtasts": "MTA-STS",
-	"tlsrpt": "TLS-RPT",
-	"dnssec": "DNSSEC",
-	"ptr":    "Reverse DNS (PTR)",
-	"dns":    "DNS",
-	"conn":   "Connections",
-	"tls":    "TLS",
-	"auth":   "Authentication",
-	"login":  "Login",
-	"policy": "Policy",
-	"change": "Change safety",
+var areaTitles = map[string]finding.Text{
+	"mx":     finding.T("MX"),
+	"spf":    finding.T("SPF"),
+	"dmarc":  finding.T("DMARC"),
+	"dkim":   finding.T("DKIM"),
+	"mtasts": finding.T("MTA-STS"),
+	"tlsrpt": finding.T("TLS-RPT"),
+	"dnssec": finding.T("DNSSEC"),
+	"ptr":    finding.T("Reverse DNS (PTR)"),
+	"dns":    finding.T("DNS"),
+	"conn":   finding.T("Connections"),
+	"tls":    finding.T("TLS"),
+	"auth":   finding.T("Authentication"),
+	"login":  finding.T("Login"),
+	"policy": finding.T("Policy"),
+	"change": finding.T("Change safety"),
 }
 
 // AreaTitle names a check area (the part of a finding ID before the dot)
-// as admins know it: "MTA-STS" for mtasts.
-func AreaTitle(area string) string { return areaTitle(area) }
+// as admins know it, in language l: "MTA-STS" for mtasts.
+func AreaTitle(area string, l finding.Lang) string { return areaTitle(area, l) }
 
 // AreaOrder lists the areas in the order reports show them when the
 // checks ran in full: DNS policy first, then the live servers, then login
 // triage and the CI gate.
 func AreaOrder() []string {
-	return []string{"mx", "spf", "dmarc", "dkim", "mtasts", "tlsrpt", "dnssec", "ptr", "dns",
-		"conn", "tls", "auth", "login", "policy", "change"}
+	return []string{"mx", "spf", "dmarc", "dkim", "bimi", "mtasts", "tlsrpt", "dane", "dnssec", "ns", "dns", "ptr", "dnsbl",
+		"conn", "tls", "auth", "smtp", "login", "policy", "change"}
 }
 
-func areaTitle(area string) string {
+func areaTitle(area string, l finding.Lang) string {
 	if t, ok := areaTitles[area]; ok {
-		return t
+		return t.In(l)
 	}
 	return strings.ToUpper(area)
 }

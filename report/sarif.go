@@ -149,9 +149,9 @@ func renderSARIF(w io.Writer, reports []finding.Report, opts Options) error {
 			if !ok {
 				i = len(run.Tool.Driver.Rules)
 				ruleIndex[f.ID] = i
-				run.Tool.Driver.Rules = append(run.Tool.Driver.Rules, sarifRuleFor(f))
+				run.Tool.Driver.Rules = append(run.Tool.Driver.Rules, sarifRuleFor(f, opts.Lang))
 			}
-			run.Results = append(run.Results, sarifResultFor(r.Target, f, i))
+			run.Results = append(run.Results, sarifResultFor(r.Target, f, i, opts.Lang))
 		}
 	}
 	// An interrupted run did not complete: SARIF consumers must not take
@@ -168,7 +168,7 @@ func renderSARIF(w io.Writer, reports []finding.Report, opts Options) error {
 	return enc.Encode(sarifLog{Schema: sarifSchemaURI, Version: "2.1.0", Runs: []sarifRun{run}})
 }
 
-func sarifRuleFor(f finding.Finding) sarifRule {
+func sarifRuleFor(f finding.Finding, l finding.Lang) sarifRule {
 	rule := sarifRule{ID: f.ID, ShortDescription: sarifMessage{Text: f.Title},
 		DefaultConfiguration: sarifConfig{Level: sarifLevel(f.Severity)},
 		Properties:           map[string]any{"tags": []string{"mail", f.Area()}}}
@@ -176,6 +176,7 @@ func sarifRuleFor(f finding.Finding) sarifRule {
 	if !ok {
 		return rule
 	}
+	e = e.In(l)
 	rule.ShortDescription.Text = e.Title
 	rule.DefaultConfiguration.Level = sarifLevel(e.Severity)
 	if e.Why != "" {
@@ -185,7 +186,7 @@ func sarifRuleFor(f finding.Finding) sarifRule {
 		help := &sarifMessage{Text: e.Fix, Markdown: e.Fix}
 		if e.Ref != "" {
 			help.Text += " (" + e.Ref + ")"
-			help.Markdown += "\n\nReference: " + e.Ref
+			help.Markdown += finding.T("\n\nReference: %s", e.Ref).In(l)
 		}
 		rule.Help = help
 	}
@@ -195,10 +196,10 @@ func sarifRuleFor(f finding.Finding) sarifRule {
 	return rule
 }
 
-func sarifResultFor(target string, f finding.Finding, ruleIndex int) sarifResult {
+func sarifResultFor(target string, f finding.Finding, ruleIndex int, l finding.Lang) sarifResult {
 	text := oneLine(f.Title)
 	if fix := fixOf(f); fix != "" {
-		text += ". Fix: " + fix
+		text += finding.T(". Fix: %s", fix).In(l)
 	}
 	subject := f.Subject
 	if subject == "" {

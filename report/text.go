@@ -2,7 +2,6 @@ package report
 
 import (
 	"bufio"
-	"fmt"
 	"io"
 	"strconv"
 	"strings"
@@ -63,7 +62,7 @@ func renderText(w io.Writer, reports []finding.Report, opts Options) error {
 	}
 	if len(reports) > 1 {
 		l.line("")
-		l.para(p.heading.Sprint("total:")+" ", "  ", summaryLine(total, p))
+		l.para(p.heading.Sprint(finding.T("total:").In(opts.Lang))+" ", "  ", summaryLine(total, p, opts.Lang))
 	}
 	if opts.GitHubActions {
 		// Workflow commands are read by GitHub line by line: never wrapped.
@@ -96,48 +95,55 @@ func writeTextReport(l layout, r finding.Report, opts Options, p palette) tally 
 	// staff read out to the user on the phone.
 	if r.Login != nil && len(r.Login.Candidates) > 0 {
 		l.line("")
-		l.para("", "  ", p.heading.Sprint("Client settings for "+printable(r.Login.Address)))
-		writeLoginTable(l, r.Login.Candidates)
+		l.para("", "  ", p.heading.Sprint(finding.T("Client settings for %s", printable(r.Login.Address)).In(opts.Lang)))
+		writeLoginTable(l, r.Login.Candidates, opts.Lang)
 	}
 	for _, g := range groupByArea(r.Findings) {
 		l.line("")
-		l.line(p.heading.Sprint(areaTitle(g.area)))
+		l.line(p.heading.Sprint(areaTitle(g.area, opts.Lang)))
 		for _, f := range g.findings {
-			writeTextFinding(l, f, p)
+			writeTextFinding(l, f, p, opts.Lang)
 		}
 	}
 	if len(r.Probes) > 0 {
 		l.line("")
-		l.line(p.heading.Sprint("Probes"))
-		writeProbeTable(l, r.Probes)
+		l.line(p.heading.Sprint(finding.T("Probes").In(opts.Lang)))
+		writeProbeTable(l, r.Probes, opts.Lang)
 		if opts.Verbose {
-			writeTranscripts(l, r.Probes, p)
+			writeTranscripts(l, r.Probes, p, opts.Lang)
 		}
 	}
 	if opts.Verbose && len(r.Detail) > 0 {
 		l.line("")
-		l.line(p.heading.Sprint("Detail"))
+		l.line(p.heading.Sprint(finding.T("Detail").In(opts.Lang)))
 		for _, line := range r.Detail {
 			l.para("  ", "    ", printable(line))
 		}
 	}
 	t := tallyOf(r.Findings)
 	l.line("")
-	l.para("", "  ", summaryLine(t, p))
+	l.para("", "  ", summaryLine(t, p, opts.Lang))
 	return t
 }
 
-func writeTextFinding(l layout, f finding.Finding, p palette) {
+// label is the translated label of a "label: %s" format ("fix: %s" is
+// "correction : %s" in French), for a hanging indent under it.
+func label(format finding.Text, lang finding.Lang) (first, rest string) {
+	first = format.In(lang)
+	return first, strings.Repeat(" ", cellWidth(first))
+}
+
+func writeTextFinding(l layout, f finding.Finding, p palette, lang finding.Lang) {
 	line := printable(oneLine(f.Title))
 	if f.Subject != "" {
 		line += " — " + printable(oneLine(f.Subject))
 	}
 	tags := []string{f.ID}
 	if f.Baseline != "" {
-		tags = append(tags, f.Baseline)
+		tags = append(tags, baselineWord(f.Baseline, lang))
 	}
 	if f.Allowed != "" {
-		tags = append(tags, "allowed "+printable(oneLine(f.Allowed)))
+		tags = append(tags, finding.T("allowed %s", printable(oneLine(f.Allowed))).In(lang))
 	}
 	line += " " + p.faint.Sprint("["+strings.Join(tags, ", ")+"]")
 	l.para("  "+p.sev(f.Severity, mark(f.Severity))+" ", "    ", line)
@@ -152,17 +158,19 @@ func writeTextFinding(l layout, f finding.Finding, p palette) {
 		}
 	}
 	if loc := locationText(f.Location); loc != "" {
-		l.para("      at ", "         ", printable(loc))
+		first, rest := label(finding.T("at %s", ""), lang)
+		l.para("      "+first, "      "+rest, printable(loc))
 	}
 	if fix := fixOf(f); fix != "" {
-		l.para("      fix: ", "           ", printable(oneLine(fix)))
+		first, rest := label(finding.T("fix: %s", ""), lang)
+		l.para("      "+first, "      "+rest, printable(oneLine(fix)))
 	}
 }
 
-func summaryLine(t tally, p palette) string {
+func summaryLine(t tally, p palette, l finding.Lang) string {
 	parts := make([]string, 0, 5)
 	for s := finding.Pass; s <= finding.Error; s++ {
-		part := fmt.Sprintf("%d %s", t.bySeverity[s], s)
+		part := severityCount(s, t.bySeverity[s], l)
 		if t.bySeverity[s] > 0 {
 			part = p.sev(s, part)
 		}
@@ -172,33 +180,31 @@ func summaryLine(t tally, p palette) string {
 	var base []string
 	for _, state := range baselineStates {
 		if n := t.baseline[state]; n > 0 {
-			base = append(base, fmt.Sprintf("%d %s", n, state))
+			base = append(base, baselineCount(state, n, l))
 		}
 	}
 	if len(base) > 0 {
-		line += " (baseline: " + strings.Join(base, ", ") + ")"
+		line += finding.T(" (baseline: %s)", strings.Join(base, ", ")).In(l)
 	}
 	return line
 }
 
-func writeProbeTable(l layout, probes []finding.Probe) {
-	rows := [][]string{{"HOST", "ADDRESS", "PROTOCOL", "STATUS", "TLS", "VERIFIED", "AUTH BEFORE TLS", "AUTH AFTER TLS"}}
+func writeProbeTable(tl layout, probes []finding.Probe, l finding.Lang) {
+	rows := [][]string{{finding.T("HOST").In(l), finding.T("ADDRESS").In(l), finding.T("PROTOCOL").In(l), finding.T("STATUS").In(l),
+		finding.T("TLS").In(l), finding.T("VERIFIED").In(l), finding.T("AUTH BEFORE TLS").In(l), finding.T("AUTH AFTER TLS").In(l)}}
 	for _, pr := range probes {
 		version, verified := "-", "-"
 		if pr.TLS != nil {
 			version = pr.TLS.Version
-			verified = "no"
-			if pr.TLS.Verified {
-				verified = "yes"
-			}
+			verified = yesNo(pr.TLS.Verified, l)
 		}
-		rows = append(rows, []string{pr.Host, pr.Addr, pr.Protocol, pr.Status, version, verified,
+		rows = append(rows, []string{pr.Host, pr.Addr, pr.Protocol, statusWord(pr.Status, l), version, verified,
 			listOrDash(pr.AuthBeforeTLS), listOrDash(pr.AuthAfterTLS)})
 	}
-	l.table(rows)
+	tl.table(rows)
 }
 
-func writeTranscripts(l layout, probes []finding.Probe, p palette) {
+func writeTranscripts(l layout, probes []finding.Probe, p palette, lang finding.Lang) {
 	for _, pr := range probes {
 		if len(pr.Transcript) == 0 && pr.Error == "" {
 			continue
@@ -206,7 +212,8 @@ func writeTranscripts(l layout, probes []finding.Probe, p palette) {
 		l.line("")
 		l.para("  ", "    ", p.faint.Sprint(printable(pr.Host+" "+pr.Addr+" ("+pr.Protocol+")")))
 		if pr.Error != "" {
-			l.para("    error: ", "           ", printable(oneLine(pr.Error)))
+			first, rest := label(finding.T("error: %s", ""), lang)
+			l.para("    "+first, "    "+rest, printable(oneLine(pr.Error)))
 		}
 		for _, line := range pr.Transcript {
 			l.para("    ", "      ", printable(strings.TrimRight(line, "\r\n")))
@@ -214,29 +221,34 @@ func writeTranscripts(l layout, probes []finding.Probe, p palette) {
 	}
 }
 
-func writeLoginTable(l layout, candidates []finding.ClientEndpoint) {
-	rows := [][]string{{"ROLE", "PROTOCOL", "HOST", "PORT", "SECURITY", "USERNAME", "VERDICT", "FROM", "REASON"}}
+func writeLoginTable(tl layout, candidates []finding.ClientEndpoint, l finding.Lang) {
+	rows := [][]string{{finding.T("ROLE").In(l), finding.T("PROTOCOL").In(l), finding.T("HOST").In(l), finding.T("PORT").In(l),
+		finding.T("SECURITY").In(l), finding.T("USERNAME").In(l), finding.T("VERDICT").In(l), finding.T("FROM").In(l), finding.T("REASON").In(l)}}
 	for _, c := range candidates {
-		verdict := c.Verdict
-		if c.Recommended && verdict != "recommended" {
-			verdict += " (recommended)"
+		verdict := verdictWord(c.Verdict, l)
+		if c.Recommended && c.Verdict != "recommended" {
+			verdict = finding.T("%s (recommended)", verdict).In(l)
 		}
-		rows = append(rows, []string{c.Role, c.Protocol, c.Host, strconv.Itoa(c.Port), securityName(c.TLS),
-			dashIfEmpty(c.Username), verdict, listOrDash(c.Sources), c.Reason})
+		sources := make([]string, len(c.Sources))
+		for i, s := range c.Sources {
+			sources[i] = sourceWord(s, l)
+		}
+		rows = append(rows, []string{roleWord(c.Role, l), c.Protocol, c.Host, strconv.Itoa(c.Port), securityName(c.TLS, l),
+			dashIfEmpty(c.Username), verdict, listOrDash(sources), c.Reason})
 	}
-	l.table(rows)
+	tl.table(rows)
 }
 
 // securityName is the wording mail apps use for the connection security
 // setting.
-func securityName(tls string) string {
+func securityName(tls string, l finding.Lang) string {
 	switch tls {
 	case "implicit":
 		return "SSL/TLS"
 	case "starttls":
 		return "STARTTLS"
 	case "none":
-		return "none"
+		return finding.T("none").In(l)
 	}
 	return tls
 }

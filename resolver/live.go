@@ -169,7 +169,8 @@ func (l *Live) Query(ctx context.Context, name string, qtype uint16) (*Answer, e
 // REFUSED is an answer about the name, silence is not.
 func worstFailure(failures []*Error) *Error {
 	var pick *Error
-	rank := map[Kind]int{ServFail: 4, Refused: 3, Timeout: 2, Transport: 1}
+	// A referral names where the data is: the most useful of all.
+	rank := map[Kind]int{Referral: 5, ServFail: 4, Refused: 3, Timeout: 2, Transport: 1}
 	for _, f := range failures {
 		if pick == nil || rank[f.Kind] >= rank[pick.Kind] {
 			pick = f
@@ -213,6 +214,9 @@ func (l *Live) attempt(ctx context.Context, server, name string, qtype uint16, l
 		// RFC 5452 §9.1: an answer to another question is not an answer.
 		return fail(Transport, errors.New("the reply does not match the question"))
 	}
+	if d := referralIn(resp); d != nil {
+		return fail(Referral, d)
+	}
 	ans := &Answer{
 		Name: name, Qtype: qtype, Rcode: resp.Rcode, RRs: resp.Answer,
 		Authentic: resp.AuthenticatedData, Server: server,
@@ -223,6 +227,34 @@ func (l *Live) attempt(ctx context.Context, server, name string, qtype uint16, l
 		ans.Rcode = dns.RcodeSuccess
 	}
 	return ans, nil
+}
+
+// referralIn returns the delegation when resp is a referral rather than an
+// answer. RFC 2308 §2.2: a NODATA response has an SOA in the authority
+// section, or no NS records there; NOERROR without AA, with an empty
+// answer section, NS records and no SOA in the authority section is a
+// referral to the servers those NS records name. A recursive resolver
+// never sends one; a server that does not recurse (an authoritative server
+// given as --resolver) does, and so does a lame server that refers upward.
+func referralIn(resp *dns.Msg) *Delegation {
+	if resp.Rcode != dns.RcodeSuccess || resp.Authoritative || len(resp.Answer) > 0 {
+		return nil
+	}
+	var d *Delegation
+	for _, rr := range resp.Ns {
+		switch v := rr.(type) {
+		case *dns.SOA:
+			return nil
+		case *dns.NS:
+			if d == nil {
+				d = &Delegation{Zone: canonical(v.Hdr.Name)}
+			}
+			if canonical(v.Hdr.Name) == d.Zone {
+				d.NameServers = append(d.NameServers, canonical(v.Ns))
+			}
+		}
+	}
+	return d
 }
 
 func ownsCNAME(rrs []dns.RR, name string) bool {

@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"net/netip"
+	"slices"
 	"strings"
 	"sync"
 
@@ -55,16 +56,24 @@ func Follow(ctx context.Context, r Resolver, name string, qtype uint16) (*Answer
 			}
 			return ans, chain, nil
 		}
+		if target == canonical(name) || slices.Contains(chain, target) {
+			// RFC 1034 §3.6.2: a resolver must detect CNAME loops; this
+			// one is the zone's fault, not a server failure.
+			return nil, append(chain, target), &Error{Kind: CNAMELoop, Name: name, Qtype: qtype, Server: ans.Server,
+				Err: fmt.Errorf("%s leads back to %s", strings.TrimSuffix(cur, "."), strings.TrimSuffix(target, "."))}
+		}
 		chain = append(chain, target)
 		cur = target
 	}
-	return nil, chain, &Error{Kind: ServFail, Name: name, Qtype: qtype,
-		Err: fmt.Errorf("CNAME chain longer than %d", maxCNAMEChain)}
+	// Not the server's failure: mailcheck stopped following (a receiver's
+	// resolver may follow further, or stop sooner).
+	return nil, chain, &Error{Kind: ChainLimit, Name: name, Qtype: qtype,
+		Err: fmt.Errorf("more than %d CNAMEs from %s", maxCNAMEChain, strings.TrimSuffix(canonical(name), "."))}
 }
 
 // TXT returns the TXT records at name (CNAMEs followed), each record's
-// character-strings concatenated without separators (RFC 7208 §3.3,
-// RFC 6376 §3.6.2.2), with the answer they came from.
+// character-strings decoded and concatenated without separators (see
+// TXTData), with the answer they came from.
 func TXT(ctx context.Context, r Resolver, name string) ([]string, *Answer, error) {
 	ans, _, err := Follow(ctx, r, name, dns.TypeTXT)
 	if err != nil {
@@ -72,8 +81,8 @@ func TXT(ctx context.Context, r Resolver, name string) ([]string, *Answer, error
 	}
 	var out []string
 	for _, rr := range ans.RRs {
-		if t, ok := rr.(*dns.TXT); ok {
-			out = append(out, strings.Join(t.Txt, ""))
+		if data, ok := TXTData(rr); ok {
+			out = append(out, data)
 		}
 	}
 	return out, ans, nil

@@ -8,8 +8,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/miekg/dns"
+
+	"github.com/mailcheck-cli/mailcheck/finding"
 )
 
 // Resolver answers one question. The error is only for lookups that did not
@@ -60,27 +63,83 @@ const (
 	Refused                   // REFUSED, or another unexpected rcode
 	Transport                 // network error other than a timeout
 	OutOfZone                 // --zone given, no --resolver, name outside every zone: not checked
+	// Referral: the server answered with a delegation instead of an
+	// answer (RFC 2308 §2.2: NOERROR, no AA, NS records and no SOA in the
+	// authority section). It is not NODATA: the data lives on the servers
+	// the referral names, which this server did not ask — a server that
+	// does not recurse, or a zone file delegating the name. The Error's
+	// Err is a *Delegation.
+	Referral
+	// ChainLimit: mailcheck stopped following a CNAME chain longer than
+	// it follows; no server failed.
+	ChainLimit
+	// CNAMELoop: a CNAME chain leads back to a name already in it (RFC
+	// 1034 §3.6.2).
+	CNAMELoop
 )
 
-func (k Kind) String() string {
+// String is the kind in English, for logs and error messages.
+func (k Kind) String() string { return k.text().String() }
+
+// In writes the kind in language l: findings pass a Kind to finding.T as
+// an argument, and it is translated with the sentence.
+func (k Kind) In(l finding.Lang) string { return k.text().In(l) }
+
+func (k Kind) text() finding.Text {
 	switch k {
 	case Timeout:
-		return "timeout"
+		return finding.T("timeout")
 	case ServFail:
-		return "SERVFAIL"
+		return finding.T("SERVFAIL")
 	case Refused:
-		return "refused"
+		return finding.T("query refused")
 	case Transport:
-		return "transport error"
+		return finding.T("transport error")
 	case OutOfZone:
-		return "outside the given zones"
+		return finding.T("outside the given zones")
+	case Referral:
+		return finding.T("a referral to other name servers instead of an answer")
+	case ChainLimit:
+		return finding.T("a CNAME chain longer than mailcheck follows (%d)", maxCNAMEChain)
+	case CNAMELoop:
+		return finding.T("a CNAME loop")
 	}
-	return "unknown"
+	return finding.T("unknown failure")
+}
+
+// Delegation is the referral a server gave instead of an answer: the zone
+// the name is delegated to and the name servers it names.
+type Delegation struct {
+	Zone        string   // the owner of the NS records, fully qualified, lower case
+	NameServers []string // their targets, fully qualified, lower case, in answer order
+}
+
+func (d *Delegation) Error() string {
+	ns := make([]string, len(d.NameServers))
+	for i, n := range d.NameServers {
+		ns[i] = strings.TrimSuffix(n, ".")
+	}
+	return fmt.Sprintf("%s is delegated to %s", strings.TrimSuffix(d.Zone, "."), strings.Join(ns, ", "))
+}
+
+// IsReferral returns the delegation when err says a server referred the
+// question elsewhere instead of answering it.
+func IsReferral(err error) (*Delegation, bool) {
+	var re *Error
+	if !errors.As(err, &re) || re.Kind != Referral {
+		return nil, false
+	}
+	var d *Delegation
+	if errors.As(re.Err, &d) {
+		return d, true
+	}
+	return &Delegation{}, true
 }
 
 // Error is the error a Resolver returns. Checks turn Kind OutOfZone into an
 // info finding ("not checked") and every other Kind into an error finding
-// (inconclusive) — never into a "missing record" finding.
+// (inconclusive) — never into a "missing record" finding. A Referral too:
+// the name may well hold the record on the servers it is delegated to.
 type Error struct {
 	Kind   Kind
 	Name   string

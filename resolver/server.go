@@ -90,8 +90,20 @@ func (z *Zone) respond(r *dns.Msg) *dns.Msg {
 }
 
 type referral struct {
+	file string // the zone file that delegates
 	ns   []dns.RR
 	glue []dns.RR
+}
+
+// delegation says what the referral says, for a Referral error.
+func (r *referral) delegation() *Delegation {
+	d := &Delegation{}
+	for _, rr := range r.ns {
+		ns := rr.(*dns.NS)
+		d.Zone = canonical(ns.Hdr.Name)
+		d.NameServers = append(d.NameServers, canonical(ns.Ns))
+	}
+	return d
 }
 
 // referral returns the NS records of the topmost delegation above or at
@@ -108,7 +120,7 @@ func (z *Zone) referral(name string, qtype uint16) *referral {
 				cut = cur
 			}
 		}
-		ref := &referral{}
+		ref := &referral{file: zd.file}
 		for _, rr := range zd.nodes[cut].rrs {
 			ns, ok := rr.(*dns.NS)
 			if !ok {

@@ -482,6 +482,22 @@ func classifyDirective(e *entry, text []byte) {
 	}
 }
 
+// Files lists the zone files loaded, with their origins, longest origin
+// first.
+func (z *Zone) Files() []ZoneFile {
+	out := make([]ZoneFile, len(z.zones))
+	for i, zd := range z.zones {
+		out[i] = ZoneFile{File: zd.file, Origin: zd.origin}
+	}
+	return out
+}
+
+// ZoneFile is one loaded zone file and its origin.
+type ZoneFile struct {
+	File   string
+	Origin string // lower case, fully qualified
+}
+
 // Origins lists the origins of the loaded zones, longest first.
 func (z *Zone) Origins() []string {
 	out := make([]string, len(z.zones))
@@ -495,6 +511,24 @@ func (z *Zone) Origins() []string {
 // lies at or below the zone's origin and not at or below a delegation.
 func (z *Zone) Contains(name string) bool {
 	return z.find(canonical(name), 0) != nil
+}
+
+// NamesUnder lists the owner names the loaded zones hold strictly below
+// name (lower case, fully qualified, sorted), wildcards included: in zone
+// mode the DKIM check asks every selector the zone publishes under
+// _domainkey.<domain>.
+func (z *Zone) NamesUnder(name string) []string {
+	name = canonical(name)
+	var out []string
+	for _, zd := range z.zones {
+		for owner := range zd.nodes {
+			if owner != name && dns.IsSubDomain(name, owner) && z.find(owner, dns.TypeTXT) == zd {
+				out = append(out, owner)
+			}
+		}
+	}
+	slices.Sort(out)
+	return slices.Compact(out)
 }
 
 func canonical(name string) string { return strings.ToLower(dns.Fqdn(name)) }
@@ -534,11 +568,16 @@ func (zd *zoneData) delegated(name string, qtype uint16) bool {
 
 // Query implements Resolver with the answers the zone's authoritative
 // server would give (RFC 1034 §4.3.2, RFC 4592 for wildcards). A CNAME at
-// the name is returned, not followed.
+// the name is returned, not followed. A name at or below a delegation of a
+// loaded zone (and in no loaded child zone) is a Referral error, as the
+// zone's server refers it; a name outside every zone is OutOfZone.
 func (z *Zone) Query(ctx context.Context, name string, qtype uint16) (*Answer, error) {
 	name = canonical(name)
 	zd := z.find(name, qtype)
 	if zd == nil {
+		if ref := z.referral(name, qtype); ref != nil {
+			return nil, &Error{Kind: Referral, Name: name, Qtype: qtype, Server: "zone:" + ref.file, Err: ref.delegation()}
+		}
 		return nil, &Error{Kind: OutOfZone, Name: name, Qtype: qtype}
 	}
 	ans := &Answer{Name: name, Qtype: qtype, Server: "zone:" + zd.file}
@@ -605,4 +644,27 @@ func (n *node) match(qtype uint16) ([]dns.RR, []Origin) {
 		}
 	}
 	return nil, nil
+}
+
+// DelegationAt returns the delegation a loaded zone publishes at name (its
+// NS records at that cut), or nil when no loaded zone delegates name. It
+// answers even when the child zone is loaded too, which Query then answers
+// for: a name-server check compares the parent's delegation with the NS
+// RRset at the child's apex (RFC 1034 §4.2.2), and in zone mode both sides
+// are in the files.
+func (z *Zone) DelegationAt(name string) *Delegation {
+	name = canonical(name)
+	for _, zd := range z.zones {
+		if name == zd.origin || !dns.IsSubDomain(zd.origin, name) || !zd.cuts[name] {
+			continue
+		}
+		d := &Delegation{Zone: name}
+		for _, rr := range zd.nodes[name].rrs {
+			if ns, ok := rr.(*dns.NS); ok {
+				d.NameServers = append(d.NameServers, canonical(ns.Ns))
+			}
+		}
+		return d
+	}
+	return nil
 }

@@ -58,6 +58,9 @@ func TestZoneQuery(t *testing.T) {
 		rrs    []string // expected records, presentation form without TTL/class
 		lines  []int
 		outOfZ bool
+		// referral is the zone a Referral error must name: the zone's
+		// server refers the name to the child's servers.
+		referral string
 	}{
 		{name: "apex MX", qname: "example.com", qtype: dns.TypeMX,
 			rrs: []string{"example.com. MX 10 mail.example.com."}, lines: []int{5}},
@@ -86,8 +89,9 @@ func TestZoneQuery(t *testing.T) {
 			rrs: []string{`*.wild.example.com. TXT "wildcard"`}, lines: []int{14}},
 		{name: "no wildcard beside the closest encloser", qname: "x.a.b.c.example.com", qtype: dns.TypeTXT,
 			rcode: dns.RcodeNameError},
-		{name: "delegation point is outside", qname: "sub.example.com", qtype: dns.TypeNS, outOfZ: true},
-		{name: "below a delegation is outside", qname: "ns.sub.example.com", qtype: dns.TypeA, outOfZ: true},
+		{name: "delegation point is referred", qname: "sub.example.com", qtype: dns.TypeNS, referral: "sub.example.com."},
+		{name: "below a delegation is referred", qname: "ns.sub.example.com", qtype: dns.TypeA, referral: "sub.example.com."},
+		{name: "deep below a delegation is referred", qname: "_dmarc.x.sub.example.com", qtype: dns.TypeTXT, referral: "sub.example.com."},
 		{name: "DS at the cut belongs to the parent", qname: "sub.example.com", qtype: dns.TypeDS,
 			rrs:   []string{"sub.example.com. DS 12345 13 2 0123456789ABCDEF0123456789ABCDEF0123456789ABCDEF0123456789ABCDEF"},
 			lines: []int{20}},
@@ -97,6 +101,19 @@ func TestZoneQuery(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			ans, err := z.Query(context.Background(), tt.qname, tt.qtype)
+			if tt.referral != "" {
+				d, ok := resolver.IsReferral(err)
+				if !ok || resolver.IsOutOfZone(err) {
+					t.Fatalf("got %v, %v; want a referral", ans, err)
+				}
+				if d.Zone != tt.referral || strings.Join(d.NameServers, " ") != "ns.sub.example.com." {
+					t.Errorf("delegation %+v, want %s to ns.sub.example.com.", d, tt.referral)
+				}
+				if z.Contains(tt.qname) {
+					t.Errorf("Contains(%s) = true for a name the zone delegates", tt.qname)
+				}
+				return
+			}
 			if tt.outOfZ {
 				if !resolver.IsOutOfZone(err) {
 					t.Fatalf("got %v, %v; want an out-of-zone error", ans, err)

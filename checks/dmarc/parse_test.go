@@ -167,3 +167,37 @@ func FuzzParse(f *testing.F) {
 		}
 	})
 }
+
+func TestPolicyFor(t *testing.T) {
+	tests := []struct {
+		record            string
+		inherited, exists bool
+		policy            Policy
+		tag               string
+	}{
+		{"v=DMARC1; p=reject; sp=none; np=quarantine", false, true, Reject, "p"},
+		{"v=DMARC1; p=reject; sp=none; np=quarantine", false, false, Reject, "p"},
+		{"v=DMARC1; p=reject; sp=none; np=quarantine", true, true, None, "sp"},
+		{"v=DMARC1; p=reject; sp=none; np=quarantine", true, false, Quarantine, "np"},
+		{"v=DMARC1; p=none; np=reject", true, false, Reject, "np"},
+		{"v=DMARC1; p=none; np=reject", true, true, None, "p"},
+		{"v=DMARC1; p=quarantine; sp=reject", true, false, Reject, "sp"},
+		{"v=DMARC1; p=quarantine", true, false, Quarantine, "p"},
+		// Tags separated by TABs parse as spaces do: the grammar allows WSP.
+		{"v=DMARC1;\tp=reject;\tnp=none", true, false, None, "np"},
+	}
+	for _, tt := range tests {
+		r, err := Parse(tt.record)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := r.PolicyFor(tt.inherited, tt.exists)
+		if got.Policy != tt.policy || got.Tag != tt.tag {
+			t.Errorf("%s (inherited %v, exists %v): %s from %s, want %s from %s", tt.record, tt.inherited, tt.exists,
+				got.Policy, got.Tag, tt.policy, tt.tag)
+		}
+	}
+	if !NonExistent(false, false, false) || NonExistent(false, false, true) || NonExistent(true, false, false) {
+		t.Error("NonExistent: a name with any of A, AAAA, MX exists")
+	}
+}

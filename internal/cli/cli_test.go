@@ -248,24 +248,47 @@ func TestDeadResolverIsInconclusiveWithinTimeout(t *testing.T) {
 	}
 }
 
-func TestOutOfZoneNamesAreNotChecked(t *testing.T) {
+// Zone mode fails closed: a target outside every --zone, without
+// --resolver, is bad input (exit 2, one line naming it and the zones), never
+// a report of "not checked" lines that passes a pipeline with a typo.
+func TestTargetOutsideTheZonesIsUsageError(t *testing.T) {
 	sc, _ := fixtures.Load(fixtures.Default)
 	data, _ := sc.File("example.test.zone")
 	p := filepath.Join(t.TempDir(), "example.test.zone")
 	os.WriteFile(p, data, 0o600)
-	// other.test is outside the zone and no --resolver is given.
-	r := run(t, nil, "domain", "other.test", "--zone", p, "--no-probe", "--format", "json")
+	r := run(t, nil, "domain", "example.com", "--zone", p, "--no-probe")
+	if r.code != ExitUsage {
+		t.Fatalf("exit %d, want 2; stdout %q", r.code, r.out)
+	}
+	if lines := strings.Split(strings.TrimSpace(r.errOut), "\n"); len(lines) != 1 ||
+		!strings.Contains(lines[0], "example.com") || !strings.Contains(lines[0], p) {
+		t.Errorf("want one line naming the target and the zone file, got %q", r.errOut)
+	}
+	if r.out != "" {
+		t.Errorf("nothing may be reported: %q", r.out)
+	}
+}
+
+// Names a zone's records point at outside the zones are "not checked"
+// (info), never missing: here an SPF include of another domain.
+func TestOutOfZoneNamesAreNotChecked(t *testing.T) {
+	sc, _ := fixtures.Load(fixtures.Default)
+	data, _ := sc.File("example.test.zone")
+	zone := strings.Replace(string(data), "v=spf1 mx -all", "v=spf1 mx include:_spf.other.test -all", 1)
+	if zone == string(data) {
+		t.Fatal("the default zone no longer holds the SPF record this test edits")
+	}
+	p := filepath.Join(t.TempDir(), "example.test.zone")
+	os.WriteFile(p, []byte(zone), 0o600)
+	r := run(t, nil, "domain", "example.test", "--zone", p, "--no-probe", "--format", "json")
 	rep := decodeReport(t, r.out)
 	for _, f := range rep.Findings {
-		if f.Severity >= finding.Warn {
+		if strings.HasSuffix(f.ID, ".missing") || f.ID == "spf.include-missing" {
 			t.Errorf("a name outside the zones must be reported as not checked, got %s %s", f.Severity, f.ID)
 		}
 	}
 	if !hasFinding(rep, "dns.not-checked", finding.Info) {
 		t.Errorf("want dns.not-checked, got %s", r.out)
-	}
-	if r.code != ExitOK {
-		t.Errorf("exit %d, want 0", r.code)
 	}
 }
 

@@ -37,6 +37,10 @@ var progressCommands = map[string]bool{
 }
 
 func applyConventions(root *cobra.Command, io *IOStreams) {
+	// The version line carries the commit and date: say so, in any language.
+	if f := root.Flags().Lookup("version"); f != nil {
+		f.Usage = finding.T("print mailcheck's version, commit and build date").In(io.Lang)
+	}
 	for _, c := range root.Commands() {
 		switch c.Name() {
 		case "explain":

@@ -7,7 +7,7 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/mailcheck-cli/mailcheck/checks"
+	"github.com/mailcheck-cli/mailcheck/audit"
 	"github.com/mailcheck-cli/mailcheck/finding"
 	"github.com/mailcheck-cli/mailcheck/fixtures"
 	"github.com/mailcheck-cli/mailcheck/progress"
@@ -28,10 +28,10 @@ func NewCmdDemo(io *IOStreams) *cobra.Command {
 	opts := &DemoOptions{IO: io}
 	cmd := &cobra.Command{
 		Use:   "demo",
-		Short: "Start the reference server in-process and audit its default domain",
-		Long: `demo starts the embedded reference server on free loopback ports and runs the full
+		Short: finding.T("Start the reference server in-process and audit its default domain").In(io.Lang),
+		Long: finding.T(`demo starts the embedded reference server on free loopback ports and runs the full
 audit of its domain (DNS checks and live probes), exactly as 'mailcheck domain' would on
-a real domain. No network access is needed.`,
+a real domain. No network access is needed.`).In(io.Lang),
 		Example: `  mailcheck demo
   mailcheck demo --scenario cert-expired --format json`,
 		Args: cobra.NoArgs,
@@ -39,7 +39,8 @@ a real domain. No network access is needed.`,
 			return demoRun(cmd.Context(), opts)
 		},
 	}
-	cmd.Flags().StringVar(&opts.Scenario, "scenario", fixtures.Default, "scenario to serve and audit (mailcheck serve --list names them)")
+	cmd.Flags().StringVar(&opts.Scenario, "scenario", fixtures.Default,
+		finding.T("scenario to serve and audit (mailcheck serve --list names them)").In(io.Lang))
 	opts.Output.register(cmd)
 	return cmd
 }
@@ -91,6 +92,15 @@ func auditReference(ctx context.Context, n *Net, srv *refserver.Server, sc *fixt
 		return finding.Report{}, err
 	}
 	n.setResolver(live, srv.PortMap(), srv.CA().Pool())
-	env := &checks.Env{Resolver: n.Resolver, Dialer: n.Dialer, DKIMSelectors: sc.DKIMSelectors, Now: time.Now}
-	return auditDomain(ctx, env, sc.Domain, !sc.Probe, n.Verbose()), nil
+	o := audit.Options{
+		Proposed:  audit.State{Resolver: n.Resolver, Dialer: n.Dialer},
+		Selectors: sc.DKIMSelectors,
+		Probe:     audit.ProbeMX,
+		Verbose:   n.Verbose(),
+		Now:       time.Now,
+	}
+	if !sc.Probe {
+		o.Probe = audit.NoProbe
+	}
+	return audit.New(o).Domain(ctx, sc.Domain), nil
 }

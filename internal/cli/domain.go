@@ -13,9 +13,8 @@ import (
 	"github.com/spf13/cobra"
 	"golang.org/x/net/idna"
 
-	"github.com/mailcheck-cli/mailcheck/checks"
+	"github.com/mailcheck-cli/mailcheck/audit"
 	"github.com/mailcheck-cli/mailcheck/finding"
-	"github.com/mailcheck-cli/mailcheck/probe"
 	"github.com/mailcheck-cli/mailcheck/report"
 )
 
@@ -32,6 +31,9 @@ type DomainOptions struct {
 	Baseline     []string // zone files, or the single word "live"
 	PolicyFile   string
 	MTASTSPolicy string // the proposed MTA-STS policy document, when it lives in the repository
+	// BaselineMTASTSPolicy is the baseline's policy document, for a CI run
+	// that cannot (or should not) fetch the published one.
+	BaselineMTASTSPolicy string
 }
 
 // NewCmdDomain builds `mailcheck domain`. runF replaces the run function in
@@ -40,7 +42,7 @@ func NewCmdDomain(io *IOStreams, runF func(context.Context, *DomainOptions) erro
 	opts := &DomainOptions{IO: io}
 	cmd := &cobra.Command{
 		Use:   "domain DOMAIN...",
-		Short: "Audit domains: MX, SPF, DMARC, DKIM, MTA-STS, TLS-RPT, DNSSEC, PTR and the MX servers",
+		Short: finding.T("Audit domains: MX, SPF, DMARC, DKIM, MTA-STS, TLS-RPT, DNSSEC, PTR and the MX servers").In(io.Lang),
 		Example: `  mailcheck domain example.com
   mailcheck domain example.com --dkim-selector s2026 --format json
   mailcheck domain example.com --zone proposed/example.com.zone --no-probe --fail-on warn`,
@@ -54,12 +56,19 @@ func NewCmdDomain(io *IOStreams, runF func(context.Context, *DomainOptions) erro
 	}
 	opts.Net.register(cmd)
 	fl := cmd.Flags()
-	fl.StringArrayVar(&opts.DKIMSelectors, "dkim-selector", nil, "DKIM selector to check (repeatable); common selectors are tried too")
-	fl.BoolVar(&opts.NoProbe, "no-probe", false, "check DNS only; do not connect to the mail servers")
-	fl.StringVar(&opts.File, "file", "", "read domains from this file, one per line (- for standard input)")
-	fl.StringArrayVar(&opts.Baseline, "baseline", nil, "the current state to compare with: zone files (repeatable) or live; only new findings count for --fail-on")
-	fl.StringVar(&opts.PolicyFile, "policy", "", "YAML file of expectations and accepted findings; violations are policy.* findings")
-	fl.StringVar(&opts.MTASTSPolicy, "mta-sts-policy", "", "the proposed MTA-STS policy file (mta-sts.txt), when it is kept beside the zone")
+	l := io.Lang
+	fl.StringArrayVar(&opts.DKIMSelectors, "dkim-selector", nil,
+		finding.T("DKIM selector to check (repeatable); common selectors are tried too").In(l))
+	fl.BoolVar(&opts.NoProbe, "no-probe", false, finding.T("check DNS only; do not connect to the mail servers").In(l))
+	fl.StringVar(&opts.File, "file", "", finding.T("read domains from this file, one per line (- for standard input)").In(l))
+	fl.StringArrayVar(&opts.Baseline, "baseline", nil,
+		finding.T("the current state to compare with: zone files (repeatable) or live; only new findings count for --fail-on").In(l))
+	fl.StringVar(&opts.PolicyFile, "policy", "",
+		finding.T("YAML file of expectations and accepted findings; violations are policy.* findings").In(l))
+	fl.StringVar(&opts.MTASTSPolicy, "mta-sts-policy", "",
+		finding.T("the proposed MTA-STS policy file (mta-sts.txt), when it is kept beside the zone").In(l))
+	fl.StringVar(&opts.BaselineMTASTSPolicy, "baseline-mta-sts-policy", "",
+		finding.T("the baseline's MTA-STS policy file (default: fetched from the published URL)").In(l))
 	return cmd
 }
 
@@ -76,15 +85,26 @@ func domainRun(ctx context.Context, opts *DomainOptions) error {
 	if err != nil {
 		return err
 	}
-	g, err := opts.buildGate(n)
-	if err != nil {
+	if err := n.zoneCovers(domains); err != nil {
+		return err
+	}
+	o := audit.Options{
+		Proposed:  audit.State{Resolver: n.Resolver, Dialer: n.Dialer, Zone: n.Zone},
+		Selectors: selectors,
+		Probe:     audit.ProbeMX,
+		Verbose:   n.Verbose(),
+		Now:       time.Now,
+	}
+	if opts.NoProbe {
+		o.Probe = audit.NoProbe
+	}
+	if err := opts.gateOptions(n, &o); err != nil {
 		return err
 	}
 	ctx, cancel := n.runContext(ctx)
 	defer cancel()
 
-	env := &checks.Env{Resolver: n.Resolver, Dialer: n.Dialer, Now: time.Now, DKIMSelectors: selectors,
-		MTASTSPolicyFile: opts.MTASTSPolicy}
+	a := audit.New(o)
 	reports := make([]finding.Report, len(domains))
 	// Domains are audited concurrently, a few at a time: one domain is
 	// already many parallel lookups.
@@ -94,10 +114,7 @@ func domainRun(ctx context.Context, opts *DomainOptions) error {
 		wg.Go(func() {
 			sem <- struct{}{}
 			defer func() { <-sem }()
-			reports[i] = auditDomain(ctx, env, d, opts.NoProbe, n.Verbose())
-			if g != nil {
-				g.apply(ctx, &reports[i], env, opts.NoProbe)
-			}
+			reports[i] = a.Domain(ctx, d)
 		})
 	}
 	wg.Wait()
@@ -108,32 +125,6 @@ func domainRun(ctx context.Context, opts *DomainOptions) error {
 		return &ExitError{Code: code}
 	}
 	return nil
-}
-
-// auditDomain runs the DNS checks and, unless noProbe, the probes of every
-// MX address on port 25, all concurrently.
-func auditDomain(ctx context.Context, env *checks.Env, domain string, noProbe, verbose bool) finding.Report {
-	started := time.Now()
-	var res checks.Result
-	var probes []finding.Probe
-	var probeFindings []finding.Finding
-	var wg sync.WaitGroup
-	wg.Go(func() { res = checks.Run(ctx, env, domain) })
-	if !noProbe {
-		wg.Go(func() {
-			probes, probeFindings = probe.MX(ctx, probe.Options{Dialer: env.Dialer, Resolver: env.Resolver, Verbose: verbose}, domain)
-		})
-	}
-	wg.Wait()
-	return finding.Report{
-		Schema:     finding.Schema,
-		Target:     domain,
-		Started:    started.UTC(),
-		DurationMS: time.Since(started).Milliseconds(),
-		Findings:   append(res.Findings, probeFindings...),
-		Probes:     probes,
-		Detail:     res.Detail,
-	}
 }
 
 // collectDomains merges the arguments and --file, validating each.

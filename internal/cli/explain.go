@@ -18,57 +18,136 @@ type ExplainOptions struct {
 	IO     *IOStreams
 	Query  string
 	Format string
+	List   bool
+	// Stdin: the text to explain is read from standard input (`-`).
+	Stdin bool
 }
 
-// NewCmdExplain builds `mailcheck explain ID|TEXT`.
+// maxPastedBytes bounds what `explain -` reads: a bounce with its
+// returned headers, not a mailbox.
+const maxPastedBytes = 1 << 20
+
+// NewCmdExplain builds `mailcheck explain ID|TEXT|-`. A pasted text often
+// starts with "-" ("-ERR [AUTH] Authentication failed."): Run marks where
+// such a text begins (see explainTextArgs), so that the flag parser does
+// not take it for an unknown flag.
 func NewCmdExplain(io *IOStreams, runF func(context.Context, *ExplainOptions) error) *cobra.Command {
 	opts := &ExplainOptions{IO: io}
+	l := io.Lang
 	cmd := &cobra.Command{
-		Use:   "explain ID|TEXT",
-		Short: "Show the fix for a finding ID, or map a pasted error, server reply or bounce to findings",
-		Example: `  mailcheck explain spf.lookup-limit
+		Use:   "explain ID|TEXT|-",
+		Short: finding.T("Show the fix for a finding ID, or map a pasted error, server reply or bounce to findings").In(l),
+		Long: finding.T(`explain prints the catalogue entry of a finding ID (why it matters, the fix, the
+reference), or reads a text people paste — a mail app's error, a server reply, a
+bounce, a log line, in English or French — and names the findings that explain
+it, the most specific evidence first: a provider's own code, then a standard
+code, then a wording. When the text reveals the provider (Microsoft, Google,
+Yahoo...), the fix is that provider's.
+
+Give the text as arguments, or "-" to read it from standard input: several lines,
+a whole bounce message (each failed recipient's Status and Diagnostic-Code is
+explained). A text that starts with "-" is taken as text; to be sure, put "--"
+before it, or paste it on standard input.`).In(l),
+		Example: finding.T(`  mailcheck explain spf.lookup-limit
   mailcheck explain "535 5.7.139 Authentication unsuccessful, basic authentication is disabled"
-  mailcheck explain "x509: certificate signed by unknown authority"
-  mailcheck explain --list`,
+  mailcheck explain -- "-ERR [AUTH] Authentication failed."
+  mailcheck explain - < bounce.eml
+  mailcheck explain --list`).In(l),
 		Args: cobra.ArbitraryArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if len(args) > 0 && args[0] == "-" {
+				opts.Stdin, args = true, args[1:]
+			}
 			opts.Query = strings.TrimSpace(strings.Join(args, " "))
 			if runF != nil {
 				return runF(cmd.Context(), opts)
 			}
-			return explainRun(opts, cmd.Flags().Changed("list"))
+			return explainRun(opts)
 		},
 	}
-	cmd.Flags().StringVar(&opts.Format, "format", "text", "output format: text|json")
-	cmd.Flags().Bool("list", false, "list every finding ID with its title")
+	cmd.Flags().StringVar(&opts.Format, "format", "text", finding.T("output format: text|json").In(l))
+	cmd.Flags().BoolVar(&opts.List, "list", false, finding.T("list every finding ID with its title").In(l))
 	return cmd
+}
+
+// explainFlags are the flags explain's command line may carry before its
+// text (global ones included); with a value when true.
+var explainFlags = map[string]bool{"--format": true, "--list": false, "--lang": true, "--help": false, "-h": false,
+	"-o": true, "--output": true} // -o FILE: every reporting command takes it (conventions.go)
+
+// explainTextArgs marks where the text of `mailcheck explain` begins when
+// that text starts with "-": it puts "--" before the first word after
+// "explain" that starts with "-" and is not one of explain's flags, so that
+// `mailcheck explain -ERR [AUTH] Authentication failed.` explains the
+// reply instead of failing on an unknown flag -ERR. Other command lines are
+// returned unchanged.
+func explainTextArgs(args []string) []string {
+	at := -1
+	for i := 0; i < len(args); i++ {
+		a := args[i]
+		if a == "--" {
+			return args
+		}
+		if strings.HasPrefix(a, "-") {
+			if name, _, _ := strings.Cut(a, "="); explainFlags[name] && !strings.Contains(a, "=") {
+				i++ // the flag's value
+			}
+			continue
+		}
+		if a == "explain" {
+			at = i
+		}
+		break
+	}
+	if at < 0 {
+		return args
+	}
+	for i := at + 1; i < len(args); i++ {
+		a := args[i]
+		name, _, hasValue := strings.Cut(a, "=")
+		switch {
+		case a == "--" || a == "-":
+			return args
+		case !strings.HasPrefix(a, "-"):
+			continue
+		case explainFlags[name] && !hasValue:
+			i++
+			continue
+		case hasKey(explainFlags, name):
+			continue
+		}
+		out := append(append(append([]string{}, args[:i]...), "--"), args[i:]...)
+		return out
+	}
+	return args
+}
+
+func hasKey(m map[string]bool, k string) bool {
+	_, ok := m[k]
+	return ok
 }
 
 var findingID = regexp.MustCompile(`^[a-z0-9]+\.[a-z0-9-]+$`)
 
-func explainRun(opts *ExplainOptions, list bool) error {
+func explainRun(opts *ExplainOptions) error {
 	if opts.Format != "text" && opts.Format != "json" {
 		return usageErrorf("unknown --format %q for explain (want text or json)", opts.Format)
 	}
-	out := opts.IO.Out
-	if list {
-		entries, err := finding.Entries()
+	if opts.List {
+		return explainList(opts)
+	}
+	if opts.Stdin {
+		if opts.Query != "" {
+			return usageErrorf("give the text either as arguments or on standard input (-), not both")
+		}
+		text, err := readPasted(opts.IO.In)
 		if err != nil {
 			return err
 		}
-		for i := range entries {
-			entries[i] = entries[i].In(opts.IO.Lang)
-		}
-		if opts.Format == "json" {
-			return writeJSON(out, entries)
-		}
-		for _, e := range entries {
-			fmt.Fprintf(out, "%-30s %-5s %s\n", e.ID, e.Severity, e.Title)
-		}
-		return nil
+		opts.Query = text
 	}
 	if opts.Query == "" {
-		return usageErrorf("nothing to explain: give a finding ID (e.g. spf.lookup-limit) or paste an error message")
+		return usageErrorf("nothing to explain: give a finding ID (e.g. spf.lookup-limit), paste an error message, or use - to read it from standard input")
 	}
 	if findingID.MatchString(opts.Query) {
 		e, ok := finding.Lookup(opts.Query)
@@ -77,46 +156,175 @@ func explainRun(opts *ExplainOptions, list bool) error {
 		}
 		e = e.In(opts.IO.Lang)
 		if opts.Format == "json" {
-			return writeJSON(out, e)
+			return writeJSON(opts.IO.Out, e)
 		}
-		printEntry(out, e)
+		printEntry(opts.IO.Out, opts.IO.Lang, e)
 		return nil
 	}
-	matches := finding.Match(opts.Query)
-	for i := range matches {
-		matches[i] = matches[i].In(opts.IO.Lang)
-	}
+	ex := explainText(opts.Query, opts.IO.Lang)
 	if opts.Format == "json" {
-		if matches == nil {
-			matches = []finding.Entry{}
-		}
-		if err := writeJSON(out, matches); err != nil {
-			return err
-		}
-	} else if len(matches) == 0 {
-		fmt.Fprintln(out, "mailcheck does not recognise this message.")
-		fmt.Fprintln(out, "To diagnose a login problem, run: mailcheck login user@example.com")
-		fmt.Fprintln(out, "To audit a domain's mail set-up, run: mailcheck domain example.com")
-	} else {
-		for i, e := range matches {
-			if i > 0 {
-				fmt.Fprintln(out)
-			}
-			printEntry(out, e)
-		}
+		return writeJSON(opts.IO.Out, ex)
 	}
+	printExplanation(opts.IO.Out, opts.IO.Lang, ex)
 	return nil
 }
 
-func printEntry(w io.Writer, e finding.Entry) {
+// readPasted reads standard input within maxPastedBytes.
+func readPasted(r io.Reader) (string, error) {
+	b, err := io.ReadAll(io.LimitReader(r, maxPastedBytes+1))
+	if err != nil {
+		return "", usageErrorf("reading standard input: %v", err)
+	}
+	if len(b) > maxPastedBytes {
+		return "", usageErrorf("standard input is longer than %d bytes: paste the error, the reply or the bounce, not a mailbox", maxPastedBytes)
+	}
+	return string(b), nil
+}
+
+// explanation is what explain says about a pasted text: one diagnosis of
+// the whole text, or one per failed recipient of a bounce.
+type explanation struct {
+	Diagnosis  *diagnosisJSON  `json:"diagnosis,omitempty"`
+	Recipients []recipientJSON `json:"recipients,omitempty"`
+}
+
+type diagnosisJSON struct {
+	Provider     string          `json:"provider,omitempty"`
+	ProviderName string          `json:"provider_name,omitempty"`
+	Candidates   []candidateJSON `json:"candidates"`
+}
+
+type candidateJSON struct {
+	finding.Entry
+	Strength finding.Strength `json:"strength"`
+	Matched  string           `json:"matched"`
+	Source   string           `json:"source"`
+}
+
+type recipientJSON struct {
+	Recipient  string         `json:"recipient"`
+	Action     string         `json:"action"`
+	Status     string         `json:"status,omitempty"`
+	Diagnostic string         `json:"diagnostic,omitempty"`
+	Diagnosis  *diagnosisJSON `json:"diagnosis"`
+}
+
+func toJSON(d finding.Diagnosis, l finding.Lang) *diagnosisJSON {
+	out := &diagnosisJSON{Provider: d.Provider, ProviderName: d.ProviderName, Candidates: []candidateJSON{}}
+	for _, c := range d.Candidates {
+		out.Candidates = append(out.Candidates, candidateJSON{Entry: c.Entry.In(l), Strength: c.Strength, Matched: c.Matched, Source: c.Source})
+	}
+	return out
+}
+
+// explainText diagnoses a pasted text; a bounce is explained recipient by
+// recipient, from its Status and Diagnostic-Code.
+func explainText(text string, l finding.Lang) explanation {
+	if rs := bounceRecipients(text); len(rs) > 0 {
+		var ex explanation
+		for _, r := range rs {
+			// The recipient's domain may reveal the receiving provider,
+			// whose fix then applies (a Microsoft block list, Gmail's
+			// sender guidelines).
+			d := finding.Diagnose(r.diagnostic + " " + r.status + " " + r.recipient)
+			ex.Recipients = append(ex.Recipients, recipientJSON{
+				Recipient: r.recipient, Action: r.action, Status: r.status,
+				Diagnostic: r.diagnostic, Diagnosis: toJSON(d, l),
+			})
+		}
+		return ex
+	}
+	return explanation{Diagnosis: toJSON(finding.Diagnose(text), l)}
+}
+
+func printExplanation(w io.Writer, l finding.Lang, ex explanation) {
+	if ex.Diagnosis != nil {
+		printDiagnosis(w, l, ex.Diagnosis)
+		return
+	}
+	fmt.Fprintln(w, finding.T("Bounce: %d recipient(s) not delivered", len(ex.Recipients)).In(l))
+	for _, r := range ex.Recipients {
+		fmt.Fprintln(w)
+		fmt.Fprintln(w, finding.T("%s: %s, status %s", r.Recipient, r.Action, orDash(r.Status)).In(l))
+		if r.Diagnostic != "" {
+			fmt.Fprintln(w, finding.T("  server said: %s", r.Diagnostic).In(l))
+		}
+		printDiagnosis(w, l, r.Diagnosis)
+	}
+}
+
+func orDash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}
+
+func printDiagnosis(w io.Writer, l finding.Lang, d *diagnosisJSON) {
+	if len(d.Candidates) == 0 {
+		fmt.Fprintln(w, finding.T("mailcheck does not recognise this message.").In(l))
+		fmt.Fprintln(w, finding.T("To diagnose a login problem, run: mailcheck login user@example.com").In(l))
+		fmt.Fprintln(w, finding.T("To audit a domain's mail set-up, run: mailcheck domain example.com").In(l))
+		return
+	}
+	if d.ProviderName != "" {
+		fmt.Fprintln(w, finding.T("Provider: %s", d.ProviderName).In(l))
+	}
+	best := d.Candidates[0]
+	printEntry(w, l, best.Entry)
+	fmt.Fprintln(w, finding.T("  evidence: %s %q (%s)", strengthWord(best.Strength), best.Matched, best.Source).In(l))
+	if len(d.Candidates) > 1 {
+		fmt.Fprintln(w, finding.T("Also possible:").In(l))
+		for _, c := range d.Candidates[1:] {
+			fmt.Fprintf(w, "  %s (%s): %s [%s %q]\n", c.ID, c.Severity, c.Title, strengthWord(c.Strength).In(l), c.Matched)
+		}
+	}
+}
+
+// strengthWord names a pattern strength for people.
+func strengthWord(s finding.Strength) finding.Text {
+	switch s {
+	case finding.Signature:
+		return finding.T("provider signature")
+	case finding.Code:
+		return finding.T("protocol code")
+	case finding.Phrase:
+		return finding.T("wording")
+	}
+	return finding.T("hint")
+}
+
+func printEntry(w io.Writer, l finding.Lang, e finding.Entry) {
 	fmt.Fprintf(w, "%s (%s): %s\n", e.ID, e.Severity, e.Title)
 	if e.Why != "" {
-		fmt.Fprintf(w, "  why: %s\n", e.Why)
+		fmt.Fprintln(w, finding.T("  why: %s", e.Why).In(l))
 	}
-	fmt.Fprintf(w, "  fix: %s\n", e.Fix)
+	if e.Provider != "" {
+		fmt.Fprintln(w, finding.T("  fix for %s: %s", finding.ProviderName(e.Provider), e.Fix).In(l))
+	} else {
+		fmt.Fprintln(w, finding.T("  fix: %s", e.Fix).In(l))
+	}
 	if e.Ref != "" {
-		fmt.Fprintf(w, "  ref: %s\n", e.Ref)
+		fmt.Fprintln(w, finding.T("  ref: %s", e.Ref).In(l))
 	}
+}
+
+// explainList prints every finding ID with its severity and title.
+func explainList(opts *ExplainOptions) error {
+	entries, err := finding.Entries()
+	if err != nil {
+		return err
+	}
+	for i := range entries {
+		entries[i] = entries[i].In(opts.IO.Lang)
+	}
+	if opts.Format == "json" {
+		return writeJSON(opts.IO.Out, entries)
+	}
+	for _, e := range entries {
+		fmt.Fprintf(opts.IO.Out, "%-30s %-5s %s\n", e.ID, e.Severity, e.Title)
+	}
+	return nil
 }
 
 func writeJSON(w io.Writer, v any) error {

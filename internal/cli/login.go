@@ -44,30 +44,34 @@ const maxPasswordBytes = 4096
 // NewCmdLogin builds `mailcheck login`.
 func NewCmdLogin(io *IOStreams) *cobra.Command {
 	opts := &LoginOptions{IO: io}
+	l := io.Lang
 	cmd := &cobra.Command{
 		Use:   "login ADDRESS",
-		Short: "Discover client settings for an address, probe them, optionally try a login",
-		Long: `login answers "my mail app says login failed". It finds the settings a mail app
+		Short: finding.T("Discover client settings for an address, probe them, optionally try a login").In(l),
+		Long: finding.T(`login answers "my mail app says login failed". It finds the settings a mail app
 should use for ADDRESS — from the known providers (Gmail/Google Workspace, Outlook.com,
-Microsoft 365, Yahoo, iCloud, Fastmail, Zoho, GMX, Proton), SRV records (RFC 6186,
-RFC 8314), the autoconfig file, or guesses from the MX host — probes every candidate
-(connection, TLS mode, certificate, login mechanisms) and recommends one for incoming
-mail and one for sending.
+Microsoft 365, Yahoo, AOL, AT&T, iCloud, Fastmail, Zoho, GMX, Proton), SRV records
+(RFC 6186, RFC 8314), the autoconfig file, or guesses from the MX host — probes every
+candidate (connection, TLS mode, certificate, login mechanisms) and recommends one for
+incoming mail and one for sending.
 
 Give the settings the user typed with --host, --port, --protocol and --tls: when they
-do not work, login.wrong-port names the settings that do.
+do not work, login.wrong-port names the settings that do. With --protocol or --port,
+only the settings of that protocol are probed and judged.
 
 With a password, it logs in once (IMAP, POP3 or SMTP submission) and says why the server
-refuses: wrong password, application password required, OAuth2 only, TLS required, or a
-temporary lock. The password is read from an environment variable (--password-env VAR),
-from the first line of standard input (--password-stdin), or, when --user is given and
-standard input is a terminal, from a prompt that does not echo. It is never accepted on
-the command line, never sent without TLS or to a certificate that does not verify unless
---allow-insecure-auth is given, and never shown: transcripts (-v) redact it.`,
-		Example: `  mailcheck login alice@example.com
+refuses, reading the reply as mailcheck explain does: wrong password, application
+password required, OAuth2 only, IMAP/POP/SMTP AUTH switched off, account locked, TLS
+required, or a temporary failure; the fix is the provider's own where it is known.
+The password is read from an environment variable (--password-env VAR), from the first
+line of standard input (--password-stdin), or, when --user is given and standard input
+is a terminal, from a prompt that does not echo. It is never accepted on the command
+line, never sent without TLS or to a certificate that does not verify unless
+--allow-insecure-auth is given, and never shown: transcripts (-v) redact it.`).In(l),
+		Example: finding.T(`  mailcheck login alice@example.com
   mailcheck login alice@example.com --host mail.example.com --port 143 --tls implicit
-  MAILPASS=... mailcheck login alice@example.com --password-env MAILPASS
-  mailcheck login alice@example.com --user alice --password-stdin < pass.txt`,
+  mailcheck login alice@example.com --protocol imaps --password-env MAILPASS
+  mailcheck login alice@example.com --user alice --password-stdin < pass.txt`).In(l),
 		Args: func(cmd *cobra.Command, args []string) error {
 			// The arguments are not echoed: a user may have typed the
 			// password as a second one.
@@ -86,14 +90,14 @@ the command line, never sent without TLS or to a certificate that does not verif
 	}
 	opts.Net.register(cmd)
 	fl := cmd.Flags()
-	fl.StringVar(&opts.Host, "host", "", "server host name the user typed (default: the discovered one)")
-	fl.IntVar(&opts.Port, "port", 0, "server port the user typed (993, 143, 995, 110, 465, 587 ...)")
-	fl.StringVar(&opts.Protocol, "protocol", "", "protocol of --host/--port: imap|imaps|pop3|pops|pop3s|submission|smtp|smtps")
-	fl.StringVar(&opts.TLS, "tls", "", "connection security the user chose: implicit (SSL/TLS)|starttls|none (default: from the port)")
-	fl.StringVar(&opts.User, "user", "", "user name for the login (default: the address, or what the provider documents)")
-	fl.StringVar(&opts.PasswordEnv, "password-env", "", "read the password from this environment variable")
-	fl.BoolVar(&opts.PasswordStdin, "password-stdin", false, "read the password from the first line of standard input")
-	fl.BoolVar(&opts.AllowInsecureAuth, "allow-insecure-auth", false, "send the password even without TLS or to a certificate that does not verify (reported)")
+	fl.StringVar(&opts.Host, "host", "", finding.T("server host name the user typed (default: the discovered one)").In(l))
+	fl.IntVar(&opts.Port, "port", 0, finding.T("server port the user typed (993, 143, 995, 110, 465, 587 ...)").In(l))
+	fl.StringVar(&opts.Protocol, "protocol", "", finding.T("protocol of --host/--port: imap|imaps|pop3|pops|pop3s|submission|smtp|smtps").In(l))
+	fl.StringVar(&opts.TLS, "tls", "", finding.T("connection security the user chose: implicit (SSL/TLS)|starttls|none (default: from the port)").In(l))
+	fl.StringVar(&opts.User, "user", "", finding.T("user name for the login (default: the address, or what the provider documents)").In(l))
+	fl.StringVar(&opts.PasswordEnv, "password-env", "", finding.T("read the password from this environment variable").In(l))
+	fl.BoolVar(&opts.PasswordStdin, "password-stdin", false, finding.T("read the password from the first line of standard input").In(l))
+	fl.BoolVar(&opts.AllowInsecureAuth, "allow-insecure-auth", false, finding.T("send the password even without TLS or to a certificate that does not verify (reported)").In(l))
 	fl.StringVar(&opts.password, "password", "", "refused: use --password-env or --password-stdin")
 	_ = fl.MarkHidden("password")
 	return cmd

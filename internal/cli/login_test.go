@@ -135,11 +135,13 @@ func TestLoginExitCodes(t *testing.T) {
 			t.Fatalf("exit %d, findings %+v", r.code, rep.Findings)
 		}
 	})
-	t.Run("locked account is inconclusive", func(t *testing.T) {
+	t.Run("locked account", func(t *testing.T) {
+		// The reply carries a temporary code ([UNAVAILABLE]) and says the
+		// account is locked: the lock is the diagnosis, a fail to act on.
 		flags := loginFlags(t, "login-locked")
 		r := runLogin(t, "", map[string]string{"P": loginPassword}, append([]string{"login", "alice@example.test", "--password-env", "P", "--protocol", "imaps", "--format", "json"}, flags...)...)
 		rep := loginReport(t, r)
-		if r.code != ExitInconclusive || !loginHas(rep, "login.temporary-failure", finding.Error) {
+		if r.code != ExitFindings || !loginHas(rep, "login.account-locked", finding.Fail) {
 			t.Fatalf("exit %d, findings %+v", r.code, rep.Findings)
 		}
 	})

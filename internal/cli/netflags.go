@@ -39,22 +39,47 @@ type OutputFlags struct {
 	NoColor bool
 }
 
+// flagUsage holds the usage texts of the flags NetFlags and OutputFlags
+// register. Commands register these flags while the tree is being built,
+// with no language at hand, so register writes them in English and
+// localizeHelp rewrites every flag that carries one of them in the run's
+// language.
+var flagUsage = struct {
+	resolver, zone, portMap, ca, timeout, format, failOn, verbose, noColor finding.Text
+}{
+	resolver: finding.T("DNS server to ask, HOST:PORT (repeatable; default: the system's resolvers)"),
+	zone:     finding.T("answer DNS from this RFC 1035 zone file instead of the network (repeatable)"),
+	portMap:  finding.T("connect to port Q wherever a check would use standard port P: P=Q[,P=Q...]"),
+	ca:       finding.T("also trust the CA certificates in this PEM file"),
+	timeout:  finding.T("bound on the whole run; per-step timeouts are derived from it"),
+	format:   finding.T("output format: %s", strings.Join(report.Formats(), "|")),
+	failOn:   finding.T("lowest severity that makes the exit code 1: fail|warn|info|never"),
+	verbose:  finding.T("include details and protocol transcripts (credentials always redacted)"),
+	noColor:  finding.T("never colour the text output (NO_COLOR is honoured too)"),
+}
+
+// sharedFlagUsages lists flagUsage's texts, for localizeHelp.
+func sharedFlagUsages() []finding.Text {
+	u := flagUsage
+	return []finding.Text{u.resolver, u.zone, u.portMap, u.ca, u.timeout, u.format, u.failOn, u.verbose, u.noColor}
+}
+
 func (f *NetFlags) register(cmd *cobra.Command) {
 	fl := cmd.Flags()
-	fl.StringArrayVar(&f.Resolvers, "resolver", nil, "DNS server to ask, HOST:PORT (repeatable; default: the system's resolvers)")
-	fl.StringArrayVar(&f.Zones, "zone", nil, "answer DNS from this RFC 1035 zone file instead of the network (repeatable)")
-	fl.StringArrayVar(&f.PortMap, "port-map", nil, "connect to port Q wherever a check would use standard port P: P=Q[,P=Q...]")
-	fl.StringVar(&f.CAFile, "ca", "", "also trust the CA certificates in this PEM file")
+	fl.StringArrayVar(&f.Resolvers, "resolver", nil, flagUsage.resolver.String())
+	fl.StringArrayVar(&f.Zones, "zone", nil, flagUsage.zone.String())
+	fl.StringArrayVar(&f.PortMap, "port-map", nil, flagUsage.portMap.String())
+	fl.StringVar(&f.CAFile, "ca", "", flagUsage.ca.String())
 	f.OutputFlags.register(cmd)
 }
 
 func (f *OutputFlags) register(cmd *cobra.Command) {
 	fl := cmd.Flags()
-	fl.DurationVar(&f.Timeout, "timeout", 30*time.Second, "bound on the whole run; per-step timeouts are derived from it")
-	fl.StringVar(&f.Format, "format", "text", "output format: "+strings.Join(report.Formats(), "|"))
-	fl.StringVar(&f.FailOn, "fail-on", "fail", "lowest severity that makes the exit code 1: fail|warn|info|never")
-	fl.BoolVarP(&f.Verbose, "verbose", "v", false, "include details and protocol transcripts (credentials always redacted)")
-	fl.BoolVar(&f.NoColor, "no-color", false, "never colour the text output (NO_COLOR is honoured too)")
+	fl.DurationVar(&f.Timeout, "timeout", 30*time.Second, flagUsage.timeout.String())
+	fl.StringVar(&f.Format, "format", "text", flagUsage.format.String())
+	fl.StringVar(&f.FailOn, "fail-on", "fail", flagUsage.failOn.String())
+	fl.BoolVarP(&f.Verbose, "verbose", "v", false, flagUsage.verbose.String())
+	fl.BoolVar(&f.NoColor, "no-color", false, flagUsage.noColor.String())
 }
 
 // Net is what NetFlags resolve to: a resolver, a dialer and render options.
@@ -62,9 +87,11 @@ type Net struct {
 	Resolver resolver.Resolver
 	Cache    *resolver.Cache
 	Zone     *resolver.Zone // nil without --zone
-	Dialer   *dialer.Dialer
-	Timeout  time.Duration
-	Render   report.Options
+	// HasResolver is set when --resolver was given.
+	HasResolver bool
+	Dialer      *dialer.Dialer
+	Timeout     time.Duration
+	Render      report.Options
 	// FailOn is the lowest counting severity; never == false disables exit 1.
 	FailOn    finding.Severity
 	FailNever bool
@@ -90,6 +117,7 @@ func (f *NetFlags) build(io *IOStreams) (*Net, error) {
 		return nil, err
 	}
 
+	n.HasResolver = len(servers) > 0
 	var next resolver.Resolver
 	if len(servers) > 0 || len(f.Zones) == 0 {
 		live, err := resolver.NewLive(servers, resolver.LiveOptions{})
@@ -249,6 +277,25 @@ func normaliseResolvers(in []string) ([]string, error) {
 		out = append(out, net.JoinHostPort(host, port))
 	}
 	return out, nil
+}
+
+// zoneCovers makes zone mode fail closed: without --resolver, every domain
+// must lie inside a --zone, since nothing could be checked for one outside
+// them and a typo in a pipeline would pass silently.
+func (n *Net) zoneCovers(domains []string) error {
+	if n.Zone == nil || n.HasResolver {
+		return nil
+	}
+	for _, d := range domains {
+		if !n.Zone.Contains(d) {
+			var zones []string
+			for _, zf := range n.Zone.Files() {
+				zones = append(zones, zf.File+" ("+strings.TrimSuffix(zf.Origin, ".")+")")
+			}
+			return usageErrorf("%s is outside every --zone (%s); give its zone file with --zone, or --resolver to ask DNS for names outside the zones", d, strings.Join(zones, ", "))
+		}
+	}
+	return nil
 }
 
 // Verbose reports whether -v was given.

@@ -37,7 +37,7 @@ func NewCmdProbe(io *IOStreams) *cobra.Command {
 	opts := &ProbeOptions{IO: io}
 	cmd := &cobra.Command{
 		Use:   "probe HOST[:PORT]...",
-		Short: "Probe mail service ports: 25 465 587 110 995 143 993 by default",
+		Short: finding.T("Probe mail service ports: 25 465 587 110 995 143 993 by default").In(io.Lang),
 		Example: `  mailcheck probe mail.example.com
   mailcheck probe mail.example.com:587 imap.example.com:993
   mailcheck probe mail.example.com --ports 2525 --protocol submission`,
@@ -47,8 +47,10 @@ func NewCmdProbe(io *IOStreams) *cobra.Command {
 		},
 	}
 	opts.Net.register(cmd)
-	cmd.Flags().StringVar(&opts.Ports, "ports", "", "comma-separated ports to probe (default 25,465,587,110,995,143,993)")
-	cmd.Flags().StringVar(&opts.Protocol, "protocol", "", "protocol for non-standard ports: smtp|submission|smtps|imap|imaps|pop3|pop3s")
+	cmd.Flags().StringVar(&opts.Ports, "ports", "",
+		finding.T("comma-separated ports to probe (default 25,465,587,110,995,143,993)").In(io.Lang))
+	cmd.Flags().StringVar(&opts.Protocol, "protocol", "",
+		finding.T("protocol for non-standard ports: smtp|submission|smtps|imap|imaps|pop3|pop3s").In(io.Lang))
 	return cmd
 }
 

@@ -124,7 +124,7 @@ func Main() int {
 			io.state.atForcedExit(func() { _ = term.Restore(int(os.Stdin.Fd()), st) })
 		}
 	}
-	go watchSignals(sigs, cancel, io.state, os.Stderr, finding.LangFromEnv(os.Getenv), os.Exit)
+	go watchSignals(sigs, cancel, io.state, os.Stderr, langOfCommandLine(os.Args[1:], os.Getenv), os.Exit)
 	return Run(ctx, io, os.Args[1:])
 }
 
@@ -135,7 +135,11 @@ func Run(ctx context.Context, io *IOStreams, args []string) int {
 		io.state = &runState{}
 	}
 	io.interrupted = func() bool { return interruptedBy(ctx) }
+	// cobra prints --help before any PreRun: the language must be known
+	// before the tree, whose help texts are written in it, is built.
+	io.Lang = langOfCommandLine(args, io.getenv)
 	root := NewRootCmd(io)
+	args = explainTextArgs(args)
 	root.SetArgs(args)
 	root.SetIn(io.In)
 	root.SetOut(io.Out)
@@ -147,7 +151,7 @@ func Run(ctx context.Context, io *IOStreams, args []string) int {
 		// cobra's own message spans several lines (and a group such as
 		// `completion` only prints its help); say it in one line, with the
 		// commands that were probably meant.
-		return usageExit(io, unknownCommand(cmd, firstWord(cmd, rest), langOf(io)))
+		return usageExit(io, unknownCommand(cmd, firstWord(cmd, rest), io.Lang))
 	}
 	cmd, err := root.ExecuteContextC(ctx)
 	if ferr := finishRun(io); ferr != nil && err == nil {
@@ -191,13 +195,30 @@ func isExit(err error) bool {
 	return errors.As(err, &exit)
 }
 
-// langOf is the language of messages written before a command runs (the
-// command tree sets io.Lang from --lang when it runs).
-func langOf(io *IOStreams) finding.Lang {
-	if io.Lang != "" {
-		return io.Lang
+// langOfCommandLine is the language a command line asks for, read before
+// cobra parses it: the last --lang (either "--lang fr" or "--lang=fr",
+// anywhere before a "--"), else the locale variables. A --lang value that
+// mailcheck does not speak is left for the flag's own check to reject.
+func langOfCommandLine(args []string, getenv func(string) string) finding.Lang {
+	var value string
+	given := false
+	for i := 0; i < len(args); i++ {
+		switch a := args[i]; {
+		case a == "--":
+			i = len(args)
+		case a == "--lang" && i+1 < len(args):
+			value, given = args[i+1], true
+			i++
+		case strings.HasPrefix(a, "--lang="):
+			value, given = strings.TrimPrefix(a, "--lang="), true
+		}
 	}
-	return finding.LangFromEnv(io.getenv)
+	if given {
+		if l, err := finding.ParseLang(value); err == nil {
+			return l
+		}
+	}
+	return finding.LangFromEnv(getenv)
 }
 
 func firstLine(s string) string {
@@ -211,10 +232,10 @@ func firstLine(s string) string {
 func NewRootCmd(io *IOStreams) *cobra.Command {
 	root := &cobra.Command{
 		Use:   "mailcheck",
-		Short: "Diagnose mail configuration: DNS policy records and the servers behind them",
-		Long: `mailcheck audits a domain's mail set-up — MX, SPF, DKIM, DMARC, MTA-STS, TLS-RPT,
+		Short: finding.T("Diagnose mail configuration: DNS policy records and the servers behind them").In(io.Lang),
+		Long: finding.T(`mailcheck audits a domain's mail set-up — MX, SPF, DKIM, DMARC, MTA-STS, TLS-RPT,
 DNSSEC, reverse DNS — and probes the SMTP, IMAP and POP3 servers behind it
-(STARTTLS, certificates, TLS versions, AUTH). Every problem comes with its fix.`,
+(STARTTLS, certificates, TLS versions, AUTH). Every problem comes with its fix.`).In(io.Lang),
 		SilenceErrors: true,
 		SilenceUsage:  true,
 		Version:       CurrentBuild().Line(io.Lang),
@@ -229,7 +250,8 @@ DNSSEC, reverse DNS — and probes the SMTP, IMAP and POP3 servers behind it
 		return &UsageError{Msg: err.Error()}
 	})
 	var lang string
-	root.PersistentFlags().StringVar(&lang, "lang", "", "language of titles, fixes and help: en|fr (default: from LC_ALL, LC_MESSAGES, LANG)")
+	root.PersistentFlags().StringVar(&lang, "lang", "",
+		finding.T("language of titles, fixes and help: en|fr (default: from LC_ALL, LC_MESSAGES, LANG)").In(io.Lang))
 	root.PersistentPreRunE = func(cmd *cobra.Command, _ []string) error {
 		if lang == "" {
 			io.Lang = finding.LangFromEnv(io.getenv)
@@ -254,6 +276,7 @@ DNSSEC, reverse DNS — and probes the SMTP, IMAP and POP3 servers behind it
 		NewCmdMan(io),
 	)
 	root.CompletionOptions.HiddenDefaultCmd = false
+	localizeHelp(root, io)
 	applyConventions(root, io)
 	return root
 }

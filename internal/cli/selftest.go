@@ -8,14 +8,12 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"github.com/miekg/dns"
 	"github.com/spf13/cobra"
 
-	"github.com/mailcheck-cli/mailcheck/checks"
+	"github.com/mailcheck-cli/mailcheck/audit"
 	"github.com/mailcheck-cli/mailcheck/finding"
 	"github.com/mailcheck-cli/mailcheck/fixtures"
 	"github.com/mailcheck-cli/mailcheck/login"
-	"github.com/mailcheck-cli/mailcheck/probe"
 	"github.com/mailcheck-cli/mailcheck/refserver"
 	"github.com/mailcheck-cli/mailcheck/resolver"
 )
@@ -45,17 +43,17 @@ func NewCmdSelftest(io *IOStreams) *cobra.Command {
 	opts := &SelftestOptions{IO: io}
 	cmd := &cobra.Command{
 		Use:   "selftest [SCENARIO...]",
-		Short: "Run every embedded scenario and compare the findings with what each expects",
-		Long: `selftest serves each embedded scenario with the reference server, audits it, and checks
-that the audit reports exactly the findings the scenario expects. It needs no network.`,
+		Short: finding.T("Run every embedded scenario and compare the findings with what each expects").In(io.Lang),
+		Long: finding.T(`selftest serves each embedded scenario with the reference server, audits it, and checks
+that the audit reports exactly the findings the scenario expects. It needs no network.`).In(io.Lang),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			opts.Scenarios = args
 			return selftestRun(cmd.Context(), opts)
 		},
 	}
-	cmd.Flags().DurationVar(&opts.Timeout, "timeout", 20*time.Second, "bound on each scenario's audit")
-	cmd.Flags().BoolVarP(&opts.Verbose, "verbose", "v", false, "list every finding of failing scenarios")
-	cmd.Flags().StringVar(&opts.Format, "format", "text", "output format: text|json")
+	cmd.Flags().DurationVar(&opts.Timeout, "timeout", 20*time.Second, finding.T("bound on each scenario's audit").In(io.Lang))
+	cmd.Flags().BoolVarP(&opts.Verbose, "verbose", "v", false, finding.T("list every finding of failing scenarios").In(io.Lang))
+	cmd.Flags().StringVar(&opts.Format, "format", "text", finding.T("output format: %s", "text|json").In(io.Lang))
 	return cmd
 }
 
@@ -139,29 +137,18 @@ func runScenario(ctx context.Context, sc *fixtures.Scenario, timeout time.Durati
 	defer srv.Close()
 	n := &Net{Timeout: min(timeout, 8*time.Second)}
 	n.setResolver(&resolver.Chain{Zone: zone}, srv.PortMap(), srv.CA().Pool())
-	env := &checks.Env{Resolver: n.Resolver, Dialer: n.Dialer, DKIMSelectors: sc.DKIMSelectors, Now: time.Now}
-
-	findings := checks.Run(ctx, env, sc.Domain).Findings
+	o := audit.Options{
+		Proposed:  audit.State{Resolver: n.Resolver, Dialer: n.Dialer, Zone: zone},
+		Selectors: sc.DKIMSelectors,
+		Probe:     audit.NoProbe,
+		Now:       time.Now,
+	}
 	keep := fixtures.DNSOnly
 	if sc.Probe {
 		keep = nil
-		hosts, err := mxHosts(ctx, n.Resolver, sc.Domain)
-		if err != nil {
-			res.Error = err.Error()
-			return res
-		}
-		var mu sync.Mutex
-		var wg sync.WaitGroup
-		for _, h := range hosts {
-			wg.Go(func() {
-				_, fs := probe.Host(ctx, probe.Options{Dialer: n.Dialer, Resolver: n.Resolver}, h, nil, "")
-				mu.Lock()
-				findings = append(findings, fs...)
-				mu.Unlock()
-			})
-		}
-		wg.Wait()
+		o.Probe = audit.ProbeAllPorts
 	}
+	findings := audit.New(o).Domain(ctx, sc.Domain).Findings
 	if req, ok := login.ScenarioRequest(sc); ok {
 		// The scenario's support case, as `mailcheck login` would run it.
 		rep := login.Check(ctx, &login.Env{Resolver: n.Resolver, Dialer: n.Dialer}, req)
@@ -182,21 +169,6 @@ func runScenario(ctx context.Context, sc *fixtures.Scenario, timeout time.Durati
 	res.Findings = findings
 	res.DurationMS = time.Since(started).Milliseconds()
 	return res
-}
-
-// mxHosts returns the MX targets of domain, null MX left out.
-func mxHosts(ctx context.Context, r resolver.Resolver, domain string) ([]string, error) {
-	ans, _, err := resolver.Follow(ctx, r, domain, dns.TypeMX)
-	if err != nil {
-		return nil, err
-	}
-	var hosts []string
-	for _, rr := range ans.RRs {
-		if mx, ok := rr.(*dns.MX); ok && mx.Mx != "." {
-			hosts = append(hosts, strings.TrimSuffix(mx.Mx, "."))
-		}
-	}
-	return hosts, nil
 }
 
 func printSelftest(opts *SelftestOptions, results []ScenarioResult, failed int) {

@@ -9,6 +9,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/mailcheck-cli/mailcheck/finding"
 	"github.com/mailcheck-cli/mailcheck/fixtures"
 	"github.com/mailcheck-cli/mailcheck/refserver"
 )
@@ -31,11 +32,11 @@ func NewCmdServe(io *IOStreams, runF func(context.Context, *ServeOptions) error)
 	opts := &ServeOptions{IO: io}
 	cmd := &cobra.Command{
 		Use:   "serve",
-		Short: "Run the embedded reference server (DNS + SMTP + IMAP + POP3 + HTTPS) on loopback",
-		Long: `serve runs a complete mail domain on loopback — DNS, SMTP (25, 587, 465), IMAP (143, 993),
+		Short: finding.T("Run the embedded reference server (DNS + SMTP + IMAP + POP3 + HTTPS) on loopback").In(io.Lang),
+		Long: finding.T(`serve runs a complete mail domain on loopback — DNS, SMTP (25, 587, 465), IMAP (143, 993),
 POP3 (110, 995) and HTTPS (MTA-STS, autoconfig) — with the faults of a scenario switched on,
 and prints a mailcheck command line that audits it. It relays nothing and keeps accepted
-mail in memory.`,
+mail in memory.`).In(io.Lang),
 		Example: `  mailcheck serve
   mailcheck serve --scenario cert-expired --base-port 10000 --ca-out /tmp/ref-ca.pem
   mailcheck serve --list`,
@@ -48,11 +49,15 @@ mail in memory.`,
 		},
 	}
 	fl := cmd.Flags()
-	fl.StringVar(&opts.Scenario, "scenario", fixtures.Default, "scenario to serve (--list names them)")
-	fl.BoolVar(&opts.List, "list", false, "list the scenarios and exit")
-	fl.IntVar(&opts.BasePort, "base-port", 0, "DNS on N+53, each mail port P on N+P, HTTPS on N+443 (default: free ports)")
-	fl.StringVar(&opts.CAOut, "ca-out", "", "write the PEM of the CA that signed the server's certificates to this file")
-	fl.StringArrayVar(&opts.Accounts, "account", nil, "an account SMTP AUTH, IMAP and POP3 accept, USER:PASSWORD (repeatable)")
+	l := io.Lang
+	fl.StringVar(&opts.Scenario, "scenario", fixtures.Default, finding.T("scenario to serve (--list names them)").In(l))
+	fl.BoolVar(&opts.List, "list", false, finding.T("list the scenarios and exit").In(l))
+	fl.IntVar(&opts.BasePort, "base-port", 0,
+		finding.T("DNS on N+53, each mail port P on N+P, HTTPS on N+443 (default: free ports)").In(l))
+	fl.StringVar(&opts.CAOut, "ca-out", "",
+		finding.T("write the PEM of the CA that signed the server's certificates to this file").In(l))
+	fl.StringArrayVar(&opts.Accounts, "account", nil,
+		finding.T("an account SMTP AUTH, IMAP and POP3 accept, USER:PASSWORD (repeatable)").In(l))
 	return cmd
 }
 

@@ -57,7 +57,7 @@ func WriteCatalogue(w io.Writer, lang finding.Lang) error {
 		if len(es) == 0 {
 			continue
 		}
-		fmt.Fprintf(bw, "## %s\n\n", report.AreaTitle(area))
+		fmt.Fprintf(bw, "## %s\n\n", report.AreaTitle(area, lang))
 		for _, e := range es {
 			writeEntry(bw, e, lang)
 		}

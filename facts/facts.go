@@ -1,0 +1,136 @@
+// Package facts gathers, once per domain, every DNS record and policy
+// document a mail audit judges: MX hosts and their addresses, the SPF tree,
+// DMARC policy discovery, DKIM keys, MTA-STS (record and policy), TLS-RPT,
+// DNSSEC and reverse DNS. Lookups run concurrently within the caller's
+// deadline, so gathering costs the longest chain of dependent round trips.
+//
+// Each value keeps where it came from (the answer, with zone file and line,
+// or the server) and how its lookup ended (answered, NXDOMAIN, NODATA,
+// failed, not checked). Nothing here decides what is wrong: package checks
+// judges these facts, the CI gate compares two sets of them, and probes and
+// login discovery take their hosts from them.
+package facts
+
+import (
+	"context"
+	"sync"
+	"time"
+
+	"github.com/mailcheck-cli/mailcheck/dialer"
+	"github.com/mailcheck-cli/mailcheck/resolver"
+)
+
+// Env is what gathering may use. Build one per run (or per state, for the
+// CI gate's baseline); it is read-only while domains are gathered.
+type Env struct {
+	Resolver resolver.Resolver // cached and de-duplicated
+	Dialer   *dialer.Dialer    // HTTPS for the MTA-STS policy; resolves through Resolver
+	// Selectors are the DKIM selectors named for every domain (the flag, the
+	// policy file). Guesses are added unless NoGuess.
+	Selectors []Selector
+	// NoGuess leaves out CommonDKIMSelectors.
+	NoGuess bool
+	// ZoneNames lists the names the zone files hold below a name (nil
+	// without --zone): in zone mode every selector the zone publishes is
+	// looked up.
+	ZoneNames func(under string) []string
+	// ExtraZoneNames lists names from other zone files that must be looked
+	// up too (the CI gate asks both states for the selectors either one
+	// publishes).
+	ExtraZoneNames func(under string) []string
+	// MTASTSPolicyFile is read as the domain's MTA-STS policy instead of
+	// fetching it (--mta-sts-policy, or the baseline's policy file).
+	MTASTSPolicyFile string
+	Now              func() time.Time
+}
+
+// Domain is everything gathered about one domain.
+type Domain struct {
+	Name   string // lower case, without the trailing dot
+	MX     MX
+	SPF    *SPFTree
+	DMARC  *DMARC
+	DKIM   DKIM
+	MTASTS MTASTS
+	TLSRPT TLSRPT
+	DNSSEC DNSSEC
+	PTR    PTR
+	// Gathered is when gathering ended: the judges' clock for validity
+	// periods, so that judging is a pure function of the facts.
+	Gathered time.Time
+}
+
+// Gather gathers every fact about domain (lower case, validated) at once.
+// Chains of dependent lookups (MX → addresses → PTR → forward; DMARC →
+// report authorisations; MTA-STS record → policy) proceed independently.
+func Gather(ctx context.Context, env *Env, domain string) *Domain {
+	return GatherWith(ctx, env, domain, nil)
+}
+
+// GatherWith is Gather that calls onMX with the MX facts (hosts and their
+// addresses) as soon as they are complete, while the rest is still being
+// gathered: the probes of the MX hosts start there. onMX must not modify
+// them.
+func GatherWith(ctx context.Context, env *Env, domain string, onMX func(*MX)) *Domain {
+	r := env.Resolver
+	d := &Domain{Name: trimDot(domain)}
+	dl := env.Dialer
+	if dl == nil {
+		dl = &dialer.Dialer{Resolver: r}
+	}
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		d.MX = GatherMX(ctx, r, d.Name)
+		if onMX != nil {
+			wg.Go(func() { onMX(&d.MX) })
+		}
+		d.PTR = gatherPTR(ctx, r, d.MX.Targets())
+	})
+	wg.Go(func() { d.SPF = GatherSPF(ctx, r, d.Name) })
+	wg.Go(func() { d.DMARC = DiscoverDMARC(ctx, r, d.Name) })
+	wg.Go(func() { d.DKIM = gatherDKIM(ctx, r, d.Name, env.selectors(d.Name)) })
+	wg.Go(func() { d.MTASTS = gatherMTASTS(ctx, r, dl, d.Name, env.MTASTSPolicyFile) })
+	wg.Go(func() { d.TLSRPT = gatherTLSRPT(ctx, r, d.Name) })
+	wg.Go(func() { d.DNSSEC = gatherDNSSEC(ctx, r, d.Name) })
+	wg.Wait()
+	d.Gathered = time.Now()
+	if env.Now != nil {
+		d.Gathered = env.Now()
+	}
+	return d
+}
+
+// selectors lists the DKIM selectors to ask for domain: those named, those
+// the zone files publish, and the common guesses.
+func (env *Env) selectors(domain string) []Selector {
+	lists := [][]Selector{env.Selectors}
+	for _, names := range []func(string) []string{env.ZoneNames, env.ExtraZoneNames} {
+		if names != nil {
+			lists = append(lists, ZoneSelectors(names("_domainkey."+domain), domain))
+		}
+	}
+	if !env.NoGuess {
+		lists = append(lists, Guesses())
+	}
+	return DKIMSelectors(lists...)
+}
+
+// ZoneFile names the zone file that holds the domain (the file of its
+// zone's SOA, MX or apex TXT records), "" for live DNS.
+func (d *Domain) ZoneFile() string {
+	answers := []*resolver.Answer{d.DNSSEC.SOA.Answer, d.MX.Lookup.Answer}
+	if d.SPF != nil {
+		answers = append(answers, d.SPF.Root.Answer)
+	}
+	for _, a := range answers {
+		if a == nil {
+			continue
+		}
+		for _, o := range a.Origins {
+			if o.File != "" {
+				return o.File
+			}
+		}
+	}
+	return ""
+}
