@@ -295,7 +295,7 @@ func strengthWord(s finding.Strength) finding.Text {
 }
 
 func printEntry(w io.Writer, l finding.Lang, e finding.Entry) {
-	fmt.Fprintf(w, "%s (%s): %s\n", e.ID, e.Severity, e.Title)
+	fmt.Fprintf(w, "%s (%s): %s\n", e.ID, severityList(e, l), e.Title) // "fail or error" when it depends
 	if e.Why != "" {
 		fmt.Fprintln(w, finding.T("  why: %s", e.Why).In(l))
 	}

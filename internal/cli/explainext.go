@@ -5,6 +5,7 @@ import (
 	"regexp"
 	"strings"
 
+	"github.com/charmbracelet/x/ansi"
 	"github.com/spf13/cobra"
 
 	"github.com/mailcheck-cli/mailcheck/finding"
@@ -63,26 +64,38 @@ func extendExplain(cmd *cobra.Command, io *IOStreams) {
 	}
 }
 
-// writeEntry writes one catalogue entry: its severities, and when each
-// applies, then why, fix and reference.
+// writeEntry writes one catalogue entry as explain's printEntry does,
+// with when each of its severities applies, wrapped to width.
 func writeEntry(w io.Writer, e finding.Entry, width int, lang finding.Lang) {
+	report.Paragraph(w, width, "", "  ", e.ID+" ("+severityList(e, lang)+"): "+e.Title)
+	for _, c := range e.Severities {
+		labelled(w, width, finding.T("  %s: %s", c.Severity.String(), ""), lang, c.When)
+	}
+	if e.Why != "" {
+		labelled(w, width, finding.T("  why: %s", ""), lang, e.Why)
+	}
+	labelled(w, width, finding.T("  fix: %s", ""), lang, e.Fix)
+	if e.Ref != "" {
+		labelled(w, width, finding.T("  ref: %s", ""), lang, e.Ref)
+	}
+}
+
+// labelled writes text after the label a "  label: %s" format gives in
+// lang ("  pourquoi : %s" in French), its lines aligned under the text.
+func labelled(w io.Writer, width int, format finding.Text, lang finding.Lang, text string) {
+	first := format.In(lang)
+	report.Paragraph(w, width, first, strings.Repeat(" ", ansi.StringWidth(first)), text)
+}
+
+// severityList names the severities a finding can have: "warn", or "fail
+// or error" for dkim.none-found.
+func severityList(e finding.Entry, lang finding.Lang) string {
 	var sevs []string
 	for _, s := range e.PossibleSeverities() {
 		sevs = append(sevs, s.String())
 	}
-	sev := sevs[0]
-	if len(sevs) > 1 {
-		sev = finding.T("%s or %s", strings.Join(sevs[:len(sevs)-1], ", "), sevs[len(sevs)-1]).In(lang)
+	if len(sevs) == 1 {
+		return sevs[0]
 	}
-	report.Paragraph(w, width, "", "  ", e.ID+" ("+sev+"): "+e.Title)
-	for _, c := range e.Severities {
-		report.Paragraph(w, width, "  "+c.Severity.String()+": ", "    ", c.When)
-	}
-	if e.Why != "" {
-		report.Paragraph(w, width, "  "+finding.T("why").In(lang)+": ", "    ", e.Why)
-	}
-	report.Paragraph(w, width, "  "+finding.T("fix").In(lang)+": ", "    ", e.Fix)
-	if e.Ref != "" {
-		report.Paragraph(w, width, "  "+finding.T("ref").In(lang)+": ", "    ", e.Ref)
-	}
+	return finding.T("%s or %s", strings.Join(sevs[:len(sevs)-1], ", "), sevs[len(sevs)-1]).In(lang)
 }

@@ -174,7 +174,7 @@ func TestExplainSaysWhenEachSeverityApplies(t *testing.T) {
 		t.Errorf("explain still mentions warn:\n%s", r.out)
 	}
 	fr := run(t, nil, "--lang", "fr", "explain", "dkim.none-found")
-	if !strings.Contains(fr.out, "(fail ou error)") || !strings.Contains(fr.out, "fail: un sélecteur donné avec --dkim-selector ne publie aucune clé") {
+	if !strings.Contains(fr.out, "(fail ou error)") || !strings.Contains(fr.out, "  fail : un sélecteur donné avec --dkim-selector ne publie aucune clé") {
 		t.Errorf("French explain:\n%s", fr.out)
 	}
 	j := run(t, nil, "explain", "dkim.none-found", "--format", "json")
