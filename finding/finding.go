@@ -199,7 +199,12 @@ type Report struct {
 	Started    time.Time `json:"started"`
 	DurationMS int64     `json:"duration_ms"`
 	Findings   []Finding `json:"findings"`
-	Probes     []Probe   `json:"probes,omitempty"`
+	// Probes is always an array in JSON, empty when nothing was probed
+	// (--no-probe), so that scripts need no existence check.
+	Probes []Probe `json:"probes"`
+	// Interrupted is set when the run was stopped (Ctrl-C) before this
+	// target was complete: the findings are the part that completed.
+	Interrupted bool `json:"interrupted,omitempty"`
 	// Login holds client settings discovered by `mailcheck login`.
 	Login *LoginSettings `json:"login,omitempty"`
 	// Message holds what `mailcheck message` read in a message.
@@ -259,6 +264,29 @@ func (r *Report) Worst() (worst Severity, inconclusive bool) {
 		}
 	}
 	return worst, inconclusive
+}
+
+// MarkInterrupted records that the run stopped before r was complete. The
+// inconclusive findings (severity error) and the probes that ended in a
+// timeout are dropped: a check or a dialogue cut short by the interruption
+// ends exactly so, and would read as a fault of the target; the ones that
+// were genuine cannot be told apart from them any more.
+func (r *Report) MarkInterrupted() {
+	r.Interrupted = true
+	kept := r.Findings[:0:0]
+	for _, f := range r.Findings {
+		if f.Severity != Error {
+			kept = append(kept, f)
+		}
+	}
+	r.Findings = kept
+	probes := r.Probes[:0:0]
+	for _, p := range r.Probes {
+		if p.Status != "timeout" {
+			probes = append(probes, p)
+		}
+	}
+	r.Probes = probes
 }
 
 // Probe is what one connection to one host:port learned. A probe keeps what
@@ -347,6 +375,9 @@ func (r Report) MarshalJSON() ([]byte, error) {
 	p := plain(r)
 	if p.Findings == nil {
 		p.Findings = []Finding{}
+	}
+	if p.Probes == nil {
+		p.Probes = []Probe{}
 	}
 	return json.Marshal(p)
 }

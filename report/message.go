@@ -16,39 +16,39 @@ import (
 
 // writeMessageText writes the section in the text format; nothing when the
 // report has none.
-func writeMessageText(w io.Writer, m *finding.MessageReport, opts Options, p palette) {
+func writeMessageText(l layout, m *finding.MessageReport, opts Options, p palette) {
 	if m == nil {
 		return
 	}
 	tr := func(t finding.Text) string { return t.In(opts.Lang) }
-	fmt.Fprintln(w)
-	fmt.Fprintln(w, p.heading.Sprint(tr(finding.T("Message"))))
-	writeTable(w, messageFacts(m, tr))
+	l.line("")
+	l.line(p.heading.Sprint(tr(finding.T("Message"))))
+	l.table(messageFacts(m, tr))
 
 	if m.Bounce != nil {
-		fmt.Fprintln(w)
-		fmt.Fprintln(w, p.heading.Sprint(tr(bounceHeading(m.Bounce))))
-		writeTable(w, bounceRows(m.Bounce, tr))
+		l.line("")
+		l.line(p.heading.Sprint(tr(bounceHeading(m.Bounce))))
+		l.table(bounceRows(m.Bounce, tr))
 		if o := m.Bounce.Original; o != nil {
-			fmt.Fprintln(w, "  "+printable(oneLine(tr(finding.T("Returned message: %s %s", o.Subject, o.MessageID)))))
+			l.para("  ", "    ", printable(oneLine(tr(finding.T("Returned message: %s %s", o.Subject, o.MessageID)))))
 		}
 	} else {
-		fmt.Fprintln(w)
-		fmt.Fprintln(w, p.heading.Sprint(tr(finding.T("Authentication, as verified by mailcheck"))))
-		writeTable(w, authRows(m, tr))
+		l.line("")
+		l.line(p.heading.Sprint(tr(finding.T("Authentication, as verified by mailcheck"))))
+		l.table(authRows(m, tr))
 	}
 	if len(m.AuthResults) > 0 {
-		fmt.Fprintln(w)
-		fmt.Fprintln(w, p.heading.Sprint(tr(finding.T("Receivers' verdicts (Authentication-Results)"))))
-		writeTable(w, authResultsRows(m.AuthResults, tr))
+		l.line("")
+		l.line(p.heading.Sprint(tr(finding.T("Receivers' verdicts (Authentication-Results)"))))
+		l.table(authResultsRows(m.AuthResults, tr))
 	}
 	if len(m.Route) > 0 {
-		fmt.Fprintln(w)
-		fmt.Fprintln(w, p.heading.Sprint(tr(finding.T("Route, oldest hop first"))))
-		writeTable(w, routeRows(m.Route, tr))
+		l.line("")
+		l.line(p.heading.Sprint(tr(finding.T("Route, oldest hop first"))))
+		l.table(routeRows(m.Route, tr))
 		for _, h := range m.Route {
 			if h.Trusted {
-				fmt.Fprintln(w, "  "+p.faint.Sprint(tr(finding.T("* the hop SPF took the client address from"))))
+				l.para("  ", "    ", p.faint.Sprint(tr(finding.T("* the hop SPF took the client address from"))))
 				break
 			}
 		}

@@ -10,6 +10,7 @@ import (
 	"github.com/mailcheck-cli/mailcheck/audit"
 	"github.com/mailcheck-cli/mailcheck/finding"
 	"github.com/mailcheck-cli/mailcheck/fixtures"
+	"github.com/mailcheck-cli/mailcheck/progress"
 	"github.com/mailcheck-cli/mailcheck/refserver"
 	"github.com/mailcheck-cli/mailcheck/report"
 	"github.com/mailcheck-cli/mailcheck/resolver"
@@ -61,11 +62,18 @@ func demoRun(ctx context.Context, opts *DemoOptions) error {
 		return fmt.Errorf("%s: %w", finding.T("demo: starting the reference server").In(l), err)
 	}
 	defer srv.Close()
-	fmt.Fprintln(opts.IO.ErrOut, finding.T("mailcheck demo: reference server for %s (scenario %s) on %s; auditing it", srv.Domain(), sc.Name, srv.DNSAddr()).In(l))
+	labelled(opts.IO.ErrOut, opts.IO.messageWidth(), finding.T("mailcheck demo: %s", ""), l,
+		finding.T("reference server for %s (scenario %s) on %s; auditing it", srv.Domain(), sc.Name, srv.DNSAddr()).In(l))
 
-	rep, err := auditReference(ctx, n, srv, sc)
+	task := progress.FromContext(ctx).Start(srv.Domain())
+	task.Step(finding.T("auditing the reference server"))
+	rep, err := auditReference(progress.WithTask(ctx, task), n, srv, sc)
+	task.Done()
 	if err != nil {
 		return err
+	}
+	if interruptedTarget(ctx) {
+		rep.MarkInterrupted()
 	}
 	reports := []finding.Report{rep}
 	if err := report.Render(opts.IO.Out, reports, n.Render); err != nil {

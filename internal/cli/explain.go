@@ -11,6 +11,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/mailcheck-cli/mailcheck/finding"
+	"github.com/mailcheck-cli/mailcheck/report"
 )
 
 // ExplainOptions are the inputs of `mailcheck explain`.
@@ -72,7 +73,8 @@ before it, or paste it on standard input.`).In(l),
 
 // explainFlags are the flags explain's command line may carry before its
 // text (global ones included); with a value when true.
-var explainFlags = map[string]bool{"--format": true, "--list": false, "--lang": true, "--help": false, "-h": false}
+var explainFlags = map[string]bool{"--format": true, "--list": false, "--lang": true, "--help": false, "-h": false,
+	"-o": true, "--output": true} // -o FILE: every reporting command takes it (conventions.go)
 
 // explainTextArgs marks where the text of `mailcheck explain` begins when
 // that text starts with "-": it puts "--" before the first word after
@@ -158,14 +160,14 @@ func explainRun(opts *ExplainOptions) error {
 		if opts.Format == "json" {
 			return writeJSON(opts.IO.Out, e)
 		}
-		printEntry(opts.IO.Out, opts.IO.Lang, e)
+		printEntry(opts.IO.Out, opts.IO.reportWidth(), opts.IO.Lang, e)
 		return nil
 	}
 	ex := explainText(opts.Query, opts.IO.Lang)
 	if opts.Format == "json" {
 		return writeJSON(opts.IO.Out, ex)
 	}
-	printExplanation(opts.IO.Out, opts.IO.Lang, ex)
+	printExplanation(opts.IO.Out, opts.IO.reportWidth(), opts.IO.Lang, ex)
 	return nil
 }
 
@@ -238,9 +240,9 @@ func explainText(text string, l finding.Lang) explanation {
 	return explanation{Diagnosis: toJSON(finding.Diagnose(text), l)}
 }
 
-func printExplanation(w io.Writer, l finding.Lang, ex explanation) {
+func printExplanation(w io.Writer, width int, l finding.Lang, ex explanation) {
 	if ex.Diagnosis != nil {
-		printDiagnosis(w, l, ex.Diagnosis)
+		printDiagnosis(w, width, l, ex.Diagnosis)
 		return
 	}
 	fmt.Fprintln(w, finding.T("Bounce: %d recipient(s) not delivered", len(ex.Recipients)).In(l))
@@ -250,7 +252,7 @@ func printExplanation(w io.Writer, l finding.Lang, ex explanation) {
 		if r.Diagnostic != "" {
 			fmt.Fprintln(w, finding.T("  server said: %s", r.Diagnostic).In(l))
 		}
-		printDiagnosis(w, l, r.Diagnosis)
+		printDiagnosis(w, width, l, r.Diagnosis)
 	}
 }
 
@@ -273,7 +275,7 @@ func orDash(s string) string {
 	return s
 }
 
-func printDiagnosis(w io.Writer, l finding.Lang, d *diagnosisJSON) {
+func printDiagnosis(w io.Writer, width int, l finding.Lang, d *diagnosisJSON) {
 	if len(d.Candidates) == 0 {
 		fmt.Fprintln(w, finding.T("mailcheck does not recognise this message.").In(l))
 		fmt.Fprintln(w, finding.T("To diagnose a login problem, run: mailcheck login user@example.com").In(l))
@@ -284,7 +286,7 @@ func printDiagnosis(w io.Writer, l finding.Lang, d *diagnosisJSON) {
 		fmt.Fprintln(w, finding.T("Provider: %s", d.ProviderName).In(l))
 	}
 	best := d.Candidates[0]
-	printEntry(w, l, best.Entry)
+	printEntry(w, width, l, best.Entry)
 	fmt.Fprintln(w, finding.T("  evidence: %s %q (%s)", strengthWord(best.Strength), best.Matched, best.Source).In(l))
 	if len(d.Candidates) > 1 {
 		fmt.Fprintln(w, finding.T("Also possible:").In(l))
@@ -307,18 +309,24 @@ func strengthWord(s finding.Strength) finding.Text {
 	return finding.T("hint")
 }
 
-func printEntry(w io.Writer, l finding.Lang, e finding.Entry) {
-	fmt.Fprintln(w, finding.T("%s (%s): %s", e.ID, severityWord(e.Severity), e.Title).In(l))
+// printEntry writes one catalogue entry: its severities and when each
+// applies, why, the fix (the provider's own when the text revealed one)
+// and the reference, wrapped to the width of the output.
+func printEntry(w io.Writer, width int, l finding.Lang, e finding.Entry) {
+	report.Paragraph(w, width, "", "  ", finding.T("%s (%s): %s", e.ID, severityList(e, l), e.Title).In(l))
+	for _, c := range e.Severities {
+		labelled(w, width, finding.T("  %s: %s", severityWord(c.Severity), ""), l, c.When)
+	}
 	if e.Why != "" {
-		fmt.Fprintln(w, finding.T("  why: %s", e.Why).In(l))
+		labelled(w, width, finding.T("  why: %s", ""), l, e.Why)
 	}
 	if e.Provider != "" {
-		fmt.Fprintln(w, finding.T("  fix for %s: %s", finding.ProviderName(e.Provider), e.Fix).In(l))
+		labelled(w, width, finding.T("  fix for %s: %s", finding.ProviderName(e.Provider), ""), l, e.Fix)
 	} else {
-		fmt.Fprintln(w, finding.T("  fix: %s", e.Fix).In(l))
+		labelled(w, width, finding.T("  fix: %s", ""), l, e.Fix)
 	}
 	if e.Ref != "" {
-		fmt.Fprintln(w, finding.T("  ref: %s", e.Ref).In(l))
+		labelled(w, width, finding.T("  ref: %s", ""), l, e.Ref)
 	}
 }
 

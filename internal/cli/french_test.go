@@ -148,10 +148,10 @@ func TestExplainMessagesInFrench(t *testing.T) {
 		t.Errorf("unknown text in French:\n%s", r.out)
 	}
 	r = run(t, nil, "explain", "--lang", "fr", "spf.lookup-limit")
-	if !strings.HasPrefix(r.out, "spf.lookup-limit (échec) : ") {
+	if !strings.HasPrefix(r.out, "spf.lookup-limit (échec ou avertissement) : ") {
 		t.Errorf("entry heading in French:\n%s", r.out)
 	}
-	if r := run(t, nil, "explain", "spf.lookup-limit"); !strings.HasPrefix(r.out, "spf.lookup-limit (fail): ") {
+	if r := run(t, nil, "explain", "spf.lookup-limit"); !strings.HasPrefix(r.out, "spf.lookup-limit (fail or warn): ") {
 		t.Errorf("entry heading in English:\n%s", r.out)
 	}
 	list := run(t, nil, "explain", "--list", "--lang", "fr").out
@@ -191,7 +191,7 @@ func TestSelftestInFrench(t *testing.T) {
 	if strings.Contains(r.out, "passed") || strings.Contains(r.out, "SCENARIO") {
 		t.Errorf("French selftest has English:\n%s", r.out)
 	}
-	if r := run(t, nil, "selftest", "nope", "--lang", "fr"); r.code != ExitUsage || !strings.Contains(r.errOut, `scénario inconnu "nope"`) {
+	if r := run(t, nil, "selftest", "nope", "--lang", "fr"); r.code != ExitUsage || !strings.Contains(r.errOut, `scénario "nope" inconnu`) {
 		t.Errorf("unknown scenario: exit %d, %q", r.code, r.errOut)
 	}
 
@@ -272,7 +272,7 @@ func TestServeInFrench(t *testing.T) {
 		args []string
 		want string
 	}{
-		{[]string{"serve", "--scenario", "nope"}, `scénario inconnu "nope" (mailcheck serve --list les énumère)`},
+		{[]string{"serve", "--scenario", "nope"}, `scénario "nope" inconnu (mailcheck serve --list les liste tous)`},
 		{[]string{"serve", "--base-port", "70000"}, "doivent rester sous 65536"},
 		{[]string{"serve", "--account", "alice"}, "--account incorrect"},
 	} {
@@ -289,7 +289,7 @@ func TestDemoInFrench(t *testing.T) {
 		!strings.Contains(r.errOut, " ; audit en cours") {
 		t.Errorf("demo's French line: exit %d, stderr %q", r.code, r.errOut)
 	}
-	if r := run(t, nil, "demo", "--scenario", "nope", "--lang", "fr"); r.code != ExitUsage || !strings.Contains(r.errOut, "scénario inconnu") {
+	if r := run(t, nil, "demo", "--scenario", "nope", "--lang", "fr"); r.code != ExitUsage || !strings.Contains(r.errOut, "inconnu") {
 		t.Errorf("demo unknown scenario: exit %d, %q", r.code, r.errOut)
 	}
 }

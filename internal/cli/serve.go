@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"os"
-	"path/filepath"
 	"sort"
 	"strings"
 
@@ -103,14 +102,11 @@ func serveRun(ctx context.Context, opts *ServeOptions) error {
 	}
 	defer srv.Close()
 
-	caPath := opts.CAOut
-	if caPath == "" {
-		caPath = filepath.Join(os.TempDir(), fmt.Sprintf("mailcheck-reference-ca-%d.pem", os.Getpid()))
-		defer os.Remove(caPath)
+	caPath, removeCA, err := writeCA(opts.IO, opts.CAOut, srv.CA().PEM())
+	if err != nil {
+		return err
 	}
-	if err := os.WriteFile(caPath, srv.CA().PEM(), 0o644); err != nil {
-		return fmt.Errorf("--ca-out: %v", unwrapPath(err))
-	}
+	defer removeCA()
 
 	fmt.Fprintln(out, finding.T("mailcheck reference server: scenario %q (%s)", sc.Name, sc.Description).In(l))
 	for _, ep := range srv.Endpoints() {
@@ -159,6 +155,43 @@ func smtpAddr(srv *refserver.Server) string {
 		}
 	}
 	return ""
+}
+
+// writeCA writes the PEM of the server's CA where --ca-out says, or to a
+// temporary file that is removed on every way out of serve: the normal
+// return, an error, Ctrl-C and SIGTERM (which cancel the run and so return
+// through remove), and a second Ctrl-C, which exits at once through the
+// forced-exit clean-ups. The temporary name is unpredictable
+// (os.CreateTemp), so that no one can plant a link where it is written.
+func writeCA(io *IOStreams, caOut string, pem []byte) (path string, remove func(), err error) {
+	if caOut != "" {
+		if err := os.WriteFile(caOut, pem, 0o644); err != nil {
+			return "", nil, fmt.Errorf("--ca-out: %v", unwrapPath(err))
+		}
+		return caOut, func() {}, nil
+	}
+	f, err := os.CreateTemp("", "mailcheck-reference-ca-*.pem")
+	if err != nil {
+		return "", nil, fmt.Errorf("serve: the CA certificate file: %v", unwrapPath(err))
+	}
+	path = f.Name()
+	rm := func() { os.Remove(path) }
+	unregister := io.atForcedExit(rm)
+	remove = func() { unregister(); rm() }
+	_, werr := f.Write(pem)
+	if cerr := f.Close(); werr == nil {
+		werr = cerr
+	}
+	if werr != nil {
+		remove()
+		return "", nil, fmt.Errorf("serve: the CA certificate file: %v", unwrapPath(werr))
+	}
+	// Readable by the other programs the user points at it (curl, swaks).
+	if err := os.Chmod(path, 0o644); err != nil {
+		remove()
+		return "", nil, fmt.Errorf("serve: the CA certificate file: %v", unwrapPath(err))
+	}
+	return path, remove, nil
 }
 
 // auditCommand is the ready-to-paste command line that audits the server.

@@ -1,10 +1,7 @@
 package cli
 
 import (
-	"slices"
-
 	"github.com/mailcheck-cli/mailcheck/finding"
-	"github.com/mailcheck-cli/mailcheck/fixtures"
 )
 
 // usageError is bad input, said in the language of the run: t is a
@@ -12,18 +9,6 @@ import (
 // other text people read.
 func usageError(l finding.Lang, t finding.Text) error {
 	return &UsageError{Msg: t.In(l)}
-}
-
-// loadScenario loads an embedded scenario; an unknown name is bad input.
-func loadScenario(name string, l finding.Lang) (*fixtures.Scenario, error) {
-	if !slices.Contains(fixtures.Names(), name) {
-		return nil, usageError(l, finding.T("unknown scenario %q (mailcheck serve --list names them)", name))
-	}
-	sc, err := fixtures.Load(name)
-	if err != nil {
-		return nil, &UsageError{Msg: err.Error()}
-	}
-	return sc, nil
 }
 
 // severityWord names a severity for people, as the text report does;
