@@ -142,7 +142,7 @@ var faultCases = []struct {
 	{"cert-self-signed", 587, "ok", map[string]finding.Severity{"tls.cert-self-signed": finding.Fail}},
 	{"cert-unknown-ca", 995, "ok", map[string]finding.Severity{"tls.cert-untrusted": finding.Fail}},
 	{"cert-wrong-name", 25, "ok", map[string]finding.Severity{"tls.cert-hostname": finding.Fail}},
-	{"cert-missing-intermediate", 143, "ok", map[string]finding.Severity{"tls.cert-untrusted": finding.Fail}},
+	{"cert-missing-intermediate", 143, "ok", map[string]finding.Severity{"tls.chain-incomplete": finding.Fail}},
 	{"cert-weak-key", 110, "ok", map[string]finding.Severity{"tls.weak-key": finding.Fail}},
 	{"tls-legacy", 993, "ok", map[string]finding.Severity{"tls.version-legacy": finding.Warn}},
 	{"tls-legacy", 587, "ok", map[string]finding.Severity{"tls.version-legacy": finding.Warn}},
