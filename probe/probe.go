@@ -167,6 +167,11 @@ func runPort(ctx context.Context, o Options, st *runState, t Target, subject str
 	// Postfix's postscreen on a real MX that merely greets slowly).
 	if r.err != nil && !implicitTLS(t.Protocol) && isTimeout(r.err) && r.s != nil && r.s.silent() && ctx.Err() == nil {
 		r.sniff = sniffImplicitTLS(ctx, o, t)
+		if greets(t.Protocol, r.sniff.reply) {
+			// Our ClientHello met the greeting of a server that is just
+			// slow to greet: it speaks the protocol, and timed out.
+			r.sniff.lateGreeting, r.sniff.reply = r.sniff.reply, nil
+		}
 	}
 	// The scan, after a handshake that completed or one the server
 	// refused in TLS terms (an alert: it speaks TLS, just not what
@@ -211,6 +216,23 @@ func tlsLevelFailure(err error) bool {
 type sniffResult struct {
 	tls   bool   // a TLS handshake completed: the port speaks implicit TLS
 	reply []byte // or the port answered the ClientHello in plaintext (an HTTP server)
+	// lateGreeting: the answer was the protocol's greeting, late.
+	lateGreeting []byte
+}
+
+// greets reports whether b starts with a greeting of protocol (RFC 5321
+// §4.2: a 220, 4yz or 554 reply; RFC 9051 §7.1: "* OK", "* PREAUTH",
+// "* BYE"; RFC 1939 §4: "+OK" or "-ERR").
+func greets(protocol string, b []byte) bool {
+	line := firstLine(b)
+	switch protocol {
+	case "smtp", "submission", "smtps":
+		code, _, _, ok := parseSMTPLine(line)
+		return ok && (code == 220 || code == 554 || code/100 == 4)
+	case "imap", "imaps":
+		return strings.HasPrefix(line, "* OK") || strings.HasPrefix(line, "* PREAUTH") || strings.HasPrefix(line, "* BYE")
+	}
+	return strings.HasPrefix(line, "+OK") || strings.HasPrefix(line, "-ERR")
 }
 
 // sniffImplicitTLS sends a ClientHello as soon as the port is connected.
@@ -255,6 +277,9 @@ func (r *result) probe() finding.Probe {
 	var re *ReplyError
 	if errors.As(r.err, &re) && stepOf(r.err) == "greeting" {
 		p.Status = StatusRateLimited // a 554 greeting refuses this client: see failureFinding
+	}
+	if r.plaintextAfterGoAhead() {
+		p.Status = StatusTLSFailed // the port speaks the protocol; its TLS is what fails
 	}
 	switch {
 	case r.sniff.tls:
@@ -520,7 +545,7 @@ func (r *result) failureFinding() finding.Finding {
 		f := finding.New("conn.rate-limited", subject,
 			finding.T("The server refuses service to this client: %s", printable(re.Reply)), ev...)
 		return f
-	case step == stepHandshake && !implicitTLS(r.t.Protocol) && (errors.As(err, &rh) || (isClosed(err) && len(s.w.preTLS) > 0)):
+	case r.plaintextAfterGoAhead():
 		// The go-ahead came, then plaintext instead of the server's
 		// handshake: a proxy or filter in the way, or a broken TLS layer.
 		got := s.w.preTLS
@@ -546,8 +571,12 @@ func (r *result) failureFinding() finding.Finding {
 		if step == "greeting" && !s.silent() {
 			what = "in the middle of the greeting"
 		}
-		return finding.New("conn.timeout", subject,
+		f := finding.New("conn.timeout", subject,
 			finding.T("Timed out %s on port %d (inconclusive)", what, port), ev...)
+		if g := r.sniff.lateGreeting; len(g) > 0 {
+			f.Note(finding.T("A second connection got the greeting (%q) after the step timeout: the server is slow to greet; a longer --timeout may let the probe complete", printable(firstLine(g))))
+		}
+		return f
 	case errors.As(err, &re) && (step == "STARTTLS" || step == "STLS"):
 		// Announced but refused, typically "454 4.7.0 TLS not available
 		// due to local problem": a missing or unreadable certificate,
@@ -566,6 +595,14 @@ func (r *result) failureFinding() finding.Finding {
 		title = finding.T("The server accepted STARTTLS on port %d, then closed the connection instead of completing the TLS handshake", port)
 	}
 	return finding.New("conn.protocol", subject, title, ev...)
+}
+
+// plaintextAfterGoAhead: the server agreed to STARTTLS/STLS, then sent
+// plaintext where its handshake should be (or before closing).
+func (r *result) plaintextAfterGoAhead() bool {
+	var rh tls.RecordHeaderError
+	return r.s != nil && stepOf(r.err) == stepHandshake && !implicitTLS(r.t.Protocol) &&
+		(errors.As(r.err, &rh) || (isClosed(r.err) && len(r.s.w.preTLS) > 0))
 }
 
 // handshakeFailure explains a handshake the server refused. When the scan

@@ -145,7 +145,7 @@ func attemptFailure(ctx context.Context, s *Session, err error) finding.Text {
 	var re *ReplyError
 	step := stepName(stepOf(err))
 	switch {
-	case ctx.Err() != nil:
+	case ctx.Err() != nil || pastDeadline(ctx):
 		return finding.T("the run's time limit ran out")
 	case errors.As(err, &re) && re.Busy:
 		return finding.T("the server turned the connection away as busy at the %s: %s", step, printable(re.Reply))
@@ -161,6 +161,13 @@ func attemptFailure(ctx context.Context, s *Session, err error) finding.Text {
 		return finding.T("the server refused the %s: %s", step, printable(re.Reply))
 	}
 	return finding.T("the attempt failed at the %s: %v", step, err)
+}
+
+// pastDeadline: the run's deadline has come, though ctx may not say so
+// yet (a read deadline set to the same moment can fire first).
+func pastDeadline(ctx context.Context) bool {
+	dl, ok := ctx.Deadline()
+	return ok && !time.Now().Before(dl)
 }
 
 // suiteKind is a kind of cipher suite the scan offers on its own. The

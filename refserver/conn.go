@@ -27,6 +27,10 @@ type faultListener struct {
 }
 
 func (s *Server) wrapListener(ln net.Listener, port int) net.Listener {
+	// Keys are made now rather than at the first connection, which a
+	// client would otherwise see as a slow greeting (RSA keys take long).
+	s.tlsConfig(port)
+	s.legacyTLSFor(port)
 	return &faultListener{Listener: ln, s: s, port: port, slot: make(chan struct{}, 1)}
 }
 
