@@ -39,4 +39,3 @@ func BenchmarkHostSevenPorts(b *testing.B) {
 		}
 	}
 }
-
