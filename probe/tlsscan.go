@@ -481,6 +481,12 @@ func weaknesses(a acceptedSuite, protocol string) (tags []string, sev finding.Se
 		if bits < 1024 {
 			sv = finding.Fail
 		}
+		if s.Anonymous() && protocol == "smtp" {
+			// The opportunistic fallback of port 25, where the
+			// alternative is plaintext. OpenSSL 3's automatic DH picks
+			// 1024 bits for anonymous suites (80-bit strength).
+			sv = finding.Info
+		}
 		add(fmt.Sprintf("DH-%d", bits), sv)
 	}
 	return tags, sev
