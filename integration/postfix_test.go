@@ -27,10 +27,10 @@ type postfixInstance struct {
 	// DHELegacy accepts TLS 1.0 and 1.1 with DHE suites only; DHEOnly
 	// speaks TLS 1.2 with DHE suites only (both with an RSA certificate).
 	DHELegacy, DHEOnly int
-	CAFile                  string
-	ZoneFile                string // example.test zone: mail.example.test A 127.0.0.1
-	Dovecot                 *dovecotInstance
-	d                       *daemon
+	CAFile             string
+	ZoneFile           string // example.test zone: mail.example.test A 127.0.0.1
+	Dovecot            *dovecotInstance
+	d                  *daemon
 }
 
 // startPostfix starts Postfix's master in the foreground from
