@@ -150,6 +150,7 @@ func runPort(ctx context.Context, o Options, st *runState, t Target, subject str
 	r := &result{t: t, subject: subject, o: o}
 	cfg := probeTLSConfig(t.name(), tls.VersionTLS10, tls.VersionTLS13)
 	r.s, r.retries, r.err = openRetrying(ctx, o, t, cfg)
+	dialogue := time.Since(start)
 	if r.err == nil && !implicitTLS(t.Protocol) && r.s.OffersTLS() {
 		r.err = r.s.StartTLS(ctx, cfg)
 	}
@@ -179,7 +180,7 @@ func runPort(ctx context.Context, o Options, st *runState, t Target, subject str
 	handshakeDone := r.s != nil && r.s.TLS != nil && r.s.TLS.HandshakeComplete
 	refusedInTLS := r.s != nil && stepOf(r.err) == stepHandshake && tlsLevelFailure(r.err)
 	if !o.SkipLegacyTLS && (handshakeDone || refusedInTLS) && ctx.Err() == nil {
-		r.scan = scanTLS(ctx, o, t, handshakeDone)
+		r.scan = scanTLS(ctx, o, t, handshakeDone, dialogue)
 	}
 	switch {
 	case r.s != nil && r.s.TLS != nil && len(r.s.TLS.PeerCertificates) > 0:

@@ -32,8 +32,14 @@ import (
 // list them all. A healthy port costs thirteen short connections; the
 // suites the server prefers within a strong kind stand for the others.
 
-// scanConcurrency is how many hellos one port receives at once.
-const scanConcurrency = 4
+// scanConcurrency is how many hellos one port receives at once; a server
+// slow to get to TLS (a deliberate greeting delay, a long path) gets
+// slowScanConcurrency, so that the scan fits the run as a fast one does.
+const (
+	scanConcurrency     = 4
+	slowScanConcurrency = 8
+	slowDialogue        = 500 * time.Millisecond
+)
 
 // helloResult is what one ClientHello got.
 type helloResult int
@@ -316,9 +322,14 @@ type acceptedSuite struct {
 }
 
 // scanTLS runs the scan of one port. spoken says whether the probe's own
-// handshake already got a TLS answer.
-func scanTLS(ctx context.Context, o Options, t Target, spoken bool) *scanResult {
-	sc := &tlsScanner{o: o, t: t, slots: make(chan struct{}, scanConcurrency), serial: make(chan struct{}, 1)}
+// handshake already got a TLS answer; dialogue is how long the probe took
+// to get from connecting to TLS, what each hello will take too.
+func scanTLS(ctx context.Context, o Options, t Target, spoken bool, dialogue time.Duration) *scanResult {
+	n := scanConcurrency
+	if dialogue > slowDialogue {
+		n = slowScanConcurrency
+	}
+	sc := &tlsScanner{o: o, t: t, slots: make(chan struct{}, n), serial: make(chan struct{}, 1)}
 	sc.spoken.Store(spoken)
 	all := tlswire.Suites()
 	host := t.name()
