@@ -188,7 +188,7 @@ func TestRefserverFaults(t *testing.T) {
 // inconclusive timeout and leaves the other ports unharmed.
 func TestRefserverTarpitHost(t *testing.T) {
 	sc := loadScenario(t, fixtures.Default, fixtures.Fault{Name: "tarpit", Ports: []int{25}})
-	step := 300 * time.Millisecond
+	step := time.Second
 	srv, o := startRef(t, sc, step, time.Minute)
 	start := time.Now()
 	probes, fs := Host(context.Background(), o, srv.MailHost(), nil, "")
@@ -225,7 +225,9 @@ func TestFixtureScenarios(t *testing.T) {
 			continue
 		}
 		t.Run(name, func(t *testing.T) {
-			srv, o := startRef(t, sc, 700*time.Millisecond, 5*time.Second)
+			// Steps long enough for a loaded machine under -race, short
+			// enough for the tarpit (5 s) to time out.
+			srv, o := startRef(t, sc, 1500*time.Millisecond, 5*time.Second)
 			_, fs := Host(context.Background(), o, srv.MailHost(), nil, "")
 			for _, e := range sc.Expect {
 				if !probeArea(e.ID) {

@@ -96,7 +96,7 @@ func TestScenarioReasons(t *testing.T) {
 		t.Run(tt.scenario+tt.subject, func(t *testing.T) {
 			fs, ok := results[tt.scenario]
 			if !ok {
-				srv, o := startRef(t, loadScenario(t, tt.scenario), 700*time.Millisecond, 5*time.Second)
+				srv, o := startRef(t, loadScenario(t, tt.scenario), 1500*time.Millisecond, 5*time.Second)
 				_, fs = Host(context.Background(), o, srv.MailHost(), nil, "")
 				results[tt.scenario] = fs
 			}

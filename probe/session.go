@@ -30,8 +30,9 @@ type Options struct {
 	// of the local end ("[192.0.2.7]"), which RFC 5321 §4.1.4 prescribes
 	// for a client without a meaningful name.
 	EHLOName string
-	// SkipLegacyTLS leaves out the extra connections that test whether
-	// TLS 1.0 and 1.1 are still accepted.
+	// SkipLegacyTLS leaves out the cipher-suite scan: the extra
+	// connections that test which protocol versions (SSL 3.0 to TLS 1.2)
+	// and which kinds of suites each port accepts.
 	SkipLegacyTLS bool
 }
 

@@ -364,7 +364,8 @@ func scanTLS(ctx context.Context, o Options, t Target, spoken bool, dialogue tim
 		if res.versions[v].result != helloAccepted {
 			continue
 		}
-		res.kinds[v] = map[string]helloAnswer{}
+		byKind := map[string]helloAnswer{}
+		res.kinds[v] = byKind
 		for _, k := range suiteKinds {
 			if !k.weak && v != highest {
 				continue
@@ -376,7 +377,7 @@ func scanTLS(ctx context.Context, o Options, t Target, spoken bool, dialogue tim
 			wg.Go(func() {
 				a := sc.try(ctx, ch)
 				mu.Lock()
-				res.kinds[v][k.name] = a
+				byKind[k.name] = a
 				mu.Unlock()
 			})
 		}
