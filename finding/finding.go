@@ -296,7 +296,8 @@ type Probe struct {
 	Addr     string `json:"addr"`
 	Protocol string `json:"protocol"` // smtp submission smtps imap imaps pop3 pop3s
 	// Status is "ok", or where it stopped: "refused", "timeout", "rate-limited",
-	// "protocol-error", "tls-failed", "closed".
+	// "protocol-error", "tls-failed", "closed", "limit" (mailcheck's own
+	// bound on a reply stopped reading).
 	Status        string    `json:"status"`
 	Error         string    `json:"error,omitempty"`
 	Banner        string    `json:"banner,omitempty"`
@@ -306,11 +307,14 @@ type Probe struct {
 	ImplicitTLS   bool      `json:"implicit_tls,omitempty"`
 	TLS           *TLSState `json:"tls,omitempty"`
 	LegacyTLS     []string  `json:"legacy_tls,omitempty"` // "TLS1.0", "TLS1.1" if accepted
-	AuthBeforeTLS []string  `json:"auth_before_tls"`
-	AuthAfterTLS  []string  `json:"auth_after_tls"`
-	PTR           []string  `json:"ptr,omitempty"`
-	DurationMS    int64     `json:"duration_ms"`
-	Transcript    []string  `json:"transcript,omitempty"` // with -v; credentials redacted
+	// TLSScan is what separate ClientHellos learned: the protocol versions
+	// and the kinds of cipher suites the port accepts.
+	TLSScan       *TLSScan `json:"tls_scan,omitempty"`
+	AuthBeforeTLS []string `json:"auth_before_tls"`
+	AuthAfterTLS  []string `json:"auth_after_tls"`
+	PTR           []string `json:"ptr,omitempty"`
+	DurationMS    int64    `json:"duration_ms"`
+	Transcript    []string `json:"transcript,omitempty"` // with -v; credentials redacted
 }
 
 // TLSState describes a completed handshake.
@@ -320,6 +324,48 @@ type TLSState struct {
 	Chain       []CertInfo `json:"chain"`
 	Verified    bool       `json:"verified"`
 	VerifyError string     `json:"verify_error,omitempty"`
+	// OCSP is the OCSP response the server stapled (RFC 6066 §8), if any.
+	OCSP *OCSPStaple `json:"ocsp,omitempty"`
+}
+
+// OCSPStaple describes a stapled OCSP response.
+type OCSPStaple struct {
+	Status     string    `json:"status"` // "good", "revoked", "unknown", or "invalid" when it does not parse or verify
+	ProducedAt time.Time `json:"produced_at,omitempty"`
+	NextUpdate time.Time `json:"next_update,omitempty"`
+	RevokedAt  time.Time `json:"revoked_at,omitempty"`
+	Error      string    `json:"error,omitempty"`
+}
+
+// TLSScan is what a probe's separate ClientHellos learned about a port.
+type TLSScan struct {
+	// Versions: SSL 3.0 to TLS 1.2, each "accepted", "refused" or
+	// "inconclusive" (the attempt could not complete: see Detail).
+	Versions []TLSVersionResult `json:"versions"`
+	// Suites are the suites the server chose, one per version and kind of
+	// suite offered (and every weak one): not an exhaustive list.
+	Suites []TLSSuite `json:"suites"`
+	// ForwardSecrecy: some accepted suite (or TLS 1.3) has ephemeral keys.
+	ForwardSecrecy bool `json:"forward_secrecy"`
+	// Inconclusive lists what could not be told, and why.
+	Inconclusive []string `json:"inconclusive,omitempty"`
+}
+
+// TLSVersionResult is whether one protocol version is accepted.
+type TLSVersionResult struct {
+	Version string `json:"version"` // "TLS1.0"
+	Result  string `json:"result"`  // "accepted", "refused", "inconclusive"
+	Detail  string `json:"detail,omitempty"`
+}
+
+// TLSSuite is one cipher suite the server accepted.
+type TLSSuite struct {
+	Version        string   `json:"version"`
+	Name           string   `json:"name"` // IANA name
+	ForwardSecrecy bool     `json:"forward_secrecy"`
+	Weak           []string `json:"weak,omitempty"` // "NULL", "EXPORT", "DES", "RC4", "3DES", "aNULL", "DH-1024" ...
+	DHBits         int      `json:"dh_bits,omitempty"`
+	Curve          string   `json:"curve,omitempty"`
 }
 
 // CertInfo is one certificate of a presented chain, leaf first.

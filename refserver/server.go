@@ -40,11 +40,12 @@ const (
 	PortIMAP       = 143
 	PortIMAPS      = 993
 	PortHTTPS      = 443
+	PortHTTP       = 80 // the CA certificates that leaves name in AIA (aia.go)
 	PortDNS        = 53
 )
 
 // MailPorts are the standard ports PortMap reports, in a stable order.
-var MailPorts = []int{PortSMTP, PortSMTPS, PortSubmission, PortPOP3, PortPOP3S, PortIMAP, PortIMAPS, PortHTTPS}
+var MailPorts = []int{PortSMTP, PortSMTPS, PortSubmission, PortPOP3, PortPOP3S, PortIMAP, PortIMAPS, PortHTTPS, PortHTTP}
 
 // Options configure Start.
 type Options struct {
@@ -66,6 +67,9 @@ type Options struct {
 	// OnMessage, when set, is called with each message accepted over SMTP
 	// (`serve --receive`), after it is stored.
 	OnMessage func(Message)
+	// SlowDelay is how long the slow fault holds back every write
+	// (default 150ms).
+	SlowDelay time.Duration
 }
 
 // Endpoint is one listening service.
@@ -144,6 +148,9 @@ func Start(ctx context.Context, opts Options) (*Server, error) {
 	if opts.TarpitDelay <= 0 {
 		opts.TarpitDelay = 60 * time.Second
 	}
+	if opts.SlowDelay <= 0 {
+		opts.SlowDelay = 150 * time.Millisecond
+	}
 	if err := checkFaults(sc); err != nil {
 		return nil, err
 	}
@@ -204,8 +211,12 @@ func (s *Server) startAll() error {
 		{PortPOP3, s.startPOP3},
 		{PortPOP3S, s.startPOP3},
 		{PortHTTPS, s.startHTTPS},
+		{PortHTTP, s.startAIA},
 	}
 	for _, st := range starts {
+		if s.fault(FaultHTTPOnMailPort, st.port) {
+			st.start = s.startPlainHTTP
+		}
 		ln, err := s.listenTCP(st.port)
 		if err != nil {
 			return err
@@ -215,7 +226,7 @@ func (s *Server) startAll() error {
 		// done yet when Close follows Start at once.
 		s.onClose(ln.Close)
 		s.portMap[st.port] = ln.Addr().(*net.TCPAddr).Port
-		if s.sc.HasFault(FaultPortClosed, st.port) {
+		if s.fault(FaultPortClosed, st.port) {
 			// The port was taken only to give the port map an address
 			// where nothing listens: connections are refused.
 			ln.Close()
@@ -251,6 +262,8 @@ func serviceName(port int) string {
 		return "pop3s"
 	case PortHTTPS:
 		return "https"
+	case PortHTTP:
+		return "http"
 	case PortDNS:
 		return "dns"
 	}

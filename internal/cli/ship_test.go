@@ -163,8 +163,8 @@ func TestExplainSaysWhenEachSeverityApplies(t *testing.T) {
 	r := run(t, nil, "explain", "dkim.none-found")
 	for _, want := range []string{
 		"dkim.none-found (fail or error): ",
-		"\n  fail: a selector given with --dkim-selector publishes no key\n",
-		"\n  error: no selector was given and none of the common selectors has a key",
+		"\n  fail: a selector given with --dkim-selector or required by the policy file publishes no key\n",
+		"\n  error: no selector was given and no selector tried (the common ones, and in zone mode every one the zone holds) has a key",
 	} {
 		if !strings.Contains(r.out, want) {
 			t.Errorf("explain lacks %q:\n%s", want, r.out)
@@ -174,7 +174,7 @@ func TestExplainSaysWhenEachSeverityApplies(t *testing.T) {
 		t.Errorf("explain still mentions warn:\n%s", r.out)
 	}
 	fr := run(t, nil, "--lang", "fr", "explain", "dkim.none-found")
-	if !strings.Contains(fr.out, "(échec ou non concluant)") || !strings.Contains(fr.out, "  échec : un sélecteur donné avec --dkim-selector ne publie aucune clé") {
+	if !strings.Contains(fr.out, "(échec ou non concluant)") || !strings.Contains(fr.out, "  échec : un sélecteur donné avec --dkim-selector ou exigé par le fichier de politique ne publie aucune clé") {
 		t.Errorf("French explain:\n%s", fr.out)
 	}
 	j := run(t, nil, "explain", "dkim.none-found", "--format", "json")

@@ -96,7 +96,7 @@ func TestCatalogueIsWhatExplainPrints(t *testing.T) {
 			t.Errorf("the catalogue lacks %s", id)
 		}
 	}
-	if !strings.Contains(out.String(), "- Severity:\n  - `fail`: a selector given with --dkim-selector publishes no key\n  - `error`: ") {
+	if !strings.Contains(out.String(), "- Severity:\n  - `fail`: a selector given with --dkim-selector or required by the policy file publishes no key\n  - `error`: ") {
 		t.Errorf("dkim.none-found's severities are not listed with when each applies")
 	}
 }
