@@ -60,6 +60,9 @@ type Options struct {
 	Policy *gate.Policy
 	// Selectors are the --dkim-selector values.
 	Selectors []string
+	// DKIMGuess says when the common selectors are guessed (--dkim-guess);
+	// the zero value guesses always.
+	DKIMGuess facts.GuessPolicy
 	Probe     ProbeMode
 	Verbose   bool
 	// Now is the clock of judges, probes and the policy's allow dates.
@@ -85,7 +88,7 @@ func New(o Options) *Auditor {
 		}
 	}
 	envOf := func(st *State, other *State) *facts.Env {
-		env := &facts.Env{Resolver: st.Resolver, Dialer: st.Dialer, Selectors: named,
+		env := &facts.Env{Resolver: st.Resolver, Dialer: st.Dialer, Selectors: named, Guess: o.DKIMGuess,
 			MTASTSPolicyFile: st.MTASTSPolicyFile, Now: o.Now}
 		if st.Zone != nil {
 			env.ZoneNames = st.Zone.NamesUnder
