@@ -121,9 +121,15 @@ func (a *Auditor) Domain(ctx context.Context, domain string) finding.Report {
 	started := time.Now()
 	var prop, base side
 	var wg sync.WaitGroup
-	wg.Go(func() { prop = a.side(ctx, a.proposed, &a.opts.Proposed, domain, a.opts.Verbose) })
+	wg.Go(func() {
+		env, st := scoped(a.proposed, &a.opts.Proposed)
+		prop = a.side(ctx, env, st, domain, a.opts.Verbose)
+	})
 	if a.base != nil {
-		wg.Go(func() { base = a.side(ctx, a.base, a.opts.Baseline, domain, false) })
+		wg.Go(func() {
+			env, st := scoped(a.base, a.opts.Baseline)
+			base = a.side(ctx, env, st, domain, false)
+		})
 	}
 	wg.Wait()
 
@@ -145,6 +151,22 @@ func (a *Auditor) Domain(ctx context.Context, domain string) finding.Report {
 		Detail:     prop.detail,
 		Records:    facts.Records(prop.facts),
 	}
+}
+
+// scoped returns the environment and state of one domain's audit: they ask
+// DNS through a view of the run's cache that keeps each answer for this
+// domain alone, so that its checks judge one consistent picture of DNS,
+// and that is dropped with its report while the run's cache stays bounded.
+func scoped(env *facts.Env, st *State) (*facts.Env, *State) {
+	view := resolver.NewView(st.Resolver)
+	e, s := *env, *st
+	e.Resolver, s.Resolver = view, view
+	if st.Dialer != nil {
+		d := *st.Dialer
+		d.Resolver = view
+		e.Dialer, s.Dialer = &d, &d
+	}
+	return &e, &s
 }
 
 // side is one state's gathered facts, judged, and its probes.

@@ -36,6 +36,9 @@ type Answer struct {
 	Authentic bool
 	// Server names who answered: "192.0.2.53:53" or "zone:FILE".
 	Server string
+	// Stale is set when the answer was served from the run's cache after
+	// its TTL because asking again failed (RFC 8767).
+	Stale bool
 }
 
 // Origin is where a record was read from.
