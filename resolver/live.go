@@ -23,7 +23,9 @@ type LiveOptions struct {
 	// ResolvConf is the file that names the system's resolvers, read when
 	// no server is given. Default /etc/resolv.conf.
 	ResolvConf string
-	// AttemptTimeout caps one attempt at one server. Default 2s.
+	// AttemptTimeout caps one attempt at one server. Default 2s. Within
+	// it, a UDP query is sent again whenever the server's retransmission
+	// timeout passes without a reply (see udpMux.exchange).
 	AttemptTimeout time.Duration
 	// Rounds is how many times servers that timed out or failed in
 	// transport are tried. Default 2 (one retry round).
@@ -34,7 +36,7 @@ type LiveOptions struct {
 type Live struct {
 	servers []string // host:port
 	opts    LiveOptions
-	udp     *dns.Client
+	udp     map[string]*udpMux // by server
 	tcp     *dns.Client
 }
 
@@ -57,7 +59,7 @@ func NewLive(servers []string, opts LiveOptions) (*Live, error) {
 	}
 	l := &Live{
 		opts: opts,
-		udp:  &dns.Client{Net: "udp", UDPSize: ednsBufferSize},
+		udp:  map[string]*udpMux{},
 		tcp:  &dns.Client{Net: "tcp"},
 	}
 	for _, s := range servers {
@@ -68,7 +70,7 @@ func NewLive(servers []string, opts LiveOptions) (*Live, error) {
 		l.servers = append(l.servers, addr)
 	}
 	if len(l.servers) > 0 {
-		return l, nil
+		return l.withMuxes(), nil
 	}
 	cfg, err := dns.ClientConfigFromFile(opts.ResolvConf)
 	if err != nil {
@@ -84,7 +86,15 @@ func NewLive(servers []string, opts LiveOptions) (*Live, error) {
 	if len(l.servers) == 0 {
 		return nil, fmt.Errorf("no --resolver given and %s names no nameserver", opts.ResolvConf)
 	}
-	return l, nil
+	return l.withMuxes(), nil
+}
+
+// withMuxes makes the UDP transport of each server.
+func (l *Live) withMuxes() *Live {
+	for _, s := range l.servers {
+		l.udp[s] = newUDPMux(s)
+	}
+	return l
 }
 
 // serverAddr turns "192.0.2.53", "192.0.2.53:5353", "2001:db8::53",
@@ -193,7 +203,7 @@ func (l *Live) attempt(ctx context.Context, server, name string, qtype uint16, l
 	q.AuthenticatedData = true
 	q.SetEdns0(ednsBufferSize, true)
 
-	resp, err := l.exchange(ctx, l.udp, q, server, left)
+	resp, err := l.exchange(ctx, nil, q, server, left)
 	if resp != nil && resp.Truncated {
 		q.Id = dns.Id()
 		resp, err = l.exchange(ctx, l.tcp, q, server, left)
@@ -234,15 +244,24 @@ func ownsCNAME(rrs []dns.RR, name string) bool {
 	return false
 }
 
-// exchange sends q once with its share of the time left: the remaining
-// time divided among the attempts left, capped at AttemptTimeout. A reply
-// with TC set is returned even when it did not fully unpack, so that the
-// caller retries over TCP.
+// exchange asks q with its share of the time left: the remaining time
+// divided among the attempts left, capped at AttemptTimeout; over UDP (c
+// nil) through the server's socket pool, which sends q again within that
+// time when no reply comes, over TCP with c. A reply with TC set is
+// returned even when it did not fully unpack, so that the caller retries
+// over TCP.
 func (l *Live) exchange(ctx context.Context, c *dns.Client, q *dns.Msg, server string, left int) (*dns.Msg, error) {
 	timeout := l.opts.AttemptTimeout
 	if d, ok := ctx.Deadline(); ok {
 		remaining := time.Until(d)
 		timeout = min(timeout, max(remaining/time.Duration(max(left, 1)), min(remaining, minAttemptTimeout)))
+	}
+	if c == nil {
+		resp, err := l.udp[server].exchange(ctx.Done(), q, timeout)
+		if err != nil && ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
+		return resp, err
 	}
 	actx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
