@@ -43,6 +43,8 @@ func TestLiveReusesUDPSockets(t *testing.T) {
 		})
 	}
 	wg.Wait()
+	src.mu.Lock()
+	defer src.mu.Unlock()
 	if n := len(src.ports); n > 4 {
 		t.Errorf("200 queries came from %d source ports, want at most 4 sockets", n)
 	}
