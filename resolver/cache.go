@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -286,6 +287,9 @@ func (c *Cache) start(ctx context.Context, key cacheKey, stale *cacheEntry) *fli
 			c.store.add(key, &cacheEntry{res: res, expires: c.now().Add(c.opts.StaleRecheck), staleUntil: stale.staleUntil})
 		default:
 			c.store.add(key, c.entryFor(res))
+			if res.err == nil {
+				c.seedChain(key, res.ans)
+			}
 		}
 		c.mu.Unlock()
 		f.res = res
@@ -323,6 +327,56 @@ func (c *Cache) entryFor(res cacheResult) *cacheEntry {
 		e.staleUntil = e.expires.Add(c.opts.StaleTTL)
 	}
 	return e
+}
+
+// seedChain keeps, from an answer that holds a CNAME chain and the
+// records at its end, the answer each target of the chain would get, so
+// that following the chain (Follow) or asking a target for its own sake
+// (the PTR check confirming an MX host's address) asks nothing again.
+// Without the records, a target's answer is known only when the server
+// answered for the chain's end (Answer.Chased). c.mu is held; an answer
+// already kept or in flight is left alone.
+func (c *Cache) seedChain(key cacheKey, ans *Answer) {
+	if ans.Origins != nil || key.qtype == dns.TypeCNAME {
+		return
+	}
+	last, chain := ChainEnd(ans.RRs, key.name)
+	if len(chain) == 0 {
+		return
+	}
+	var final []dns.RR
+	for _, rr := range ans.RRs {
+		if rr.Header().Rrtype == key.qtype && strings.EqualFold(rr.Header().Name, last) {
+			final = append(final, rr)
+		}
+	}
+	if len(final) == 0 && !ans.Chased {
+		return
+	}
+	rcode := dns.RcodeSuccess
+	if len(final) == 0 {
+		rcode = ans.ChainRcode
+	}
+	for i, target := range chain {
+		k := cacheKey{target, key.qtype}
+		if _, ok := c.store.get(k); ok || c.inflight[k] != nil {
+			continue
+		}
+		// What target holds: the rest of the chain, then the records.
+		var rrs []dns.RR
+		for _, rr := range ans.RRs {
+			if cn, ok := rr.(*dns.CNAME); ok && slices.Contains(chain[i:len(chain)-1], strings.ToLower(cn.Hdr.Name)) {
+				rrs = append(rrs, rr)
+			}
+		}
+		rrs = append(rrs, final...)
+		seeded := &Answer{Name: target, Qtype: key.qtype, Rcode: rcode, RRs: rrs,
+			Authentic: ans.Authentic, Server: ans.Server, Chased: ans.Chased, ChainRcode: ans.ChainRcode}
+		if rcode == dns.RcodeNameError && i < len(chain)-1 {
+			seeded.Rcode = dns.RcodeSuccess // an alias on the way exists
+		}
+		c.store.add(k, c.entryFor(cacheResult{ans: seeded}))
+	}
 }
 
 // serverFailure reports whether err says the servers did not answer

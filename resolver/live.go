@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -227,12 +228,60 @@ func (l *Live) attempt(ctx context.Context, server, name string, qtype uint16, l
 		Name: name, Qtype: qtype, Rcode: resp.Rcode, RRs: resp.Answer,
 		Authentic: resp.AuthenticatedData, Server: server,
 	}
-	if ans.Rcode == dns.RcodeNameError && ownsCNAME(resp.Answer, name) {
-		// RFC 6604 §3: with a CNAME in the answer, the rcode speaks of the
-		// last name of the chain. The name asked exists: it is the alias.
-		ans.Rcode = dns.RcodeSuccess
+	if ownsCNAME(resp.Answer, name) {
+		ans.Chased, ans.ChainRcode = chased(resp, name, qtype)
+		if ans.Rcode == dns.RcodeNameError {
+			// RFC 6604 §3: with a CNAME in the answer, the rcode speaks of
+			// the last name of the chain. The name asked exists: it is the
+			// alias.
+			ans.Rcode = dns.RcodeSuccess
+		}
 	}
 	return ans, nil
+}
+
+// chased reports whether a response holding a CNAME chain from name also
+// answers for the chain's last name (see Answer.Chased), and the response
+// code for that name.
+func chased(resp *dns.Msg, name string, qtype uint16) (bool, int) {
+	last, _ := ChainEnd(resp.Answer, name)
+	for _, rr := range resp.Answer {
+		if rr.Header().Rrtype == qtype && strings.EqualFold(rr.Header().Name, last) {
+			return true, resp.Rcode
+		}
+	}
+	if resp.RecursionAvailable {
+		return true, resp.Rcode
+	}
+	for _, rr := range resp.Ns {
+		if soa, ok := rr.(*dns.SOA); ok && dns.IsSubDomain(strings.ToLower(soa.Hdr.Name), last) {
+			return true, resp.Rcode
+		}
+	}
+	return false, 0
+}
+
+// ChainEnd follows the CNAME chain from name within rrs and returns its
+// last name (name itself when it owns no CNAME) and the targets on the way,
+// lower case.
+func ChainEnd(rrs []dns.RR, name string) (string, []string) {
+	cur := strings.ToLower(dns.Fqdn(name))
+	var chain []string
+	for range maxCNAMEChain {
+		next := ""
+		for _, rr := range rrs {
+			if c, ok := rr.(*dns.CNAME); ok && strings.EqualFold(c.Hdr.Name, cur) {
+				next = strings.ToLower(c.Target)
+				break
+			}
+		}
+		if next == "" || next == cur || slices.Contains(chain, next) {
+			break
+		}
+		chain = append(chain, next)
+		cur = next
+	}
+	return cur, chain
 }
 
 func ownsCNAME(rrs []dns.RR, name string) bool {
