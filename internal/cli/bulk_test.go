@@ -375,3 +375,45 @@ func TestDomainListComments(t *testing.T) {
 		t.Fatalf("targets %v; stderr %q", got, r.errOut)
 	}
 }
+
+// The progress line shows done/total, the rate, the time left and the
+// failures, redraws in place, and is erased at the end; it is made only
+// when standard error is a terminal.
+func TestBulkProgressLine(t *testing.T) {
+	var buf bytes.Buffer
+	now := time.Date(2026, 11, 21, 10, 0, 0, 0, time.UTC)
+	p := &ttyProgress{w: &buf, now: func() time.Time { return now }}
+	p.Finished("a.test", BulkStatus{Done: 50, Total: 200, Failing: 2, Inconclusive: 1, Elapsed: 10 * time.Second})
+	line := buf.String()
+	for _, want := range []string{"\r50/200 domains", "5/s", "30s left", "2 failing", "1 inconclusive"} {
+		if !strings.Contains(line, want) {
+			t.Errorf("progress line %q lacks %q", line, want)
+		}
+	}
+	buf.Reset()
+	p.Finished("b.test", BulkStatus{Done: 51, Total: 200, Elapsed: 10 * time.Second})
+	if buf.Len() != 0 {
+		t.Errorf("redrawn within 100 ms: %q", buf.String())
+	}
+	now = now.Add(time.Second)
+	p.Finished("c.test", BulkStatus{Done: 52, Total: 200, Elapsed: 11 * time.Second})
+	if got := buf.String(); !strings.HasPrefix(got, "\r52/200") || strings.Contains(got, "\n") {
+		t.Errorf("redraw %q: want the line rewritten in place", got)
+	}
+	buf.Reset()
+	p.Close(BulkStatus{})
+	if got := buf.String(); strings.Trim(got, " \r") != "" || !strings.HasSuffix(got, "\r") {
+		t.Errorf("Close wrote %q, want the line erased", got)
+	}
+
+	fr := &ttyProgress{w: &buf, now: func() time.Time { return now }, lang: finding.French}
+	buf.Reset()
+	fr.Finished("a.test", BulkStatus{Done: 1, Total: 4, Failing: 1, Elapsed: time.Second})
+	if !strings.Contains(buf.String(), "domaines") || !strings.Contains(buf.String(), "en échec") {
+		t.Errorf("French progress line %q", buf.String())
+	}
+
+	if newTTYProgress(&IOStreams{ErrOut: &bytes.Buffer{}}, 100) != nil {
+		t.Error("a progress line on standard error that is not a terminal")
+	}
+}
