@@ -50,8 +50,10 @@ type CacheOptions struct {
 	// (default one minute: the answer carries no SOA to read it from).
 	MaxTTL, NegativeTTL time.Duration
 	// FailureTTL is how long a failed lookup (timeout, SERVFAIL, REFUSED)
-	// is remembered, so that one audit sees one failure and the next
-	// domains ask again (default 5 s, the RFC 9520 §3.2 minimum).
+	// is remembered, so that the domains asking at once see one failure
+	// instead of each asking a failing server again (RFC 9520 has
+	// resolvers cache resolution failures briefly), while later domains
+	// ask again (default 5 s).
 	FailureTTL time.Duration
 	// StaleTTL is how long after its expiry an answer may still be served
 	// when refreshing it fails (default one hour; RFC 8767 §5 suggests one
