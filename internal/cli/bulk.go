@@ -196,6 +196,9 @@ func (b *bulkRun) run(ctx context.Context) (int, error) {
 	go func() {
 		defer close(jobs)
 		for i := range b.Targets {
+			if ctx.Err() != nil {
+				return // interrupted: start nothing more
+			}
 			select {
 			case slots <- struct{}{}:
 			case <-ctx.Done():
@@ -268,13 +271,12 @@ func (b *bulkRun) run(ctx context.Context) (int, error) {
 	if werr != nil {
 		return 0, werr
 	}
-	if err := context.Cause(ctx); err != nil && st.Done < total {
-		return 0, err
-	}
 	switch {
 	case st.Failing > 0:
 		return ExitFindings, nil
-	case st.Inconclusive > 0:
+	case st.Inconclusive > 0, st.Done < total:
+		// Interrupted (Ctrl-C) before every domain was audited: what was
+		// written stands, and the run is inconclusive.
 		return ExitInconclusive, nil
 	}
 	return ExitOK, nil

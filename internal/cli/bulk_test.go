@@ -417,3 +417,32 @@ func TestBulkProgressLine(t *testing.T) {
 		t.Error("a progress line on standard error that is not a terminal")
 	}
 }
+
+// An interrupted run (Ctrl-C) writes what finished, starts nothing more,
+// and is inconclusive.
+func TestBulkInterruptedRun(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	w := newLineWriter(100)
+	var targets []string
+	for i := range 100 {
+		targets = append(targets, fmt.Sprintf("d%02d.test", i))
+	}
+	b := &bulkRun{
+		Targets: targets, Concurrency: 2, Order: InputOrder, Timeout: time.Minute,
+		Out: ndjsonStream(t, w, len(targets)),
+		Audit: func(ctx context.Context, target string) finding.Report {
+			if target == "d05.test" {
+				cancel()
+			}
+			return fakeReport(target)
+		},
+	}
+	code, err := b.run(ctx)
+	if err != nil || code != ExitInconclusive {
+		t.Fatalf("exit %d, %v; want 3", code, err)
+	}
+	got := drain(w.lines)
+	if len(got) < 5 || len(got) > 10 {
+		t.Errorf("%d reports written after an interruption at the sixth domain: %v", len(got), got)
+	}
+}
