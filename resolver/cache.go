@@ -33,6 +33,9 @@ type Cache struct {
 	store store
 	opts  CacheOptions
 
+	// inline: queries run in the caller's goroutine (a view).
+	inline bool
+
 	mu       sync.Mutex
 	inflight map[cacheKey]*flight
 	queries  int
@@ -162,7 +165,7 @@ func NewCacheWith(next Resolver, opts CacheOptions) *Cache {
 // each question is asked of next once for the life of the view and its
 // answer kept as is, however long.
 func NewView(next Resolver) *Cache {
-	return &Cache{next: next, store: mapStore{}, inflight: map[cacheKey]*flight{}}
+	return &Cache{next: next, store: mapStore{}, inline: true, inflight: map[cacheKey]*flight{}}
 }
 
 // Stats returns how many queries the cache was asked and how many of them
@@ -209,9 +212,19 @@ func (c *Cache) query(ctx context.Context, key cacheKey) (cacheResult, error) {
 			}
 		}
 		f := c.inflight[key]
-		if f != nil && !f.abandoned {
+		switch {
+		case f != nil && !f.abandoned:
 			c.hits++
-		} else {
+		case c.inline:
+			// A view asks in the caller's goroutine and under its context:
+			// the callers of one domain share its deadline, and one more
+			// goroutine per lookup of every domain in flight is memory.
+			f = &flight{done: make(chan struct{}), cancel: func() {}}
+			c.inflight[key] = f
+			c.mu.Unlock()
+			c.fly(ctx, key, f, stale)
+			return f.res, nil
+		default:
 			f = c.start(ctx, key, stale)
 		}
 		f.waiters++
@@ -259,47 +272,51 @@ func (c *Cache) start(ctx context.Context, key cacheKey, stale *cacheEntry) *fli
 	}
 	f := &flight{done: make(chan struct{}), cancel: cancel}
 	c.inflight[key] = f
-	go func() {
-		var res cacheResult
-		if next, ok := c.next.(*Cache); ok {
-			r, err := next.query(fctx, key)
-			if err != nil {
-				r = cacheResult{err: err}
-			}
-			res = r
-		} else {
-			res.ans, res.err = c.next.Query(fctx, key.name, key.qtype)
-		}
-		expired := res.err != nil && fctx.Err() != nil
-		c.mu.Lock()
-		if c.inflight[key] == f {
-			delete(c.inflight, key)
-		}
-		switch {
-		case f.abandoned || expired || errors.Is(res.err, context.Canceled):
-			// A failure for want of time says nothing about the name;
-			// the next caller must ask again.
-		case res.err != nil && stale != nil && serverFailure(res.err):
-			// RFC 8767 §4: the servers failed or refused (a rate limit):
-			// serve the expired answer rather than no answer, and let it
-			// stand a while before asking again.
-			ans := *stale.res.ans
-			ans.Stale = true
-			res = cacheResult{ans: &ans}
-			c.store.add(key, &cacheEntry{res: res, expires: c.now().Add(c.opts.StaleRecheck), staleUntil: stale.staleUntil})
-		default:
-			c.store.add(key, c.entryFor(res))
-			if res.err == nil {
-				c.seedChain(key, res.ans)
-			}
-		}
-		c.mu.Unlock()
-		f.res = res
-		f.expired = expired
-		close(f.done)
-		cancel()
-	}()
+	go c.fly(fctx, key, f, stale)
 	return f
+}
+
+// fly asks next for key under fctx, keeps the result, and hands it to the
+// flight's waiters.
+func (c *Cache) fly(fctx context.Context, key cacheKey, f *flight, stale *cacheEntry) {
+	var res cacheResult
+	if next, ok := c.next.(*Cache); ok {
+		r, err := next.query(fctx, key)
+		if err != nil {
+			r = cacheResult{err: err}
+		}
+		res = r
+	} else {
+		res.ans, res.err = c.next.Query(fctx, key.name, key.qtype)
+	}
+	expired := res.err != nil && fctx.Err() != nil
+	c.mu.Lock()
+	if c.inflight[key] == f {
+		delete(c.inflight, key)
+	}
+	switch {
+	case f.abandoned || expired || errors.Is(res.err, context.Canceled):
+		// A failure for want of time says nothing about the name;
+		// the next caller must ask again.
+	case res.err != nil && stale != nil && serverFailure(res.err):
+		// RFC 8767 §4: the servers failed or refused (a rate limit):
+		// serve the expired answer rather than no answer, and let it
+		// stand a while before asking again.
+		ans := *stale.res.ans
+		ans.Stale = true
+		res = cacheResult{ans: &ans}
+		c.store.add(key, &cacheEntry{res: res, expires: c.now().Add(c.opts.StaleRecheck), staleUntil: stale.staleUntil})
+	default:
+		c.store.add(key, c.entryFor(res))
+		if res.err == nil {
+			c.seedChain(key, res.ans)
+		}
+	}
+	c.mu.Unlock()
+	f.res = res
+	f.expired = expired
+	close(f.done)
+	f.cancel()
 }
 
 // entryFor sets how long a result holds in the run's cache; a view's

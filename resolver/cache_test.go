@@ -378,3 +378,46 @@ func TestViewsShareTheRunCache(t *testing.T) {
 		t.Errorf("a new domain got %v, want the answer asked again after its TTL", fresh.RRs)
 	}
 }
+
+// A view joins the identical questions of one domain's checks, asked in
+// the first caller's goroutine, and a caller left waiting on one that gave
+// up asks again.
+func TestViewJoinsQueries(t *testing.T) {
+	up := newGated(resolvertest.New("mx.example. 300 IN A 192.0.2.25"))
+	v := resolver.NewView(resolver.NewCache(up))
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	var wg sync.WaitGroup
+	for range 10 {
+		wg.Go(func() {
+			if ans, err := v.Query(ctx, "mx.example", dns.TypeA); err != nil || len(ans.RRs) != 1 {
+				t.Errorf("got %v %v", ans, err)
+			}
+		})
+	}
+	<-up.arrived
+	waitQueries(t, v, 10)
+	close(up.release)
+	wg.Wait()
+	if got := up.calls.Load(); got != 1 {
+		t.Errorf("%d upstream queries for one question, want 1", got)
+	}
+
+	up2 := newGated(resolvertest.New("mx.example. 300 IN A 192.0.2.25"))
+	v2 := resolver.NewView(resolver.NewCache(up2))
+	quitter, quit := context.WithCancel(context.Background())
+	first := make(chan error, 1)
+	go func() { _, err := v2.Query(quitter, "mx.example", dns.TypeA); first <- err }()
+	<-up2.arrived
+	second := make(chan error, 1)
+	go func() { _, err := v2.Query(ctx, "mx.example", dns.TypeA); second <- err }()
+	waitQueries(t, v2, 2)
+	quit()
+	if err := <-first; err == nil {
+		t.Error("the caller that gave up got an answer")
+	}
+	close(up2.release)
+	if err := <-second; err != nil {
+		t.Errorf("the caller left waiting failed: %v", err)
+	}
+}
