@@ -68,7 +68,7 @@ func NewCmdDomain(io *IOStreams, runF func(context.Context, *DomainOptions) erro
 	// For domain, --timeout bounds each domain's audit, not the whole run:
 	// a long list must not turn into failed lookups at its end.
 	fl.Lookup("timeout").Usage = "bound on each domain's audit (per target, from its start); per-step timeouts are derived from it"
-	fl.IntVar(&opts.Concurrency, "concurrency", defaultConcurrency(), "domains audited at once (default: 64 per CPU, at most 256)")
+	fl.IntVar(&opts.Concurrency, "concurrency", defaultConcurrency(), "domains audited at once (64 per CPU, at most 256, unless given)")
 	fl.StringVar(&opts.Shard, "shard", "", "audit only slice I of N of the input (I from 0 to N-1), e.g. 0/4: N processes split one list without coordination")
 	fl.StringVar(&opts.Order, "order", "input", "order of the reports: input (as given) or completion (each as soon as its domain finishes)")
 	fl.StringVar(&opts.DKIMGuess, "dkim-guess", "auto", "try common DKIM selectors: auto (only when no selector is named), always, never")
