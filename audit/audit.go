@@ -60,6 +60,9 @@ type Options struct {
 	Policy *gate.Policy
 	// Selectors are the --dkim-selector values.
 	Selectors []string
+	// DKIMGuess says when the common selectors are guessed (--dkim-guess);
+	// the zero value guesses always.
+	DKIMGuess facts.GuessPolicy
 	Probe     ProbeMode
 	Verbose   bool
 	// Now is the clock of judges, probes and the policy's allow dates.
@@ -85,7 +88,7 @@ func New(o Options) *Auditor {
 		}
 	}
 	envOf := func(st *State, other *State) *facts.Env {
-		env := &facts.Env{Resolver: st.Resolver, Dialer: st.Dialer, Selectors: named,
+		env := &facts.Env{Resolver: st.Resolver, Dialer: st.Dialer, Selectors: named, Guess: o.DKIMGuess,
 			MTASTSPolicyFile: st.MTASTSPolicyFile, Now: o.Now}
 		if st.Zone != nil {
 			env.ZoneNames = st.Zone.NamesUnder
@@ -118,9 +121,15 @@ func (a *Auditor) Domain(ctx context.Context, domain string) finding.Report {
 	started := time.Now()
 	var prop, base side
 	var wg sync.WaitGroup
-	wg.Go(func() { prop = a.side(ctx, a.proposed, &a.opts.Proposed, domain, a.opts.Verbose) })
+	wg.Go(func() {
+		env, st := scoped(a.proposed, &a.opts.Proposed)
+		prop = a.side(ctx, env, st, domain, a.opts.Verbose)
+	})
 	if a.base != nil {
-		wg.Go(func() { base = a.side(ctx, a.base, a.opts.Baseline, domain, false) })
+		wg.Go(func() {
+			env, st := scoped(a.base, a.opts.Baseline)
+			base = a.side(ctx, env, st, domain, false)
+		})
 	}
 	wg.Wait()
 
@@ -142,6 +151,22 @@ func (a *Auditor) Domain(ctx context.Context, domain string) finding.Report {
 		Detail:     prop.detail,
 		Records:    facts.Records(prop.facts),
 	}
+}
+
+// scoped returns the environment and state of one domain's audit: they ask
+// DNS through a view of the run's cache that keeps each answer for this
+// domain alone, so that its checks judge one consistent picture of DNS,
+// and that is dropped with its report while the run's cache stays bounded.
+func scoped(env *facts.Env, st *State) (*facts.Env, *State) {
+	view := resolver.NewView(st.Resolver)
+	e, s := *env, *st
+	e.Resolver, s.Resolver = view, view
+	if st.Dialer != nil {
+		d := *st.Dialer
+		d.Resolver = view
+		e.Dialer, s.Dialer = &d, &d
+	}
+	return &e, &s
 }
 
 // side is one state's gathered facts, judged, and its probes.

@@ -133,20 +133,53 @@ func Guesses() []Selector {
 // gatherDKIM looks up every selector and a random one (the wildcard probe)
 // at once. CNAMEs are followed: hosted providers publish selectors as
 // CNAMEs to their own zone.
-func gatherDKIM(ctx context.Context, r resolver.Resolver, domain string, selectors []Selector) DKIM {
+//
+// With firstPass, guesses wait for a cheaper first pass: when
+// _domainkey.<domain> does not exist (NXDOMAIN), no name below it does
+// (RFC 8020 §2) and every guess is NXDOMAIN without being asked. A domain
+// that publishes any key has _domainkey (an empty non-terminal at least),
+// and its guesses are asked. The first pass runs beside the named
+// selectors and the wildcard probe, so DKIM costs at most two round trips,
+// off the critical path of the audit (MX → addresses → PTR → forward).
+// Without it, every selector is asked at once: one round trip.
+func gatherDKIM(ctx context.Context, r resolver.Resolver, domain string, selectors []Selector, firstPass bool) DKIM {
 	d := DKIM{Domain: domain}
+	var first, guesses []*DKIMSelector
 	for _, s := range selectors {
-		d.Selectors = append(d.Selectors, &DKIMSelector{Selector: s.Name, Source: s.Source})
+		ds := &DKIMSelector{Selector: s.Name, Source: s.Source}
+		d.Selectors = append(d.Selectors, ds)
+		if firstPass && s.Source == Guessed {
+			guesses = append(guesses, ds)
+		} else {
+			first = append(first, ds)
+		}
 	}
 	d.Wildcard = &DKIMSelector{Selector: "mc-" + randomLabel()}
-	all := append(slices.Clone(d.Selectors), d.Wildcard)
+	first = append(first, d.Wildcard)
 	sem := make(chan struct{}, dkimMaxConcurrent)
+	askAll := func(wg *sync.WaitGroup, list []*DKIMSelector) {
+		for _, s := range list {
+			wg.Go(func() {
+				sem <- struct{}{}
+				defer func() { <-sem }()
+				s.Lookup = ask(ctx, r, s.Selector+"._domainkey."+domain, dns.TypeTXT)
+			})
+		}
+	}
 	var wg sync.WaitGroup
-	for _, s := range all {
+	askAll(&wg, first)
+	if len(guesses) > 0 {
 		wg.Go(func() {
-			sem <- struct{}{}
-			defer func() { <-sem }()
-			s.Lookup = ask(ctx, r, s.Selector+"._domainkey."+domain, dns.TypeTXT)
+			parent := askExact(ctx, r, "_domainkey."+domain, dns.TypeTXT)
+			if parent.OK() && parent.Answer.NXDomain() {
+				for _, s := range guesses {
+					s.Lookup = belowNXDomain(parent, s.Selector+"._domainkey."+domain)
+				}
+				return
+			}
+			var inner sync.WaitGroup
+			askAll(&inner, guesses)
+			inner.Wait()
 		})
 	}
 	wg.Wait()
@@ -158,6 +191,16 @@ func gatherDKIM(ctx context.Context, r resolver.Resolver, domain string, selecto
 		}
 	}
 	return d
+}
+
+// belowNXDomain is the TXT lookup of name, below the name of parent, which
+// does not exist: NXDOMAIN too (RFC 8020 §2), from the same server.
+func belowNXDomain(parent Lookup, name string) Lookup {
+	name = dns.Fqdn(strings.ToLower(name))
+	return Lookup{Name: name, Qtype: dns.TypeTXT, Answer: &resolver.Answer{
+		Name: name, Qtype: dns.TypeTXT, Rcode: dns.RcodeNameError,
+		Authentic: parent.Answer.Authentic, Server: parent.Answer.Server,
+	}}
 }
 
 func sortedTexts(ts []TXT) []string {

@@ -13,6 +13,7 @@ package facts
 
 import (
 	"context"
+	"slices"
 	"sync"
 	"time"
 
@@ -26,10 +27,9 @@ type Env struct {
 	Resolver resolver.Resolver // cached and de-duplicated
 	Dialer   *dialer.Dialer    // HTTPS for the MTA-STS policy; resolves through Resolver
 	// Selectors are the DKIM selectors named for every domain (the flag, the
-	// policy file). Guesses are added unless NoGuess.
+	// policy file). Guess says when CommonDKIMSelectors are added.
 	Selectors []Selector
-	// NoGuess leaves out CommonDKIMSelectors.
-	NoGuess bool
+	Guess     GuessPolicy
 	// ZoneNames lists the names the zone files hold below a name (nil
 	// without --zone): in zone mode every selector the zone publishes is
 	// looked up.
@@ -88,7 +88,7 @@ func GatherWith(ctx context.Context, env *Env, domain string, onMX func(*MX)) *D
 	})
 	wg.Go(func() { d.SPF = GatherSPF(ctx, r, d.Name) })
 	wg.Go(func() { d.DMARC = DiscoverDMARC(ctx, r, d.Name) })
-	wg.Go(func() { d.DKIM = gatherDKIM(ctx, r, d.Name, env.selectors(d.Name)) })
+	wg.Go(func() { d.DKIM = gatherDKIM(ctx, r, d.Name, env.selectors(d.Name), env.Guess == GuessUnlessNamed) })
 	wg.Go(func() { d.MTASTS = gatherMTASTS(ctx, r, dl, d.Name, env.MTASTSPolicyFile) })
 	wg.Go(func() { d.TLSRPT = gatherTLSRPT(ctx, r, d.Name) })
 	wg.Go(func() { d.DNSSEC = gatherDNSSEC(ctx, r, d.Name) })
@@ -100,8 +100,28 @@ func GatherWith(ctx context.Context, env *Env, domain string, onMX func(*MX)) *D
 	return d
 }
 
+// GuessPolicy says when the common DKIM selectors are guessed.
+type GuessPolicy int
+
+const (
+	// GuessAlways adds the guesses to the selectors named (the zero value,
+	// and what the CI gate needs: a common selector that the change
+	// removes must be seen in both states).
+	GuessAlways GuessPolicy = iota
+	// GuessUnlessNamed guesses only when no selector is named with the flag
+	// or the policy file: then the named ones are where mail is signed, and
+	// 36 more queries a domain say nothing the user asked about (bulk
+	// audits of lists with known selectors). Its guesses also wait for a
+	// cheaper first pass (see gatherDKIM): one more round trip, off the
+	// audit's critical path, that spares them on domains with no DKIM.
+	GuessUnlessNamed
+	// GuessNever looks up only the selectors named or published in the
+	// zone files.
+	GuessNever
+)
+
 // selectors lists the DKIM selectors to ask for domain: those named, those
-// the zone files publish, and the common guesses.
+// the zone files publish, and the common guesses as env.Guess says.
 func (env *Env) selectors(domain string) []Selector {
 	lists := [][]Selector{env.Selectors}
 	for _, names := range []func(string) []string{env.ZoneNames, env.ExtraZoneNames} {
@@ -109,8 +129,13 @@ func (env *Env) selectors(domain string) []Selector {
 			lists = append(lists, ZoneSelectors(names("_domainkey."+domain), domain))
 		}
 	}
-	if !env.NoGuess {
+	switch env.Guess {
+	case GuessAlways:
 		lists = append(lists, Guesses())
+	case GuessUnlessNamed:
+		if !slices.ContainsFunc(env.Selectors, func(s Selector) bool { return s.Source.Named() }) {
+			lists = append(lists, Guesses())
+		}
 	}
 	return DKIMSelectors(lists...)
 }

@@ -73,12 +73,15 @@ type Meter struct {
 	started time.Time
 	total   int
 	done    int
-	running []*Task
-	shown   int  // width of the line on the terminal now; 0: none shown
-	partial bool // someone else left a line unfinished: do not draw over it
-	stopped bool
-	quit    chan struct{}
-	exited  chan struct{}
+	// failing and inconclusive count the targets done whose report fails
+	// at --fail-on, or has a check that could not complete (Finish).
+	failing, inconclusive int
+	running               []*Task
+	shown                 int  // width of the line on the terminal now; 0: none shown
+	partial               bool // someone else left a line unfinished: do not draw over it
+	stopped               bool
+	quit                  chan struct{}
+	exited                chan struct{}
 }
 
 // Task is one target of a run (a domain, a host:port) between Start and
@@ -197,6 +200,24 @@ func (t *Task) Done() {
 	}
 }
 
+// Finish is Done for a target whose outcome is known: failing (a finding
+// at or above --fail-on) and inconclusive are counted on the line of a run
+// over many targets.
+func (t *Task) Finish(failing, inconclusive bool) {
+	if t == nil {
+		return
+	}
+	t.m.mu.Lock()
+	if failing {
+		t.m.failing++
+	}
+	if inconclusive {
+		t.m.inconclusive++
+	}
+	t.m.mu.Unlock()
+	t.Done()
+}
+
 // Stop erases the line and stops drawing; calling it again does nothing.
 func (m *Meter) Stop() {
 	if m == nil {
@@ -305,7 +326,18 @@ func (m *Meter) line(now time.Time) string {
 	if m.total > 1 {
 		parts = append(parts, finding.T("%d of %d done", m.done, m.total).In(lang))
 		if secs := elapsed.Seconds(); secs >= 1 && m.done > 0 {
-			parts = append(parts, finding.T("%.1f per second", float64(m.done)/secs).In(lang))
+			rate := float64(m.done) / secs
+			parts = append(parts, finding.T("%.1f per second", rate).In(lang))
+			if left := m.total - m.done; left > 0 {
+				eta := time.Duration(float64(left) / rate * float64(time.Second))
+				parts = append(parts, finding.T("%s left", Duration(eta)).In(lang))
+			}
+		}
+		if m.failing > 0 {
+			parts = append(parts, finding.T("%d failing", m.failing).In(lang))
+		}
+		if m.inconclusive > 0 {
+			parts = append(parts, finding.T("%d inconclusive", m.inconclusive).In(lang))
 		}
 	}
 	return strings.Join(parts, " · ")

@@ -118,7 +118,7 @@ func TestLineNamesTargetStepElapsedAndCounts(t *testing.T) {
 	m.Start("mx2.example.com:25").Done()
 	clock.Advance(1500 * time.Millisecond)
 	m.drawNow()
-	want = "mail.example.com:993 — TLS handshake · 4.0s · 2 of 4 done · 0.5 per second"
+	want = "mail.example.com:993 — TLS handshake · 4.0s · 2 of 4 done · 0.5 per second · 4.0s left"
 	if got := screen(out.String())[0]; got != want {
 		t.Errorf("after two done:\n got %q\nwant %q", got, want)
 	}
@@ -131,7 +131,7 @@ func TestLineNamesTargetStepElapsedAndCounts(t *testing.T) {
 func TestLineInFrench(t *testing.T) {
 	clock := &fakeClock{now: time.Now()}
 	var out syncBuffer
-	m := still(&out, clock, Options{Lang: finding.French})
+	m := still(&out, clock, Options{Lang: finding.French, Width: func() int { return 200 }})
 	defer m.Stop()
 	m.SetTotal(3)
 	m.Start("a.example").Done()
@@ -139,7 +139,7 @@ func TestLineInFrench(t *testing.T) {
 	m.Start("c.example")
 	clock.Advance(2 * time.Second)
 	m.drawNow()
-	want := "b.example · encore 1 en cours · 2.0s · terminé : 1 sur 3 · 0.5 par seconde"
+	want := "b.example · encore 1 en cours · 2.0s · terminé : 1 sur 3 · 0.5 par seconde · 4.0s restantes"
 	if got := screen(out.String())[0]; got != want {
 		t.Errorf("got  %q\nwant %q", got, want)
 	}
@@ -304,7 +304,33 @@ func TestPartHoldingTheRunUpIsNamed(t *testing.T) {
 	tarpit.Done()
 	host.Done()
 	m.drawNow()
-	if got := screen(out.String())[0]; got != "mx2.example.com · 3.0s · 1 of 2 done · 0.3 per second" {
+	if got := screen(out.String())[0]; got != "mx2.example.com · 3.0s · 1 of 2 done · 0.3 per second · 3.0s left" {
 		t.Errorf("after the host: %q", got)
+	}
+}
+
+// A run over many targets counts those that fail or are inconclusive and
+// says how long the rest will take at the rate so far.
+func TestLineCountsOutcomesAndTimeLeft(t *testing.T) {
+	for _, tt := range []struct {
+		lang finding.Lang
+		want string
+	}{
+		{finding.English, "c.example · 2.0s · 2 of 6 done · 1.0 per second · 4.0s left · 1 failing · 1 inconclusive"},
+		{finding.French, "c.example · 2.0s · terminé : 2 sur 6 · 1.0 par seconde · 4.0s restantes · en échec : 1 · non concluants : 1"},
+	} {
+		clock := &fakeClock{now: time.Now()}
+		var out syncBuffer
+		m := still(&out, clock, Options{Lang: tt.lang, Width: func() int { return 200 }})
+		m.SetTotal(6)
+		m.Start("a.example").Finish(true, false)
+		m.Start("b.example").Finish(false, true)
+		m.Start("c.example")
+		clock.Advance(2 * time.Second)
+		m.drawNow()
+		if got := screen(out.String())[0]; got != tt.want {
+			t.Errorf("%s:\ngot  %q\nwant %q", tt.lang, got, tt.want)
+		}
+		m.Stop()
 	}
 }

@@ -3,6 +3,7 @@ package resolver_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -204,5 +205,219 @@ func TestCacheAnswersAreCallersOwn(t *testing.T) {
 	}
 	if len(again.RRs) != 1 || again.RRs[0].(*dns.MX).Mx != "mail.example.com." || again.Origins[0].Line != 5 {
 		t.Errorf("a caller's changes reached the cache: %v %v", again.RRs, again.Origins)
+	}
+}
+
+// clock is a settable clock for the run cache's TTLs.
+type clock struct {
+	mu  sync.Mutex
+	now time.Time
+}
+
+func (c *clock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.now
+}
+
+func (c *clock) Advance(d time.Duration) {
+	c.mu.Lock()
+	c.now = c.now.Add(d)
+	c.mu.Unlock()
+}
+
+func newClock() *clock { return &clock{now: time.Date(2026, 11, 21, 10, 0, 0, 0, time.UTC)} }
+
+// The run's cache stays within its bound however many names a run asks,
+// and a name many domains share survives a stream of names asked once.
+func TestCacheIsBoundedAndKeepsSharedNames(t *testing.T) {
+	fake := resolvertest.New("mx.provider.test. 300 IN A 192.0.2.25")
+	for i := range 1000 {
+		fake.Add(fmt.Sprintf("d%d.example. 300 IN MX 10 mx.provider.test.", i))
+	}
+	c := resolver.NewCacheWith(fake, resolver.CacheOptions{MaxEntries: 64})
+	ctx := context.Background()
+	for i := range 1000 {
+		if _, err := c.Query(ctx, fmt.Sprintf("d%d.example", i), dns.TypeMX); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := c.Query(ctx, "mx.provider.test", dns.TypeA); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// 1000 MX questions, and the shared host once.
+	if got := fake.Queries(); got != 1001 {
+		t.Errorf("%d upstream queries, want 1001: the shared name was pushed out by names asked once", got)
+	}
+	if got := c.Len(); got > 64 {
+		t.Errorf("the cache holds %d answers, bound 64", got)
+	}
+}
+
+func TestCacheKeepsAnswersForTheirTTL(t *testing.T) {
+	clk := newClock()
+	fake := resolvertest.New("short.example. 60 IN A 192.0.2.1", "long.example. 3600 IN A 192.0.2.2")
+	fake.Fail("broken.example", dns.TypeA, resolver.ServFail)
+	c := resolver.NewCacheWith(fake, resolver.CacheOptions{Now: clk.Now})
+	ctx := context.Background()
+	ask := func(names ...string) {
+		for _, n := range names {
+			c.Query(ctx, n, dns.TypeA)
+		}
+	}
+	ask("short.example", "long.example", "broken.example", "none.example")
+	ask("short.example", "long.example", "broken.example", "none.example")
+	if got := fake.Queries(); got != 4 {
+		t.Fatalf("%d upstream queries, want 4 (each name once)", got)
+	}
+	clk.Advance(6 * time.Second) // past the failure's 5 s
+	ask("short.example", "long.example", "broken.example", "none.example")
+	if got := fake.Queries(); got != 5 {
+		t.Errorf("%d upstream queries after 6 s, want 5 (the failure asked again)", got)
+	}
+	clk.Advance(55 * time.Second) // past 60 s: the TTL, and the negative TTL
+	ask("short.example", "long.example", "none.example")
+	if got := fake.Queries(); got != 7 {
+		t.Errorf("%d upstream queries after 61 s, want 7 (short and none asked again)", got)
+	}
+}
+
+// RFC 8767: an answer whose refresh fails (a server that refuses or
+// drops a burst) is served stale, and the refresh is not tried again for
+// a while.
+func TestCacheServesStaleWhenRefreshFails(t *testing.T) {
+	clk := newClock()
+	fake := resolvertest.New("mx.example. 60 IN A 192.0.2.25")
+	c := resolver.NewCacheWith(fake, resolver.CacheOptions{Now: clk.Now})
+	ctx := context.Background()
+	if _, err := c.Query(ctx, "mx.example", dns.TypeA); err != nil {
+		t.Fatal(err)
+	}
+	clk.Advance(2 * time.Minute)
+	fake.Fail("mx.example", dns.TypeA, resolver.Refused)
+	for range 3 {
+		ans, err := c.Query(ctx, "mx.example", dns.TypeA)
+		if err != nil || len(ans.RRs) != 1 || !ans.Stale {
+			t.Fatalf("got %v %v, want the stale answer", ans, err)
+		}
+	}
+	if got := fake.Queries(); got != 2 {
+		t.Errorf("%d upstream queries, want 2: the failed refresh is not retried at once", got)
+	}
+	clk.Advance(31 * time.Second)
+	c.Query(ctx, "mx.example", dns.TypeA)
+	if got := fake.Queries(); got != 3 {
+		t.Errorf("%d upstream queries, want 3: the refresh is retried after 30 s", got)
+	}
+	clk.Advance(2 * time.Hour) // beyond the stale window
+	if _, err := c.Query(ctx, "mx.example", dns.TypeA); err == nil {
+		t.Error("an answer expired for hours is served")
+	}
+}
+
+// A query joined by callers with different deadlines: when the first
+// caller's time runs out, one with time left asks again instead of
+// inheriting a timeout, and no timeout is remembered for the name.
+func TestCacheCallerWithTimeLeftIsNotFailedByAnother(t *testing.T) {
+	up := newGated(resolvertest.New("mx.example. 300 IN A 192.0.2.25"))
+	c := resolver.NewCache(up)
+	// A domain whose --timeout is about to pass.
+	shortCtx, cancelShort := context.WithTimeout(context.Background(), 100*time.Millisecond)
+	defer cancelShort()
+	patient, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+
+	first := make(chan error, 1)
+	go func() { _, err := c.Query(shortCtx, "mx.example", dns.TypeA); first <- err }()
+	<-up.arrived
+	second := make(chan error, 1)
+	go func() {
+		ans, err := c.Query(patient, "mx.example", dns.TypeA)
+		if err == nil && len(ans.RRs) != 1 {
+			err = fmt.Errorf("answer %v", ans)
+		}
+		second <- err
+	}()
+	waitQueries(t, c, 2)
+	if err := <-first; err == nil {
+		t.Fatal("the first caller got an answer after its deadline")
+	}
+	// The patient caller asks again.
+	select {
+	case <-up.arrived:
+	case <-time.After(time.Minute):
+		t.Fatal("the caller with time left did not ask again")
+	}
+	close(up.release)
+	if err := <-second; err != nil {
+		t.Fatalf("the caller with time left failed: %v", err)
+	}
+}
+
+// A view keeps each answer for the life of one domain's audit, whatever
+// its TTL, and views share the run's cache.
+func TestViewsShareTheRunCache(t *testing.T) {
+	clk := newClock()
+	fake := resolvertest.New("mx.provider.test. 1 IN A 192.0.2.25")
+	run := resolver.NewCacheWith(fake, resolver.CacheOptions{Now: clk.Now})
+	ctx := context.Background()
+	v1, v2 := resolver.NewView(run), resolver.NewView(run)
+	first, _ := v1.Query(ctx, "mx.provider.test", dns.TypeA)
+	v2.Query(ctx, "mx.provider.test", dns.TypeA)
+	if got := fake.Queries(); got != 1 {
+		t.Errorf("two domains' views asked %d times upstream, want 1", got)
+	}
+	clk.Advance(time.Minute)
+	fake.Add("mx.provider.test. 1 IN A 192.0.2.26")
+	again, _ := v1.Query(ctx, "mx.provider.test", dns.TypeA)
+	if len(again.RRs) != len(first.RRs) {
+		t.Errorf("a domain's view changed under it: %v then %v", first.RRs, again.RRs)
+	}
+	v3 := resolver.NewView(run)
+	if fresh, _ := v3.Query(ctx, "mx.provider.test", dns.TypeA); len(fresh.RRs) != 2 {
+		t.Errorf("a new domain got %v, want the answer asked again after its TTL", fresh.RRs)
+	}
+}
+
+// A view joins the identical questions of one domain's checks, asked in
+// the first caller's goroutine, and a caller left waiting on one that gave
+// up asks again.
+func TestViewJoinsQueries(t *testing.T) {
+	up := newGated(resolvertest.New("mx.example. 300 IN A 192.0.2.25"))
+	v := resolver.NewView(resolver.NewCache(up))
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	var wg sync.WaitGroup
+	for range 10 {
+		wg.Go(func() {
+			if ans, err := v.Query(ctx, "mx.example", dns.TypeA); err != nil || len(ans.RRs) != 1 {
+				t.Errorf("got %v %v", ans, err)
+			}
+		})
+	}
+	<-up.arrived
+	waitQueries(t, v, 10)
+	close(up.release)
+	wg.Wait()
+	if got := up.calls.Load(); got != 1 {
+		t.Errorf("%d upstream queries for one question, want 1", got)
+	}
+
+	up2 := newGated(resolvertest.New("mx.example. 300 IN A 192.0.2.25"))
+	v2 := resolver.NewView(resolver.NewCache(up2))
+	quitter, quit := context.WithCancel(context.Background())
+	first := make(chan error, 1)
+	go func() { _, err := v2.Query(quitter, "mx.example", dns.TypeA); first <- err }()
+	<-up2.arrived
+	second := make(chan error, 1)
+	go func() { _, err := v2.Query(ctx, "mx.example", dns.TypeA); second <- err }()
+	waitQueries(t, v2, 2)
+	quit()
+	if err := <-first; err == nil {
+		t.Error("the caller that gave up got an answer")
+	}
+	close(up2.release)
+	if err := <-second; err != nil {
+		t.Errorf("the caller left waiting failed: %v", err)
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -23,7 +24,9 @@ type LiveOptions struct {
 	// ResolvConf is the file that names the system's resolvers, read when
 	// no server is given. Default /etc/resolv.conf.
 	ResolvConf string
-	// AttemptTimeout caps one attempt at one server. Default 2s.
+	// AttemptTimeout caps one attempt at one server. Default 2s. Within
+	// it, a UDP query is sent again whenever the server's retransmission
+	// timeout passes without a reply (see udpMux.exchange).
 	AttemptTimeout time.Duration
 	// Rounds is how many times servers that timed out or failed in
 	// transport are tried. Default 2 (one retry round).
@@ -34,7 +37,7 @@ type LiveOptions struct {
 type Live struct {
 	servers []string // host:port
 	opts    LiveOptions
-	udp     *dns.Client
+	udp     map[string]*udpMux // by server
 	tcp     *dns.Client
 }
 
@@ -57,7 +60,7 @@ func NewLive(servers []string, opts LiveOptions) (*Live, error) {
 	}
 	l := &Live{
 		opts: opts,
-		udp:  &dns.Client{Net: "udp", UDPSize: ednsBufferSize},
+		udp:  map[string]*udpMux{},
 		tcp:  &dns.Client{Net: "tcp"},
 	}
 	for _, s := range servers {
@@ -68,7 +71,7 @@ func NewLive(servers []string, opts LiveOptions) (*Live, error) {
 		l.servers = append(l.servers, addr)
 	}
 	if len(l.servers) > 0 {
-		return l, nil
+		return l.withMuxes(), nil
 	}
 	cfg, err := dns.ClientConfigFromFile(opts.ResolvConf)
 	if err != nil {
@@ -84,7 +87,15 @@ func NewLive(servers []string, opts LiveOptions) (*Live, error) {
 	if len(l.servers) == 0 {
 		return nil, fmt.Errorf("no --resolver given and %s names no nameserver", opts.ResolvConf)
 	}
-	return l, nil
+	return l.withMuxes(), nil
+}
+
+// withMuxes makes the UDP transport of each server.
+func (l *Live) withMuxes() *Live {
+	for _, s := range l.servers {
+		l.udp[s] = newUDPMux(s)
+	}
+	return l
 }
 
 // serverAddr turns "192.0.2.53", "192.0.2.53:5353", "2001:db8::53",
@@ -194,7 +205,7 @@ func (l *Live) attempt(ctx context.Context, server, name string, qtype uint16, l
 	q.AuthenticatedData = true
 	q.SetEdns0(ednsBufferSize, true)
 
-	resp, err := l.exchange(ctx, l.udp, q, server, left)
+	resp, err := l.exchange(ctx, nil, q, server, left)
 	if resp != nil && resp.Truncated {
 		q.Id = dns.Id()
 		resp, err = l.exchange(ctx, l.tcp, q, server, left)
@@ -221,10 +232,14 @@ func (l *Live) attempt(ctx context.Context, server, name string, qtype uint16, l
 		Name: name, Qtype: qtype, Rcode: resp.Rcode, RRs: resp.Answer,
 		Authentic: resp.AuthenticatedData, Server: server,
 	}
-	if ans.Rcode == dns.RcodeNameError && ownsCNAME(resp.Answer, name) {
-		// RFC 6604 §3: with a CNAME in the answer, the rcode speaks of the
-		// last name of the chain. The name asked exists: it is the alias.
-		ans.Rcode = dns.RcodeSuccess
+	if ownsCNAME(resp.Answer, name) {
+		ans.Chased, ans.ChainRcode = chased(resp, name, qtype)
+		if ans.Rcode == dns.RcodeNameError {
+			// RFC 6604 §3: with a CNAME in the answer, the rcode speaks of
+			// the last name of the chain. The name asked exists: it is the
+			// alias.
+			ans.Rcode = dns.RcodeSuccess
+		}
 	}
 	return ans, nil
 }
@@ -257,6 +272,50 @@ func referralIn(resp *dns.Msg) *Delegation {
 	return d
 }
 
+// chased reports whether a response holding a CNAME chain from name also
+// answers for the chain's last name (see Answer.Chased), and the response
+// code for that name.
+func chased(resp *dns.Msg, name string, qtype uint16) (bool, int) {
+	last, _ := ChainEnd(resp.Answer, name)
+	for _, rr := range resp.Answer {
+		if rr.Header().Rrtype == qtype && strings.EqualFold(rr.Header().Name, last) {
+			return true, resp.Rcode
+		}
+	}
+	if resp.RecursionAvailable {
+		return true, resp.Rcode
+	}
+	for _, rr := range resp.Ns {
+		if soa, ok := rr.(*dns.SOA); ok && dns.IsSubDomain(strings.ToLower(soa.Hdr.Name), last) {
+			return true, resp.Rcode
+		}
+	}
+	return false, 0
+}
+
+// ChainEnd follows the CNAME chain from name within rrs and returns its
+// last name (name itself when it owns no CNAME) and the targets on the way,
+// lower case.
+func ChainEnd(rrs []dns.RR, name string) (string, []string) {
+	cur := strings.ToLower(dns.Fqdn(name))
+	var chain []string
+	for range maxCNAMEChain {
+		next := ""
+		for _, rr := range rrs {
+			if c, ok := rr.(*dns.CNAME); ok && strings.EqualFold(c.Hdr.Name, cur) {
+				next = strings.ToLower(c.Target)
+				break
+			}
+		}
+		if next == "" || next == cur || slices.Contains(chain, next) {
+			break
+		}
+		chain = append(chain, next)
+		cur = next
+	}
+	return cur, chain
+}
+
 func ownsCNAME(rrs []dns.RR, name string) bool {
 	for _, rr := range rrs {
 		if rr.Header().Rrtype == dns.TypeCNAME && strings.EqualFold(rr.Header().Name, name) {
@@ -266,15 +325,24 @@ func ownsCNAME(rrs []dns.RR, name string) bool {
 	return false
 }
 
-// exchange sends q once with its share of the time left: the remaining
-// time divided among the attempts left, capped at AttemptTimeout. A reply
-// with TC set is returned even when it did not fully unpack, so that the
-// caller retries over TCP.
+// exchange asks q with its share of the time left: the remaining time
+// divided among the attempts left, capped at AttemptTimeout; over UDP (c
+// nil) through the server's socket pool, which sends q again within that
+// time when no reply comes, over TCP with c. A reply with TC set is
+// returned even when it did not fully unpack, so that the caller retries
+// over TCP.
 func (l *Live) exchange(ctx context.Context, c *dns.Client, q *dns.Msg, server string, left int) (*dns.Msg, error) {
 	timeout := l.opts.AttemptTimeout
 	if d, ok := ctx.Deadline(); ok {
 		remaining := time.Until(d)
 		timeout = min(timeout, max(remaining/time.Duration(max(left, 1)), min(remaining, minAttemptTimeout)))
+	}
+	if c == nil {
+		resp, err := l.udp[server].exchange(ctx.Done(), q, timeout)
+		if err != nil && ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
+		return resp, err
 	}
 	actx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()

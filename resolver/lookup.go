@@ -48,6 +48,15 @@ func Follow(ctx context.Context, r Resolver, name string, qtype uint16) (*Answer
 				}
 			}
 		}
+		if target != "" && len(direct) == 0 && ans.Chased {
+			// The server followed the chain to its end and found no
+			// record of the type there: that is the answer for the last
+			// name, with no need to ask it again.
+			last, rest := ChainEnd(ans.RRs, cur)
+			out := &Answer{Name: last, Qtype: qtype, Rcode: ans.ChainRcode,
+				Authentic: ans.Authentic, Server: ans.Server, Stale: ans.Stale}
+			return out, append(chain, rest...), nil
+		}
 		if target == "" || len(direct) > 0 {
 			if target != "" {
 				out := *ans

@@ -39,6 +39,18 @@ type Answer struct {
 	Authentic bool
 	// Server names who answered: "192.0.2.53:53" or "zone:FILE".
 	Server string
+	// Chased is set when RRs hold a CNAME chain from Name and the server
+	// answered for the chain's last name too, so that nothing is left to
+	// ask at its targets: a recursive resolver restarts the query at each
+	// target (RFC 1034 §4.3.2 step 3a), and an authoritative server that
+	// holds the last name puts the records there, or says that it has
+	// none with its zone's SOA (RFC 2308 §2.1, §2.2). ChainRcode is then
+	// the response code, which speaks of the last name (RFC 6604 §3).
+	Chased     bool
+	ChainRcode int
+	// Stale is set when the answer was served from the run's cache after
+	// its TTL because asking again failed (RFC 8767).
+	Stale bool
 }
 
 // Origin is where a record was read from.

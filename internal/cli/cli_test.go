@@ -102,6 +102,8 @@ func TestUsageErrorsExitTwoWithOneLine(t *testing.T) {
 	dir := t.TempDir()
 	broken := filepath.Join(dir, "example.test.zone")
 	os.WriteFile(broken, []byte("$ORIGIN example.test.\n$TTL 300\n@ IN SOA ns. h. 1 2 3 4 5\nmail IN A 192.0.2.300\n"), 0o600)
+	list := filepath.Join(dir, "list.txt")
+	os.WriteFile(list, []byte("# customers\nexample.com # ok\nuser@example.org\n"), 0o600)
 	tests := []struct {
 		name string
 		args []string
@@ -119,6 +121,15 @@ func TestUsageErrorsExitTwoWithOneLine(t *testing.T) {
 		{"missing CA file", []string{"domain", "example.test", "--ca", filepath.Join(dir, "ca.pem")}, "--ca"},
 		{"bad resolver", []string{"domain", "example.test", "--resolver", "1.2.3.4:99999"}, "bad --resolver"},
 		{"negative timeout", []string{"domain", "example.test", "--timeout", "-1s"}, "--timeout"},
+		{"bad line in --file", []string{"domain", "--file", list}, list + ":3: invalid domain"},
+		{"zero concurrency", []string{"domain", "example.test", "--concurrency", "0"}, "--concurrency must be at least 1"},
+		{"negative concurrency", []string{"domain", "example.test", "--concurrency", "-4"}, "--concurrency"},
+		{"shard not I/N", []string{"domain", "example.test", "--shard", "2"}, "bad --shard"},
+		{"shard index too high", []string{"domain", "example.test", "--shard", "4/4"}, "between 0 and 3"},
+		{"shard count zero", []string{"domain", "example.test", "--shard", "0/0"}, "bad --shard"},
+		{"shard negative", []string{"domain", "example.test", "--shard", "-1/4"}, "bad --shard"},
+		{"unknown order", []string{"domain", "example.test", "--order", "random"}, "unknown --order"},
+		{"unknown dkim-guess", []string{"domain", "example.test", "--dkim-guess", "sometimes"}, "unknown --dkim-guess"},
 		{"unknown flag", []string{"domain", "example.test", "--frobnicate"}, "unknown flag"},
 		{"unknown command", []string{"frobnicate"}, "unknown command"},
 		{"probe bad protocol", []string{"probe", "mail.example.test", "--protocol", "gopher"}, "unknown --protocol"},

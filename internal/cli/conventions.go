@@ -196,7 +196,10 @@ func wantsProgress(cmd *cobra.Command, io *IOStreams) bool {
 	if !io.ErrTTY || io.getenv("TERM") == "dumb" || cmd.Annotations[annotationProgress] != "true" {
 		return false
 	}
-	if f := cmd.Flags().Lookup("format"); f != nil && !strings.EqualFold(f.Value.String(), "text") {
+	// A machine format on the terminal itself would be interleaved with
+	// the line; written to a file or a pipe (a long list as NDJSON), the
+	// line on the terminal's standard error is what the person watches.
+	if f := cmd.Flags().Lookup("format"); f != nil && !strings.EqualFold(f.Value.String(), "text") && io.OutTTY {
 		return false
 	}
 	return true

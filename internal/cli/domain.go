@@ -3,18 +3,21 @@ package cli
 import (
 	"bufio"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/spf13/cobra"
 	"golang.org/x/net/idna"
 
 	"github.com/mailcheck-cli/mailcheck/audit"
+	"github.com/mailcheck-cli/mailcheck/facts"
 	"github.com/mailcheck-cli/mailcheck/finding"
+	"github.com/mailcheck-cli/mailcheck/progress"
 	"github.com/mailcheck-cli/mailcheck/report"
 )
 
@@ -34,6 +37,12 @@ type DomainOptions struct {
 	// BaselineMTASTSPolicy is the baseline's policy document, for a CI run
 	// that cannot (or should not) fetch the published one.
 	BaselineMTASTSPolicy string
+	// Bulk runs: domains in flight, this process's slice of the list, the
+	// order of the reports, and the DKIM guessing policy.
+	Concurrency int
+	Shard       string
+	Order       string
+	DKIMGuess   string
 }
 
 // NewCmdDomain builds `mailcheck domain`. runF replaces the run function in
@@ -45,7 +54,8 @@ func NewCmdDomain(io *IOStreams, runF func(context.Context, *DomainOptions) erro
 		Short: finding.T("Audit domains: MX, SPF, DMARC, DKIM, MTA-STS, TLS-RPT, DNSSEC, PTR and the MX servers").In(io.Lang),
 		Example: `  mailcheck domain example.com
   mailcheck domain example.com --dkim-selector s2026 --format json
-  mailcheck domain example.com --zone proposed/example.com.zone --no-probe --fail-on warn`,
+  mailcheck domain example.com --zone proposed/example.com.zone --no-probe --fail-on warn
+  mailcheck domain --file domains.txt --no-probe --dkim-selector s2026 --format ndjson --shard 0/4`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			opts.Domains = args
 			if runF != nil {
@@ -57,10 +67,22 @@ func NewCmdDomain(io *IOStreams, runF func(context.Context, *DomainOptions) erro
 	opts.Net.register(cmd)
 	fl := cmd.Flags()
 	l := io.Lang
+	// For domain, --timeout bounds each domain's audit, not the whole run:
+	// a long list must not turn into failed lookups at its end.
+	fl.Lookup("timeout").Usage = finding.T("bound on each domain's audit (per target, from its start); per-step timeouts are derived from it").In(l)
+	fl.IntVar(&opts.Concurrency, "concurrency", defaultConcurrency(),
+		finding.T("domains audited at once (64 per CPU, at most 256, unless given)").In(l))
+	fl.StringVar(&opts.Shard, "shard", "",
+		finding.T("audit only slice I of N of the input (I from 0 to N-1), e.g. 0/4: N processes split one list without coordination").In(l))
+	fl.StringVar(&opts.Order, "order", "input",
+		finding.T("order of the reports: input (as given) or completion (each as soon as its domain finishes)").In(l))
+	fl.StringVar(&opts.DKIMGuess, "dkim-guess", "auto",
+		finding.T("try common DKIM selectors: auto (only when no selector is named), always, never").In(l))
 	fl.StringArrayVar(&opts.DKIMSelectors, "dkim-selector", nil,
-		finding.T("DKIM selector to check (repeatable); common selectors are tried too").In(l))
+		finding.T("DKIM selector to check (repeatable); common selectors are tried too only with --dkim-guess always").In(l))
 	fl.BoolVar(&opts.NoProbe, "no-probe", false, finding.T("check DNS only; do not connect to the mail servers").In(l))
-	fl.StringVar(&opts.File, "file", "", finding.T("read domains from this file, one per line (- for standard input)").In(l))
+	fl.StringVar(&opts.File, "file", "",
+		finding.T("read domains from this file, one per line, # starts a comment (- for standard input)").In(l))
 	fl.StringArrayVar(&opts.Baseline, "baseline", nil,
 		finding.T("the current state to compare with: zone files (repeatable) or live; only new findings count for --fail-on").In(l))
 	fl.StringVar(&opts.PolicyFile, "policy", "",
@@ -73,6 +95,26 @@ func NewCmdDomain(io *IOStreams, runF func(context.Context, *DomainOptions) erro
 }
 
 func domainRun(ctx context.Context, opts *DomainOptions) error {
+	if opts.Concurrency < 1 {
+		return usageErrorf("--concurrency must be at least 1, got %d", opts.Concurrency)
+	}
+	shard, err := parseShard(opts.Shard)
+	if err != nil {
+		return err
+	}
+	order, err := parseOrder(opts.Order)
+	if err != nil {
+		return err
+	}
+	guess, err := parseDKIMGuess(opts.DKIMGuess)
+	if err != nil {
+		return err
+	}
+	if guess == facts.GuessUnlessNamed && len(opts.Baseline) > 0 {
+		// The change rules compare every selector either state has: a
+		// common one that the change drops must be seen in the baseline.
+		guess = facts.GuessAlways
+	}
 	domains, err := collectDomains(opts)
 	if err != nil {
 		return err
@@ -91,6 +133,7 @@ func domainRun(ctx context.Context, opts *DomainOptions) error {
 	o := audit.Options{
 		Proposed:  audit.State{Resolver: n.Resolver, Dialer: n.Dialer, Zone: n.Zone},
 		Selectors: selectors,
+		DKIMGuess: guess,
 		Probe:     audit.ProbeMX,
 		Verbose:   n.Verbose(),
 		Now:       time.Now,
@@ -101,39 +144,81 @@ func domainRun(ctx context.Context, opts *DomainOptions) error {
 	if err := opts.gateOptions(n, &o); err != nil {
 		return err
 	}
-	ctx, cancel := n.runContext(ctx)
-	defer cancel()
+	if shard.Count > 1 {
+		domains = slices.DeleteFunc(domains, func(d string) bool { return !shard.Has(d) })
+	}
 
 	a := audit.New(o)
-	reports := make([]finding.Report, len(domains))
-	// Domains are audited concurrently, a few at a time: one domain is
-	// already many parallel lookups.
-	sem := make(chan struct{}, 4)
-	var wg sync.WaitGroup
-	for i, d := range domains {
-		wg.Go(func() {
-			sem <- struct{}{}
-			defer func() { <-sem }()
-			reports[i] = a.Domain(ctx, d)
-		})
-	}
-	wg.Wait()
-	if err := report.Render(opts.IO.Out, reports, n.Render); err != nil {
+	progress.FromContext(ctx).SetTotal(len(domains))
+	stream, err := report.NewStream(opts.IO.Out, len(domains), n.Render)
+	if err != nil {
 		return err
 	}
-	if code := n.exitCode(reports); code != ExitOK {
+	b := &bulkRun{
+		Targets:     domains,
+		Concurrency: opts.Concurrency,
+		Order:       order,
+		Timeout:     n.Timeout,
+		Audit:       a.Domain,
+		Out:         stream,
+		FailOn:      n.FailOn,
+		FailNever:   n.FailNever,
+	}
+	code, err := b.run(ctx)
+	if err != nil {
+		return err
+	}
+	if code != ExitOK {
 		return &ExitError{Code: code}
 	}
 	return nil
 }
 
-// collectDomains merges the arguments and --file, validating each.
+// parseDKIMGuess reads --dkim-guess.
+func parseDKIMGuess(s string) (facts.GuessPolicy, error) {
+	switch strings.ToLower(s) {
+	case "auto":
+		return facts.GuessUnlessNamed, nil
+	case "always":
+		return facts.GuessAlways, nil
+	case "never":
+		return facts.GuessNever, nil
+	}
+	return 0, usageErrorf("unknown --dkim-guess %q (want auto, always or never)", s)
+}
+
+// maxListLine bounds one line of --file: a domain name is at most 253
+// characters, so a longer line is not a list of domains.
+const maxListLine = 64 << 10
+
+// collectDomains merges the arguments and --file, validating each. A line
+// of --file holds one domain; a # starts a comment, on its own line or
+// after the domain. An invalid line is reported with its file and line
+// number, as FILE:LINE: reason.
 func collectDomains(opts *DomainOptions) ([]string, error) {
-	raw := append([]string(nil), opts.Domains...)
+	seen := map[string]bool{}
+	var out []string
+	add := func(d string) error {
+		nd, err := normaliseDomain(d)
+		if err != nil {
+			return err
+		}
+		if !seen[nd] {
+			seen[nd] = true
+			out = append(out, nd)
+		}
+		return nil
+	}
+	for _, d := range opts.Domains {
+		if err := add(d); err != nil {
+			return nil, err
+		}
+	}
 	if opts.File != "" {
 		var r io.Reader
+		name := opts.File
 		if opts.File == "-" {
-			r = opts.IO.In
+			r, name = opts.IO.In, "stdin"
 		} else {
 			f, err := os.Open(opts.File)
 			if err != nil {
@@ -142,32 +227,33 @@ func collectDomains(opts *DomainOptions) ([]string, error) {
 			defer f.Close()
 			r = f
 		}
-		sc := bufio.NewScanner(io.LimitReader(r, 16<<20))
+		sc := bufio.NewScanner(r)
+		sc.Buffer(make([]byte, 4096), maxListLine)
+		line := 0
 		for sc.Scan() {
-			line := strings.TrimSpace(sc.Text())
-			if line == "" || strings.HasPrefix(line, "#") {
+			line++
+			text := sc.Text()
+			if line == 1 {
+				text = strings.TrimPrefix(text, "\ufeff") // a byte order mark
+			}
+			text, _, _ = strings.Cut(text, "#")
+			text = strings.TrimSpace(text)
+			if text == "" {
 				continue
 			}
-			raw = append(raw, line)
+			if err := add(text); err != nil {
+				return nil, usageErrorf("%s:%d: %v", name, line, err)
+			}
 		}
 		if err := sc.Err(); err != nil {
+			if errors.Is(err, bufio.ErrTooLong) {
+				return nil, usageErrorf("%s:%d: line longer than %d KiB: not a list of domains", name, line+1, maxListLine>>10)
+			}
 			return nil, usageErrorf("--file %s: %v", opts.File, err)
 		}
 	}
-	if len(raw) == 0 {
+	if len(out) == 0 {
 		return nil, usageErrorf("no domain given: mailcheck domain DOMAIN... (or --file F)")
-	}
-	seen := map[string]bool{}
-	var out []string
-	for _, d := range raw {
-		nd, err := normaliseDomain(d)
-		if err != nil {
-			return nil, err
-		}
-		if !seen[nd] {
-			seen[nd] = true
-			out = append(out, nd)
-		}
 	}
 	return out, nil
 }
