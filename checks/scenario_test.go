@@ -15,6 +15,7 @@ import (
 	"github.com/mailcheck-cli/mailcheck/finding"
 	"github.com/mailcheck-cli/mailcheck/fixtures"
 	"github.com/mailcheck-cli/mailcheck/pki"
+	"github.com/mailcheck-cli/mailcheck/refserver"
 	"github.com/mailcheck-cli/mailcheck/resolver"
 )
 
@@ -33,20 +34,35 @@ func scenarioResolver(t testing.TB, sc *fixtures.Scenario) (resolver.Resolver, *
 
 // scenarioEnv builds the Env of a --no-probe audit of the scenario: DNS
 // from its zones, and HTTPS on port 443 (mapped to an in-test server)
-// serving its mta-sts.txt with a certificate for mta-sts.<domain> from a
-// test CA, or 404 when the scenario has none.
+// serving, as the reference server does, its mta-sts.txt at
+// mta-sts.<domain> and its BIMI documents at bimi.<domain>, with a
+// certificate for both from a test CA; 404 for anything else.
 func scenarioEnv(t testing.TB, sc *fixtures.Scenario, res resolver.Resolver) *Env {
 	t.Helper()
 	ca, err := pki.NewRoot("mailcheck scenario test CA")
 	if err != nil {
 		t.Fatal(err)
 	}
-	cert, err := ca.Issue(pki.LeafOptions{Names: []string{"mta-sts." + sc.Domain}})
+	cert, err := ca.Issue(pki.LeafOptions{Names: []string{"mta-sts." + sc.Domain, refserver.BIMIHost(sc.Domain)}})
 	if err != nil {
 		t.Fatal(err)
 	}
 	policy, policyErr := sc.File("mta-sts.txt")
 	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		host := r.Host
+		if h, _, err := net.SplitHostPort(host); err == nil {
+			host = h
+		}
+		if host == refserver.BIMIHost(sc.Domain) {
+			body, mediaType, ok, err := refserver.BIMIDocument(sc, ca, r.URL.Path)
+			if err != nil || !ok {
+				http.NotFound(w, r)
+				return
+			}
+			w.Header().Set("Content-Type", mediaType)
+			w.Write(body)
+			return
+		}
 		if r.URL.Path != "/.well-known/mta-sts.txt" || policyErr != nil {
 			http.NotFound(w, r)
 			return
@@ -71,6 +87,7 @@ func scenarioEnv(t testing.TB, sc *fixtures.Scenario, res resolver.Resolver) *En
 			StepTimeout: 5 * time.Second,
 		},
 		DKIMSelectors: sc.DKIMSelectors,
+		DNSBL:         sc.DNSBL,
 	}
 }
 
@@ -107,7 +124,7 @@ func TestScenarios(t *testing.T) {
 					t.Errorf("finding %s is not in the catalogue", f.ID)
 				}
 			}
-			m := sc.Compare(res.Findings, fixtures.DNSOnly)
+			m := sc.CompareZoneFiles(res.Findings)
 			for _, e := range m.Missing {
 				t.Errorf("expected %s at %s (subject containing %q), not found", e.ID, e.Severity, e.Subject)
 			}

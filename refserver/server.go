@@ -115,6 +115,8 @@ type Server struct {
 
 	msgMu    sync.Mutex
 	messages []Message
+
+	bimi bimiDocs // bimi.go
 }
 
 // Start listens on every service of the scenario and serves until Close or

@@ -53,13 +53,17 @@ func (e *SyntaxError) Error() string {
 	return e.Tag + "=: " + e.Reason
 }
 
-// IsBIMI reports whether a TXT record is a BIMI assertion record: it
-// starts with a v tag, which receivers check for the current version;
-// other records at the name are discarded.
+// IsBIMI reports whether a TXT record is meant as a BIMI assertion
+// record: its first tag is v=BIMI1, in any case. The draft has receivers
+// ignore records that do not start with the v tag of the current version,
+// so that other TXT records at the name (a wildcard's "v=spf1 -all", a
+// verification token) are no BIMI record at all; a v=bimi1 in the wrong
+// case is kept, and ParseRecord reports it, since receivers must not fix
+// it.
 func IsBIMI(txt string) bool {
 	first, _, _ := strings.Cut(txt, ";")
-	name, _, ok := strings.Cut(first, "=")
-	return ok && strings.Trim(name, " \t") == "v"
+	name, value, ok := strings.Cut(first, "=")
+	return ok && strings.Trim(name, " \t") == "v" && strings.EqualFold(strings.Trim(value, " \t"), "BIMI1")
 }
 
 // ParseRecord parses an assertion record, its TXT strings already joined.
