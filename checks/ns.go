@@ -197,7 +197,7 @@ func nsOK(d *facts.Domain, s *nameserver.Survey, subject string) finding.Finding
 	}
 	ev := []string{strings.Join(mapTrimDot(names), ", ")}
 	if !d.NS.Asked {
-		f := finding.New("ns.ok", subject, finding.T("%s lists %d name servers; what each serves was not checked (zone files)", zone, len(names)), ev...)
+		f := finding.New("ns.ok", subject, finding.T("%s lists %d name servers; the servers themselves were not asked", zone, len(names)), ev...)
 		locate(&f, &d.NS.Child, 0)
 		return f
 	}

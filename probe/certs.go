@@ -37,7 +37,7 @@ func tlsState(st *tls.ConnectionState, host string, roots *x509.CertPool, now ti
 		kt, bits := keyInfo(c)
 		out.Chain = append(out.Chain, finding.CertInfo{
 			Subject: c.Subject.String(), Issuer: c.Issuer.String(), NotAfter: c.NotAfter.UTC(),
-			DNSNames: c.DNSNames, KeyType: kt, KeyBits: bits,
+			DNSNames: c.DNSNames, KeyType: kt, KeyBits: bits, DER: c.Raw,
 		})
 	}
 	if len(st.PeerCertificates) == 0 {

@@ -21,7 +21,9 @@ import (
 const markPlaceholder = "mailcheck:served:mark"
 
 // BIMIHost is the host the BIMI documents are served from.
-func BIMIHost(domain string) string { return "bimi." + strings.ToLower(strings.TrimSuffix(domain, ".")) }
+func BIMIHost(domain string) string {
+	return "bimi." + strings.ToLower(strings.TrimSuffix(domain, "."))
+}
 
 // BIMIDocument returns the BIMI document at urlPath of the scenario, and
 // its media type; ok is false when the scenario has none there. A mark

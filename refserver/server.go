@@ -27,6 +27,7 @@ import (
 
 	"github.com/mailcheck-cli/mailcheck/fixtures"
 	"github.com/mailcheck-cli/mailcheck/pki"
+	"github.com/mailcheck-cli/mailcheck/resolver"
 )
 
 // Standard ports, as the SPEC and --port-map name them.
@@ -116,7 +117,8 @@ type Server struct {
 	msgMu    sync.Mutex
 	messages []Message
 
-	bimi bimiDocs // bimi.go
+	bimi bimiDocs       // bimi.go
+	zone *resolver.Zone // what the DNS server serves: secondary.go
 }
 
 // Start listens on every service of the scenario and serves until Close or
@@ -221,6 +223,9 @@ func (s *Server) startAll() error {
 		return err
 	}
 	s.endpoints = append(s.endpoints, Endpoint{Service: "dns", StdPort: PortDNS, Addr: s.dnsAddr})
+	if err := s.startSecondaries(); err != nil { // secondary.go
+		return err
+	}
 	return nil
 }
 
@@ -334,8 +339,9 @@ func (s *Server) logf(format string, args ...any) {
 // DNSAddr is the DNS server's address; it answers over UDP and TCP.
 func (s *Server) DNSAddr() string { return s.dnsAddr }
 
-// PortMap maps each standard port (25 465 587 110 995 143 993 443) to the
-// port the server listens on: the value of mailcheck's --port-map.
+// PortMap maps each standard port (25 465 587 110 995 143 993 443, and 53
+// for DNS) to the port the server listens on: the value of mailcheck's
+// --port-map.
 func (s *Server) PortMap() map[int]int {
 	m := make(map[int]int, len(s.portMap))
 	for k, v := range s.portMap {
@@ -344,10 +350,10 @@ func (s *Server) PortMap() map[int]int {
 	return m
 }
 
-// PortMapFlag renders PortMap as a --port-map value: "25=10025,465=10465,...".
+// PortMapFlag renders PortMap as a --port-map value: "25=10025,465=10465,...,53=10053".
 func (s *Server) PortMapFlag() string {
 	var parts []string
-	for _, p := range MailPorts {
+	for _, p := range append(slices.Clone(MailPorts), PortDNS) {
 		if q, ok := s.portMap[p]; ok {
 			parts = append(parts, fmt.Sprintf("%d=%d", p, q))
 		}

@@ -34,6 +34,7 @@ type DomainOptions struct {
 	// BaselineMTASTSPolicy is the baseline's policy document, for a CI run
 	// that cannot (or should not) fetch the published one.
 	BaselineMTASTSPolicy string
+	DNSBL                DNSBLFlags // dnsbl.go
 }
 
 // NewCmdDomain builds `mailcheck domain`. runF replaces the run function in
@@ -69,6 +70,7 @@ func NewCmdDomain(io *IOStreams, runF func(context.Context, *DomainOptions) erro
 		finding.T("the proposed MTA-STS policy file (mta-sts.txt), when it is kept beside the zone").In(l))
 	fl.StringVar(&opts.BaselineMTASTSPolicy, "baseline-mta-sts-policy", "",
 		finding.T("the baseline's MTA-STS policy file (default: fetched from the published URL)").In(l))
+	opts.DNSBL.register(cmd, l)
 	return cmd
 }
 
@@ -95,6 +97,10 @@ func domainRun(ctx context.Context, opts *DomainOptions) error {
 		Verbose:   n.Verbose(),
 		Now:       time.Now,
 	}
+	if o.DNSBL, err = opts.DNSBL.lists(); err != nil {
+		return err
+	}
+	o.NameServers = nameServerOptions(n)
 	if opts.NoProbe {
 		o.Probe = audit.NoProbe
 	}
