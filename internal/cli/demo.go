@@ -8,6 +8,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/mailcheck-cli/mailcheck/audit"
+	"github.com/mailcheck-cli/mailcheck/checks/dnsbl"
 	"github.com/mailcheck-cli/mailcheck/finding"
 	"github.com/mailcheck-cli/mailcheck/fixtures"
 	"github.com/mailcheck-cli/mailcheck/refserver"
@@ -90,6 +91,12 @@ func auditReference(ctx context.Context, n *Net, srv *refserver.Server, sc *fixt
 		Probe:     audit.ProbeMX,
 		Verbose:   n.Verbose(),
 		Now:       time.Now,
+	}
+	// As a user running serve's printed command would: the name servers
+	// asked through --port-map 53=Q, the scenario's fixture blocklists.
+	o.NameServers = nameServerOptions(n)
+	for _, z := range sc.DNSBL {
+		o.DNSBL = append(o.DNSBL, dnsbl.Custom(z))
 	}
 	if !sc.Probe {
 		o.Probe = audit.NoProbe
