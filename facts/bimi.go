@@ -70,12 +70,12 @@ type Fetched struct {
 func gatherBIMI(ctx context.Context, r resolver.Resolver, d *dialer.Dialer, domain string, org func() string) BIMI {
 	var b BIMI
 	b.Lookup = ask(ctx, r, bimi.RecordName(bimi.DefaultSelector, domain), dns.TypeTXT)
-	b.Records = bimiRecords(&b.Lookup)
+	b.Records = bimiTXTs(&b.Lookup)
 	if b.Lookup.OK() && len(b.Records) == 0 {
 		if o := org(); o != "" && o != domain {
 			l := ask(ctx, r, bimi.RecordName(bimi.DefaultSelector, o), dns.TypeTXT)
 			b.Org = &l
-			b.Records = bimiRecords(&l)
+			b.Records = bimiTXTs(&l)
 		}
 	}
 	if len(b.Records) != 1 {
@@ -103,7 +103,7 @@ func gatherBIMI(ctx context.Context, r resolver.Resolver, d *dialer.Dialer, doma
 	return b
 }
 
-func bimiRecords(l *Lookup) []TXT {
+func bimiTXTs(l *Lookup) []TXT {
 	var out []TXT
 	for _, t := range l.TXTs() {
 		if bimi.IsBIMI(t.Text) {
