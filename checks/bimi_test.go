@@ -55,7 +55,9 @@ func TestJudgeBIMI(t *testing.T) {
 	}
 	const rec = "v=BIMI1; l=https://bimi.example.com/logo.svg; a=https://bimi.example.com/vmc.pem"
 	logo := &facts.Fetched{URL: "https://bimi.example.com/logo.svg", Body: []byte(validLogo)}
-	ev := func(body []byte) *facts.Fetched { return &facts.Fetched{URL: "https://bimi.example.com/vmc.pem", Body: body} }
+	ev := func(body []byte) *facts.Fetched {
+		return &facts.Fetched{URL: "https://bimi.example.com/vmc.pem", Body: body}
+	}
 	notFound := &facts.MTASTSFetchError{Stage: facts.FetchStatus, Reason: finding.Verbatim("HTTP 404 Not Found")}
 	lookupFailed := &resolver.Error{Kind: resolver.Timeout, Name: "bimi.example.com.", Qtype: dns.TypeA}
 	subject := "default._bimi.example.com TXT"
