@@ -293,6 +293,30 @@ type gatherer struct {
 
 	mu      sync.Mutex
 	started map[string]*Server // by host: each server is surveyed once
+	asked   map[netip.Addr]*addrOnce
+}
+
+// addrOnce is the survey of one address, shared by every server name at
+// that address: a server with two names is asked once.
+type addrOnce struct {
+	once  sync.Once
+	reply *AddrReply
+}
+
+// replyOf surveys address a once, whichever server asks first.
+func (g *gatherer) replyOf(ctx context.Context, s *Survey, a netip.Addr) *AddrReply {
+	g.mu.Lock()
+	if g.asked == nil {
+		g.asked = map[netip.Addr]*addrOnce{}
+	}
+	o := g.asked[a]
+	if o == nil {
+		o = &addrOnce{}
+		g.asked[a] = o
+	}
+	g.mu.Unlock()
+	o.once.Do(func() { o.reply = g.surveyAddr(ctx, s, a) })
+	return o.reply
 }
 
 // zoneOf finds the apex of the zone holding name: the closest enclosing
@@ -423,7 +447,7 @@ func (g *gatherer) surveyServer(ctx context.Context, s *Survey, srv *Server, glu
 	srv.Replies = make([]*AddrReply, len(addrs))
 	var wg sync.WaitGroup
 	for i, a := range addrs {
-		wg.Go(func() { srv.Replies[i] = g.surveyAddr(ctx, s, a) })
+		wg.Go(func() { srv.Replies[i] = g.replyOf(ctx, s, a) })
 	}
 	wg.Wait()
 }
