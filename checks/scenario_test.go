@@ -159,3 +159,20 @@ func TestDefaultScenarioIsClean(t *testing.T) {
 		}
 	}
 }
+
+// A CNAME chain mailcheck stops following is its own limit, not a server
+// failure: the finding says so, in English and in French, and never
+// SERVFAIL.
+func TestChainLimitIsNotServfail(t *testing.T) {
+	_, res := runScenario(t, "cname-chain-too-long")
+	f := findingByID(res.Findings, "dns.lookup-failed")
+	if f == nil {
+		t.Fatalf("no dns.lookup-failed:\n%s", listFindings(res.Findings))
+	}
+	fr := f.In(finding.French)
+	for _, title := range []string{f.Title, fr.Title} {
+		if strings.Contains(title, "SERVFAIL") || !strings.Contains(title, "CNAME") {
+			t.Errorf("title %q: want the CNAME limit named, never SERVFAIL", title)
+		}
+	}
+}
