@@ -46,7 +46,7 @@ func judgeDMARC(d *facts.Domain) Result {
 	}
 	l := pol.Applying
 	if l.ParseErr != nil {
-		f := finding.New("dmarc.syntax", dmarcSubject(l), finding.T("DMARC record does not parse: %s", l.ParseErr.Error()), l.Records[0].Text)
+		f := finding.New("dmarc.syntax", dmarcSubject(l), finding.T("DMARC record does not parse: %s", l.ParseErr), l.Records[0].Text)
 		f.SetFix(dmarcSyntaxFix(l))
 		locate(&f, &l.Lookup, l.Location())
 		res.Findings = []finding.Finding{f}

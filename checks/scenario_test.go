@@ -176,3 +176,32 @@ func TestChainLimitIsNotServfail(t *testing.T) {
 		}
 	}
 }
+
+// The parsers' reasons reach a French report in French: the part of a
+// syntax finding's title after "does not parse:" (the term at fault and
+// why) is translated with the sentence that holds it.
+func TestParserErrorsInFrench(t *testing.T) {
+	for _, tc := range []struct{ scenario, id string }{
+		{"spf-syntax", "spf.syntax"}, {"dmarc-syntax", "dmarc.syntax"}, {"dkim-syntax", "dkim.syntax"},
+		{"mtasts-syntax", "mtasts.syntax"}, {"mtasts-policy-syntax", "mtasts.syntax"},
+		{"tlsrpt-syntax", "tlsrpt.syntax"}, {"bimi-syntax", "bimi.syntax"},
+	} {
+		t.Run(tc.scenario, func(t *testing.T) {
+			_, res := runScenario(t, tc.scenario)
+			f := findingByID(res.Findings, tc.id)
+			if f == nil {
+				t.Fatalf("no %s:\n%s", tc.id, listFindings(res.Findings))
+			}
+			_, reason, ok := strings.Cut(f.Title, ": ")
+			if !ok {
+				t.Fatalf("title %q has no reason", f.Title)
+			}
+			reason, _, _ = strings.Cut(reason, "; senders ignore it")
+			// The end of the reason is the parser's words, not the data.
+			tail := reason[max(0, len(reason)-15):]
+			if fr := f.In(finding.French).Title; strings.Contains(fr, tail) {
+				t.Errorf("French title %q keeps the English reason %q", fr, reason)
+			}
+		})
+	}
+}

@@ -36,7 +36,7 @@ func judgeSPF(d *facts.Domain) Result {
 		res.Findings = []finding.Finding{f}
 		return res
 	case root.SyntaxErr != nil:
-		f := finding.New("spf.syntax", subject, finding.T("SPF record does not parse: %s", root.SyntaxErr.Error()), root.Records[0])
+		f := finding.New("spf.syntax", subject, finding.T("SPF record does not parse: %s", root.SyntaxErr), root.Records[0])
 		f.SetFix(spfSyntaxFix(root.SyntaxErr))
 		locateSPF(&f, root)
 		res.Findings = []finding.Finding{f}
