@@ -199,6 +199,12 @@ func (a *Auditor) probeHosts(ctx context.Context, po probe.Options, mx *facts.MX
 func servedChains(probes []finding.Probe) []facts.ServedChain {
 	var out []facts.ServedChain
 	for _, p := range probes {
+		if p.Protocol == "smtp" && p.Status == probe.StatusOK && !p.StartTLS {
+			// The server answered and offered no STARTTLS: a DANE sender
+			// cannot deliver (RFC 7672 §2.2).
+			out = append(out, facts.ServedChain{Host: p.Host, Addr: p.Addr, NoTLS: true})
+			continue
+		}
 		if p.Protocol != "smtp" || p.TLS == nil || len(p.TLS.Chain) == 0 {
 			continue
 		}

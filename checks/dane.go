@@ -128,6 +128,14 @@ func daneHost(d *facts.Domain, h *facts.TLSAHost) []finding.Finding {
 	}
 	var matched []string
 	for _, c := range chains {
+		if c.NoTLS {
+			// RFC 7672 §2.2: with usable TLSA records, TLS is mandatory.
+			f := finding.New("dane.mismatch", subject, finding.T("MX host %s offers no STARTTLS at %s: with usable TLSA records DANE-aware senders refuse to deliver", h.Host, c.Addr), recs...)
+			f.SetFix(finding.T("Enable STARTTLS on %s with the certificate the TLSA records name, or remove the TLSA records", h.Host))
+			locateTLSA(&f)
+			out = append(out, f)
+			continue
+		}
 		m := dane.Match(h.Records, c.Chain, names, d.Gathered)
 		if m.Matched == nil {
 			out = append(out, daneMismatch(h, c, m, subject, recs, locateTLSA))

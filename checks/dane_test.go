@@ -76,7 +76,8 @@ func daneDomain(t *testing.T, tlsaLines string, sign, tamper bool, served ...[]*
 	defer cancel()
 	d := gather(ctx, &Env{Resolver: resolver.NewCache(z), Zone: z}, "example.com")
 	for _, c := range served {
-		d.DANE.Served = append(d.DANE.Served, facts.ServedChain{Host: "mail.example.com", Addr: "192.0.2.25:25", Chain: c})
+		// A nil chain: the server answered without offering STARTTLS.
+		d.DANE.Served = append(d.DANE.Served, facts.ServedChain{Host: "mail.example.com", Addr: "192.0.2.25:25", Chain: c, NoTLS: c == nil})
 	}
 	return d
 }
@@ -102,6 +103,8 @@ func TestJudgeDANE(t *testing.T) {
 			[]want{{"dane.mismatch", finding.Fail, "_25._tcp.mail.example.com TLSA"}}, []string{"dane.ok"}},
 		{"PKIX usage only", daneDomain(t, tlsa(chain[0], dane.PKIXEE, dane.SPKI, dane.SHA256), true, false, chain),
 			[]want{{"dane.unusable", finding.Warn, "_25._tcp.mail.example.com TLSA"}}, []string{"dane.ok", "dane.mismatch"}},
+		{"no STARTTLS", daneDomain(t, ee, true, false, nil),
+			[]want{{"dane.mismatch", finding.Fail, "_25._tcp.mail.example.com TLSA"}}, []string{"dane.ok"}},
 		{"a signature that does not verify", daneDomain(t, ee, true, true, chain),
 			[]want{{"dnssec.bogus", finding.Fail, "_25._tcp.mail.example.com TLSA"}}, []string{"dane.ok"}},
 	}

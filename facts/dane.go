@@ -62,6 +62,8 @@ type ServedChain struct {
 	Host  string // the MX host, without the trailing dot
 	Addr  string // "ip:port" as probed
 	Chain []*x509.Certificate
+	// NoTLS is set when the server answered but offered no STARTTLS.
+	NoTLS bool
 }
 
 // ChainsOf returns the chains host served.
