@@ -69,7 +69,7 @@ func judgeDNSBL(d *facts.Domain) Result {
 			if reason := cmp.Or(tp.NotListRes.Reason, tp.ListedRes.Reason); reason != "" {
 				f.Evidence = append(f.Evidence, reason)
 			}
-			f.SetFix(finding.T("Run mailcheck with a resolver of your own (--resolver), not a public or forwarding one, or check the addresses on the list's web page (%s)", cmp.Or(b.Lists[tp.List].Delist, b.Lists[tp.List].Zone)))
+			f.SetFix(finding.T("Run mailcheck with a resolver of your own (--resolver), not a public or forwarding one, check the addresses on the list's web page (%s), or leave the list out (--dnsbl for the others, --no-dnsbl for none)", cmp.Or(b.Lists[tp.List].Delist, b.Lists[tp.List].Zone)))
 			out = append(out, f)
 		}
 	}
@@ -104,7 +104,7 @@ func judgeDNSBL(d *facts.Domain) Result {
 		case a.Result.Verdict == dnsbl.Refused || a.Result.Verdict == dnsbl.Unexpected:
 			f := finding.New("dnsbl.refused", subject, finding.T("Blocklist %s gave no usable answer about %s", list, a.Addr),
 				fmt.Sprintf("%s: %s", a.Lookup.Name, dnsblAnswers(a.Result.Answers)), a.Result.Reason)
-			f.SetFix(finding.T("Run mailcheck with a resolver of your own (--resolver), not a public or forwarding one, or check the addresses on the list's web page (%s)", cmp.Or(l.Delist, l.Zone)))
+			f.SetFix(finding.T("Run mailcheck with a resolver of your own (--resolver), not a public or forwarding one, check the addresses on the list's web page (%s), or leave the list out (--dnsbl for the others, --no-dnsbl for none)", cmp.Or(l.Delist, l.Zone)))
 			out = append(out, f)
 		}
 	}
