@@ -71,4 +71,21 @@ ns.sub   IN A   127.0.0.2
 	if _, err := SignZone(signed, "example.test.", SignOptions{Inception: now, Expiration: now}); err == nil {
 		t.Error("a signed zone was signed again")
 	}
+
+	// RFC 4035 §3.1.1: the zone's server sends the signatures with a DO
+	// answer, and only then.
+	for _, do := range []bool{true, false} {
+		q := new(dns.Msg)
+		q.SetQuestion("_25._tcp.mail.example.test.", dns.TypeTLSA)
+		q.SetEdns0(1232, do)
+		sigs := 0
+		for _, rr := range z.respond(q).Answer {
+			if s, ok := rr.(*dns.RRSIG); ok && s.TypeCovered == dns.TypeTLSA {
+				sigs++
+			}
+		}
+		if (sigs == 1) != do {
+			t.Errorf("DO %v: %d RRSIG TLSA in the answer", do, sigs)
+		}
+	}
 }

@@ -84,3 +84,48 @@ func TestDNSBLFlags(t *testing.T) {
 		}
 	}
 }
+
+// mailcheck domain against the reference server, as serve's printed
+// command runs it (its DNS as --resolver, --port-map for every port, 53
+// included, so that the name servers are asked): the issue 9 scenarios
+// give the findings they expect — name servers, DANE against the served
+// certificate, BIMI documents over HTTPS, fixture blocklists.
+func TestIssue9ScenariosAgainstReferenceServer(t *testing.T) {
+	for _, name := range []string{"ns-stale-secondary", "dane-match", "dane-mismatch", "dane-pkix-usage",
+		"bimi-ok", "bimi-logo-invalid", "dnsbl-listed", "dnsbl-refused"} {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			srv, flags := startRef(t, name)
+			sc := srv.Scenario()
+			args := append([]string{"domain", sc.Domain, "--format", "json", "--timeout", "15s"}, flags...)
+			for _, z := range sc.DNSBL {
+				args = append(args, "--dnsbl", z)
+			}
+			keep := fixtures.DNSOnly
+			if sc.Probe {
+				keep = nil
+			} else {
+				args = append(args, "--no-probe")
+			}
+			r := run(t, nil, args...)
+			rep := decodeReport(t, r.out)
+			m := sc.Compare(rep.Findings, keep)
+			for _, e := range m.Missing {
+				t.Errorf("expected %s (%s) %q, not found", e.ID, e.Severity, e.Subject)
+			}
+			for _, f := range m.Unexpected {
+				t.Errorf("unexpected %s (%s) on %s: %s", f.ID, f.Severity, f.Subject, f.Title)
+			}
+			if t.Failed() {
+				t.Logf("%s", r.out)
+			}
+			// With a probe, DANE is matched against the served chain, not
+			// only judged from DNS.
+			for _, f := range rep.Findings {
+				if sc.Probe && f.ID == "dane.ok" && strings.Contains(f.Title, "not probed") {
+					t.Errorf("dane.ok without the probe's chain: %s", f.Title)
+				}
+			}
+		})
+	}
+}
