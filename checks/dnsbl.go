@@ -94,7 +94,7 @@ func judgeDNSBL(d *facts.Domain) Result {
 			ev := []string{fmt.Sprintf("%s: %s", a.Lookup.Name, dnsblAnswers(a.Result.Answers))}
 			ev = append(ev, a.Result.Meanings...)
 			ev = append(ev, a.Reason...)
-			f := finding.New("dnsbl.listed", subject, finding.T("%s (%s) is listed on %s", a.Addr, strings.Join(dnsblSources(b, a.Addr), ", "), list), ev...)
+			f := finding.New("dnsbl.listed", subject, finding.T("%s (%s) is listed on %s", a.Addr, dnsblSources(b, a.Addr), list), ev...)
 			if l.Delist != "" {
 				f.SetFix(finding.T("Find and stop the cause (a compromised account or host, an open relay, a sender with bad practice), then ask for removal at %s", l.Delist))
 			} else {
@@ -127,13 +127,26 @@ func judgeDNSBL(d *facts.Domain) Result {
 	return res
 }
 
-// dnsblSources says where an address came from ("MX host mail.example.com").
-func dnsblSources(b *facts.DNSBL, ip netip.Addr) []string {
+// dnsblSources says where an address came from: "MX host
+// mail.example.com", "SPF ip4:192.0.2.7".
+func dnsblSources(b *facts.DNSBL, ip netip.Addr) finding.Text {
 	i := slices.IndexFunc(b.Addrs, func(a facts.BlockAddr) bool { return a.Addr == ip })
 	if i < 0 {
-		return nil
+		return finding.Text{}
 	}
-	return b.Addrs[i].Sources
+	var out finding.Text
+	for _, s := range b.Addrs[i].Sources {
+		t := finding.T("SPF %s", s.SPFTerm)
+		if s.MXHost != "" {
+			t = finding.T("MX host %s", s.MXHost)
+		}
+		if out.IsZero() {
+			out = t
+		} else {
+			out = finding.T("%s, %s", out, t)
+		}
+	}
+	return out
 }
 
 func dnsblAnswers(as []netip.Addr) string {

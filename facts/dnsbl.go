@@ -42,11 +42,33 @@ type DNSBL struct {
 	TestPoints []*DNSBLTestPoints
 }
 
-// BlockAddr is one address looked up and where it came from ("MX host
-// mail.example.com", "SPF ip4:192.0.2.7").
+// BlockAddr is one address looked up and where it came from.
 type BlockAddr struct {
 	Addr    netip.Addr
-	Sources []string
+	Sources []AddrSource
+}
+
+// AddrSource is why an address is looked up: it is an address of an MX
+// host, or an SPF term authorises it.
+type AddrSource struct {
+	MXHost  string // the MX host, or ""
+	SPFTerm string // the ip4: term, or ""
+}
+
+func (s AddrSource) String() string {
+	if s.MXHost != "" {
+		return "MX host " + s.MXHost
+	}
+	return "SPF " + s.SPFTerm
+}
+
+// SourceStrings lists the sources for people, in English.
+func (a BlockAddr) SourceStrings() []string {
+	out := make([]string, len(a.Sources))
+	for i, s := range a.Sources {
+		out[i] = s.String()
+	}
+	return out
 }
 
 // DNSBLAnswer is one list's answer about one address.
@@ -82,7 +104,7 @@ func (t *DNSBLTestPoints) Sound() bool {
 func dnsblAddrs(mx *MX, tree *SPFTree) ([]BlockAddr, []string) {
 	var out []BlockAddr
 	var skipped []string
-	add := func(a netip.Addr, source string) {
+	add := func(a netip.Addr, source AddrSource) {
 		a = a.Unmap()
 		if !dnsbl.Checked(a) {
 			return
@@ -92,17 +114,17 @@ func dnsblAddrs(mx *MX, tree *SPFTree) ([]BlockAddr, []string) {
 			return
 		}
 		if len(out) == dnsblMaxAddrs {
-			skipped = append(skipped, a.String()+" ("+source+"): too many addresses")
+			skipped = append(skipped, a.String()+" ("+source.String()+"): too many addresses")
 			return
 		}
-		out = append(out, BlockAddr{Addr: a, Sources: []string{source}})
+		out = append(out, BlockAddr{Addr: a, Sources: []AddrSource{source}})
 	}
 	for _, t := range mx.Targets() {
 		if t.Addrs == nil {
 			continue
 		}
 		for _, a := range t.Addrs.All() {
-			add(a, "MX host "+t.Host)
+			add(a, AddrSource{MXHost: t.Host})
 		}
 	}
 	if tree != nil && tree.Root.Record != nil {
@@ -117,7 +139,7 @@ func dnsblAddrs(mx *MX, tree *SPFTree) ([]BlockAddr, []string) {
 				continue
 			}
 			for a, n := p.Addr(), 0; n < size && p.Contains(a); a, n = a.Next(), n+1 {
-				add(a, "SPF "+t.Text)
+				add(a, AddrSource{SPFTerm: t.Text})
 			}
 		}
 	}

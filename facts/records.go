@@ -342,7 +342,7 @@ func dnsblRecords(b *DNSBL) []finding.Record {
 	for _, a := range b.Answers {
 		note := b.ListName(a.List) + ": " + a.Addr.String()
 		if i := slices.IndexFunc(b.Addrs, func(x BlockAddr) bool { return x.Addr == a.Addr }); i >= 0 {
-			note += " (" + strings.Join(b.Addrs[i].Sources, ", ") + ")"
+			note += " (" + strings.Join(b.Addrs[i].SourceStrings(), ", ") + ")"
 		}
 		recs := lookupRecords(&a.Lookup, note, nil)
 		for i := range recs {
