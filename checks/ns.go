@@ -2,6 +2,7 @@ package checks
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/miekg/dns"
@@ -49,6 +50,9 @@ func judgeNS(d *facts.Domain) Result {
 	if s.Parent.Err != nil {
 		res.Detail = append(res.Detail, fmt.Sprintf("name servers: the parent's delegation of %s was not read (%v)", zone, s.Parent.Err))
 	}
+	// Asked, but no address could be asked (IPv6 only, from a host
+	// without an IPv6 route): as good as not asked.
+	asked := d.NS.Asked && slices.ContainsFunc(s.Servers, func(srv *nameserver.Server) bool { return len(srv.Replies) > 0 })
 	var out []finding.Finding
 	if d.NS.Asked {
 		out = append(out, nsServerFindings(s, subject)...)
@@ -86,7 +90,7 @@ func judgeNS(d *facts.Domain) Result {
 		out = append(out, f)
 	}
 	if len(res.Findings) == 0 && highestSeverity(out) < finding.Warn {
-		out = append(out, nsOK(d, s, subject))
+		out = append(out, nsOK(d, s, subject, asked))
 	}
 	sortFindings(out)
 	res.Findings = append(res.Findings, out...)
@@ -189,14 +193,14 @@ func nsSetText(set nameserver.RecordSet) string {
 	return strings.Join(set.Data, " | ")
 }
 
-func nsOK(d *facts.Domain, s *nameserver.Survey, subject string) finding.Finding {
+func nsOK(d *facts.Domain, s *nameserver.Survey, subject string, asked bool) finding.Finding {
 	zone := trimDot(s.Zone)
 	names := s.Child.NameServers
 	if len(names) == 0 {
 		names = s.Parent.NameServers
 	}
 	ev := []string{strings.Join(mapTrimDot(names), ", ")}
-	if !d.NS.Asked {
+	if !asked {
 		f := finding.New("ns.ok", subject, finding.T("%s lists %d name servers; the servers themselves were not asked", zone, len(names)), ev...)
 		locate(&f, &d.NS.Child, 0)
 		return f
