@@ -21,7 +21,11 @@ import (
 // the negative answer or failure where there was none.
 func Records(d *Domain) map[string][]finding.Record {
 	out := map[string][]finding.Record{}
-	add := func(area string, rs ...finding.Record) { out[area] = append(out[area], rs...) }
+	add := func(area string, rs ...finding.Record) {
+		if len(rs) > 0 {
+			out[area] = append(out[area], rs...)
+		}
+	}
 
 	add("mx", lookupRecords(&d.MX.Lookup, "", nil)...)
 	for _, h := range d.MX.Hosts {

@@ -4,6 +4,7 @@ import (
 	_ "embed"
 	"fmt"
 	"sort"
+	"strings"
 	"sync"
 
 	"gopkg.in/yaml.v3"
@@ -17,6 +18,12 @@ type Entry struct {
 	Why      string   `yaml:"why" json:"why"`
 	Fix      string   `yaml:"fix" json:"fix"`
 	Ref      string   `yaml:"ref" json:"ref,omitempty"`
+	// Severities says when the finding takes each severity it can have,
+	// for an ID whose severity depends on the situation: dkim.none-found is
+	// fail for a selector that was given, error (inconclusive) when none
+	// was given and none could be guessed. Empty when the finding always
+	// has Severity.
+	Severities []SeverityCase `yaml:"severities,omitempty" json:"severities,omitempty"`
 	// ProviderFixes replace Fix when the text explained, or the address
 	// being triaged, reveals the provider (keys of patterns/providers.yaml;
 	// "*" serves every known provider that has no fix of its own): the
@@ -32,11 +39,33 @@ type Entry struct {
 	frProviderFixes map[string]string
 }
 
+// SeverityCase is one severity a finding can take and when it does.
+type SeverityCase struct {
+	Severity Severity `yaml:"severity" json:"severity"`
+	When     string   `yaml:"when" json:"when"`
+}
+
 // EntryText is the translated text of an entry.
 type EntryText struct {
 	Title string `yaml:"title"`
 	Why   string `yaml:"why"`
 	Fix   string `yaml:"fix"`
+	// Severities translates the When of each SeverityCase; it comes from
+	// i18n/<lang>/severities.yaml.
+	Severities map[Severity]string `yaml:"-"`
+}
+
+// PossibleSeverities lists the severities the finding can have: those of
+// Severities in their order, or Severity alone.
+func (e Entry) PossibleSeverities() []Severity {
+	if len(e.Severities) == 0 {
+		return []Severity{e.Severity}
+	}
+	out := make([]Severity, 0, len(e.Severities))
+	for _, c := range e.Severities {
+		out = append(out, c.Severity)
+	}
+	return out
 }
 
 // providerFixKey is the ProviderFixes key that serves provider p.
@@ -87,6 +116,16 @@ func (e Entry) In(l Lang) Entry {
 	if k := e.providerFixKey(e.Provider); k != "" && e.frProviderFixes[k] != "" {
 		e.Fix = e.frProviderFixes[k]
 	}
+	if t != nil && len(e.Severities) > 0 && len(t.Severities) > 0 {
+		cases := make([]SeverityCase, len(e.Severities))
+		for i, c := range e.Severities {
+			if w := t.Severities[c.Severity]; w != "" {
+				c.When = w
+			}
+			cases[i] = c
+		}
+		e.Severities = cases
+	}
 	return e
 }
 
@@ -114,6 +153,20 @@ func load() {
 	if err != nil {
 		catalogueErr = err
 		return
+	}
+	frSev, err := loadSeverityTranslation(French)
+	if err != nil {
+		catalogueErr = err
+		return
+	}
+	for id, m := range frSev {
+		if fr == nil {
+			fr = map[string]*EntryText{}
+		}
+		if fr[id] == nil {
+			fr[id] = &EntryText{}
+		}
+		fr[id].Severities = m
 	}
 	catalogue = make(map[string]Entry, len(entries))
 	for _, e := range entries {
@@ -146,11 +199,27 @@ func load() {
 	}
 }
 
-// Lookup returns the catalogue entry for id.
+// Lookup returns the catalogue entry for id. IDs are lower case; Lookup
+// folds case so that a user's SPF.LOOKUP-LIMIT finds spf.lookup-limit (the
+// entry's ID is the canonical spelling).
 func Lookup(id string) (Entry, bool) {
 	catalogueOnce.Do(load)
-	e, ok := catalogue[id]
+	if e, ok := catalogue[id]; ok {
+		return e, true
+	}
+	e, ok := catalogue[strings.ToLower(strings.TrimSpace(id))]
 	return e, ok
+}
+
+// IDs lists every finding ID of the catalogue, sorted.
+func IDs() []string {
+	catalogueOnce.Do(load)
+	ids := make([]string, 0, len(catalogue))
+	for id := range catalogue {
+		ids = append(ids, id)
+	}
+	sort.Strings(ids)
+	return ids
 }
 
 // Entries returns every catalogue entry sorted by ID, or the error that made
@@ -174,7 +243,8 @@ func Entries() ([]Entry, error) {
 // where the situation calls for it. An id the catalogue lacks yields an
 // Error-severity finding that says so, and tests reject it.
 func New(id, subject string, title Text, evidence ...string) Finding {
-	e, ok := Lookup(id)
+	catalogueOnce.Do(load)
+	e, ok := catalogue[id] // exact: code names IDs in their canonical spelling
 	if !ok {
 		return Finding{ID: id, Severity: Error, Subject: subject,
 			Title: "internal: finding " + id + " is missing from the catalogue: " + title.String(), Evidence: evidence}

@@ -31,6 +31,7 @@ var specIDs = []string{
 	"policy.mx", "policy.dmarc-policy", "policy.dkim-selector", "policy.spf-lookups", "policy.mta-sts-mode",
 	"policy.allow-expired",
 	"change.dkim-selector-removed", "change.mtasts-id-unchanged", "change.mx-not-in-mtasts",
+	"msg.ok", "msg.dkim-fail", "msg.dkim-none", "msg.spf-fail", "msg.dmarc-fail", "msg.dmarc-unaligned", "msg.authres-mismatch",
 }
 
 // strictEntries decodes the embedded YAML rejecting unknown fields, so a

@@ -199,9 +199,16 @@ type Report struct {
 	Started    time.Time `json:"started"`
 	DurationMS int64     `json:"duration_ms"`
 	Findings   []Finding `json:"findings"`
-	Probes     []Probe   `json:"probes,omitempty"`
+	// Probes is always an array in JSON, empty when nothing was probed
+	// (--no-probe), so that scripts need no existence check.
+	Probes []Probe `json:"probes"`
+	// Interrupted is set when the run was stopped (Ctrl-C) before this
+	// target was complete: the findings are the part that completed.
+	Interrupted bool `json:"interrupted,omitempty"`
 	// Login holds client settings discovered by `mailcheck login`.
 	Login *LoginSettings `json:"login,omitempty"`
+	// Message holds what `mailcheck message` read in a message.
+	Message *MessageReport `json:"message,omitempty"`
 	// Detail holds human-oriented extra lines shown with --verbose (the SPF
 	// include tree, transcripts). Not part of the stable schema.
 	Detail []string `json:"detail,omitempty"`
@@ -259,6 +266,29 @@ func (r *Report) Worst() (worst Severity, inconclusive bool) {
 	return worst, inconclusive
 }
 
+// MarkInterrupted records that the run stopped before r was complete. The
+// inconclusive findings (severity error) and the probes that ended in a
+// timeout are dropped: a check or a dialogue cut short by the interruption
+// ends exactly so, and would read as a fault of the target; the ones that
+// were genuine cannot be told apart from them any more.
+func (r *Report) MarkInterrupted() {
+	r.Interrupted = true
+	kept := r.Findings[:0:0]
+	for _, f := range r.Findings {
+		if f.Severity != Error {
+			kept = append(kept, f)
+		}
+	}
+	r.Findings = kept
+	probes := r.Probes[:0:0]
+	for _, p := range r.Probes {
+		if p.Status != "timeout" {
+			probes = append(probes, p)
+		}
+	}
+	r.Probes = probes
+}
+
 // Probe is what one connection to one host:port learned. A probe keeps what
 // it got even when a later step fails: the banner and TLS state survive.
 type Probe struct {
@@ -266,7 +296,8 @@ type Probe struct {
 	Addr     string `json:"addr"`
 	Protocol string `json:"protocol"` // smtp submission smtps imap imaps pop3 pop3s
 	// Status is "ok", or where it stopped: "refused", "timeout", "rate-limited",
-	// "protocol-error", "tls-failed", "closed".
+	// "protocol-error", "tls-failed", "closed", "limit" (mailcheck's own
+	// bound on a reply stopped reading).
 	Status        string    `json:"status"`
 	Error         string    `json:"error,omitempty"`
 	Banner        string    `json:"banner,omitempty"`
@@ -276,11 +307,14 @@ type Probe struct {
 	ImplicitTLS   bool      `json:"implicit_tls,omitempty"`
 	TLS           *TLSState `json:"tls,omitempty"`
 	LegacyTLS     []string  `json:"legacy_tls,omitempty"` // "TLS1.0", "TLS1.1" if accepted
-	AuthBeforeTLS []string  `json:"auth_before_tls"`
-	AuthAfterTLS  []string  `json:"auth_after_tls"`
-	PTR           []string  `json:"ptr,omitempty"`
-	DurationMS    int64     `json:"duration_ms"`
-	Transcript    []string  `json:"transcript,omitempty"` // with -v; credentials redacted
+	// TLSScan is what separate ClientHellos learned: the protocol versions
+	// and the kinds of cipher suites the port accepts.
+	TLSScan       *TLSScan `json:"tls_scan,omitempty"`
+	AuthBeforeTLS []string `json:"auth_before_tls"`
+	AuthAfterTLS  []string `json:"auth_after_tls"`
+	PTR           []string `json:"ptr,omitempty"`
+	DurationMS    int64    `json:"duration_ms"`
+	Transcript    []string `json:"transcript,omitempty"` // with -v; credentials redacted
 }
 
 // TLSState describes a completed handshake.
@@ -290,6 +324,48 @@ type TLSState struct {
 	Chain       []CertInfo `json:"chain"`
 	Verified    bool       `json:"verified"`
 	VerifyError string     `json:"verify_error,omitempty"`
+	// OCSP is the OCSP response the server stapled (RFC 6066 §8), if any.
+	OCSP *OCSPStaple `json:"ocsp,omitempty"`
+}
+
+// OCSPStaple describes a stapled OCSP response.
+type OCSPStaple struct {
+	Status     string    `json:"status"` // "good", "revoked", "unknown", or "invalid" when it does not parse or verify
+	ProducedAt time.Time `json:"produced_at,omitempty"`
+	NextUpdate time.Time `json:"next_update,omitempty"`
+	RevokedAt  time.Time `json:"revoked_at,omitempty"`
+	Error      string    `json:"error,omitempty"`
+}
+
+// TLSScan is what a probe's separate ClientHellos learned about a port.
+type TLSScan struct {
+	// Versions: SSL 3.0 to TLS 1.2, each "accepted", "refused" or
+	// "inconclusive" (the attempt could not complete: see Detail).
+	Versions []TLSVersionResult `json:"versions"`
+	// Suites are the suites the server chose, one per version and kind of
+	// suite offered (and every weak one): not an exhaustive list.
+	Suites []TLSSuite `json:"suites"`
+	// ForwardSecrecy: some accepted suite (or TLS 1.3) has ephemeral keys.
+	ForwardSecrecy bool `json:"forward_secrecy"`
+	// Inconclusive lists what could not be told, and why.
+	Inconclusive []string `json:"inconclusive,omitempty"`
+}
+
+// TLSVersionResult is whether one protocol version is accepted.
+type TLSVersionResult struct {
+	Version string `json:"version"` // "TLS1.0"
+	Result  string `json:"result"`  // "accepted", "refused", "inconclusive"
+	Detail  string `json:"detail,omitempty"`
+}
+
+// TLSSuite is one cipher suite the server accepted.
+type TLSSuite struct {
+	Version        string   `json:"version"`
+	Name           string   `json:"name"` // IANA name
+	ForwardSecrecy bool     `json:"forward_secrecy"`
+	Weak           []string `json:"weak,omitempty"` // "NULL", "EXPORT", "DES", "RC4", "3DES", "aNULL", "DH-1024" ...
+	DHBits         int      `json:"dh_bits,omitempty"`
+	Curve          string   `json:"curve,omitempty"`
 }
 
 // CertInfo is one certificate of a presented chain, leaf first.
@@ -349,6 +425,9 @@ func (r Report) MarshalJSON() ([]byte, error) {
 	p := plain(r)
 	if p.Findings == nil {
 		p.Findings = []Finding{}
+	}
+	if p.Probes == nil {
+		p.Probes = []Probe{}
 	}
 	return json.Marshal(p)
 }

@@ -179,6 +179,37 @@ func loadProviderFixesTranslation(l Lang) (map[string]map[string]string, error) 
 	return m, nil
 }
 
+// severitiesFile, in i18n/<lang>/, translates the catalogue's severity
+// notes: finding ID → severity → when it applies.
+const severitiesFile = "severities.yaml"
+
+// loadSeverityTranslation reads i18n/<lang>/severities.yaml.
+func loadSeverityTranslation(l Lang) (map[string]map[Severity]string, error) {
+	data, err := i18nFS.ReadFile("i18n/" + string(l) + "/" + severitiesFile)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	var raw map[string]map[string]string
+	if err := yaml.Unmarshal(data, &raw); err != nil {
+		return nil, fmt.Errorf("i18n/%s/%s: %w", l, severitiesFile, err)
+	}
+	out := make(map[string]map[Severity]string, len(raw))
+	for id, m := range raw {
+		out[id] = map[Severity]string{}
+		for name, when := range m {
+			s, err := ParseSeverity(name)
+			if err != nil {
+				return nil, fmt.Errorf("i18n/%s/%s: %s: %w", l, severitiesFile, id, err)
+			}
+			out[id][s] = when
+		}
+	}
+	return out, nil
+}
+
 // loadCatalogueTranslation reads i18n/<lang>/catalogue.yaml.
 func loadCatalogueTranslation(l Lang) (map[string]*EntryText, error) {
 	data, err := i18nFS.ReadFile("i18n/" + string(l) + "/" + catalogueFile)
@@ -207,7 +238,7 @@ var (
 func loadTranslations() {
 	translations = map[Lang]map[string]string{}
 	translationsErr = fs.WalkDir(i18nFS, "i18n", func(p string, d fs.DirEntry, err error) error {
-		if err != nil || d.IsDir() || path.Ext(p) != ".yaml" || path.Base(p) == catalogueFile || path.Base(p) == providerFixesFile {
+		if err != nil || d.IsDir() || path.Ext(p) != ".yaml" || path.Base(p) == catalogueFile || path.Base(p) == providerFixesFile || path.Base(p) == severitiesFile {
 			return err
 		}
 		lang, err := ParseLang(path.Base(path.Dir(p)))

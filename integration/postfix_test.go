@@ -3,6 +3,9 @@ package integration
 // Tier 2: mailcheck's SMTP probes against Postfix.
 
 import (
+	"bytes"
+	"crypto/x509"
+	"encoding/pem"
 	"fmt"
 	"net"
 	"os"
@@ -13,22 +16,36 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/mailcheck-cli/mailcheck/pki"
 )
 
 // postfixInstance is a running Postfix: smtpd services for the MX and
 // submission roles, and a misconfigured one that offers AUTH before TLS.
 type postfixInstance struct {
 	MX, Submission, Exposed int // ports on 127.0.0.1
-	CAFile                  string
-	ZoneFile                string // example.test zone: mail.example.test A 127.0.0.1
-	Dovecot                 *dovecotInstance
-	d                       *daemon
+	// DHELegacy accepts TLS 1.0 and 1.1 with DHE suites only; DHEOnly
+	// speaks TLS 1.2 with DHE suites only (both with an RSA certificate).
+	DHELegacy, DHEOnly int
+	CAFile             string
+	ZoneFile           string // example.test zone: mail.example.test A 127.0.0.1
+	Dovecot            *dovecotInstance
+	d                  *daemon
+}
+
+// postfixOptions vary the Postfix of a test.
+type postfixOptions struct {
+	// RelayHost, "[127.0.0.1]:PORT", makes Postfix relay mail for
+	// example.test there instead of delivering it itself.
+	RelayHost string
 }
 
 // startPostfix starts Postfix's master in the foreground from
 // testdata/postfix/, with SASL through a Dovecot started for it, and waits
 // until every smtpd greets.
-func startPostfix(t *testing.T) *postfixInstance {
+func startPostfix(t *testing.T) *postfixInstance { return startPostfixWith(t, postfixOptions{}) }
+
+func startPostfixWith(t *testing.T, o postfixOptions) *postfixInstance {
 	t.Helper()
 	tools := needTools(t, "postfix", "master")
 	needRoot(t, "Postfix")
@@ -44,6 +61,7 @@ func startPostfix(t *testing.T) *postfixInstance {
 	dir := t.TempDir()
 	openDir(t, dir)
 	tp := newTestPKI(t, dir, "mail.example.test")
+	rsaKey, rsaCert := rsaLeaf(t, dir, tp, "mail.example.test")
 	pf := &postfixInstance{CAFile: tp.CAFile, ZoneFile: filepath.Join(dir, "example.test.zone"), Dovecot: dv}
 	writeTemplate(t, "mail.example.test.zone.tmpl", pf.ZoneFile, map[string]string{"Addr": "127.0.0.1"})
 	conf := filepath.Join(dir, "conf")
@@ -59,11 +77,13 @@ func startPostfix(t *testing.T) *postfixInstance {
 	logFile := filepath.Join(dir, "postfix.log")
 
 	startWithRetries(t, "Postfix", func(attempt int) (*daemon, error) {
-		ports := freePorts(t, "127.0.0.1", 3)
-		pf.MX, pf.Submission, pf.Exposed = ports[0], ports[1], ports[2]
+		ports := freePorts(t, "127.0.0.1", 5)
+		pf.MX, pf.Submission, pf.Exposed, pf.DHELegacy, pf.DHEOnly = ports[0], ports[1], ports[2], ports[3], ports[4]
 		data := map[string]any{
 			"Dir": dir, "KeyFile": tp.KeyFile, "CertFile": tp.CertFile, "AuthSocket": dv.AuthSocket,
-			"MX": pf.MX, "Submission": pf.Submission, "Exposed": pf.Exposed,
+			"RSAKeyFile": rsaKey, "RSACertFile": rsaCert,
+			"MX": pf.MX, "Submission": pf.Submission, "Exposed": pf.Exposed, "DHELegacy": pf.DHELegacy, "DHEOnly": pf.DHEOnly,
+			"RelayHost": o.RelayHost,
 		}
 		writeTemplate(t, "postfix/main.cf.tmpl", filepath.Join(conf, "main.cf"), data)
 		writeTemplate(t, "postfix/master.cf.tmpl", filepath.Join(conf, "master.cf"), data)
@@ -90,6 +110,33 @@ func startPostfix(t *testing.T) *postfixInstance {
 		})
 	})
 	return pf
+}
+
+// rsaLeaf issues an RSA leaf from the test PKI's intermediate (DHE_RSA
+// suites need an RSA key) and writes it with its chain; it returns the
+// key and chain files.
+func rsaLeaf(t *testing.T, dir string, tp testPKI, names ...string) (keyFile, certFile string) {
+	t.Helper()
+	leaf, err := tp.Authority.Issue(pki.LeafOptions{Names: names, RSABits: 2048})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var chain bytes.Buffer
+	for _, der := range leaf.Certificate {
+		pem.Encode(&chain, &pem.Block{Type: "CERTIFICATE", Bytes: der})
+	}
+	keyDER, err := x509.MarshalPKCS8PrivateKey(leaf.PrivateKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	keyFile, certFile = filepath.Join(dir, "rsa-key.pem"), filepath.Join(dir, "rsa-cert.pem")
+	if err := os.WriteFile(keyFile, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: keyDER}), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(certFile, chain.Bytes(), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return keyFile, certFile
 }
 
 // tail returns the end of a file, or "" if it cannot be read.
@@ -142,10 +189,9 @@ func TestPostfixProbe(t *testing.T) {
 
 	// Without the test CA, the same chain is untrusted: a failure.
 	untrusted := mailcheckJSON(t, []int{1}, args...)
-	for _, std := range []int{25, 587} {
-		if !untrusted.has("tls.cert-untrusted", "fail", "mail.example.test:"+strconv.Itoa(std)) {
-			t.Errorf("without --ca: no tls.cert-untrusted fail on port %d; findings: %v", std, untrusted.ids())
-		}
+	// One certificate on both ports: one finding naming both.
+	if !untrusted.has("tls.cert-untrusted", "fail", "mail.example.test:25,587") {
+		t.Errorf("without --ca: no tls.cert-untrusted fail for ports 25 and 587; findings: %v", untrusted.ids())
 	}
 
 	t.Run("auth-before-tls-reported", func(t *testing.T) {
@@ -183,6 +229,61 @@ func TestPostfixProbe(t *testing.T) {
 					t.Errorf("swaks AUTH PLAIN on Postfix submission: want exit %d and %q\n%s\n%s", tc.code, tc.reply, r, dv.LogTail())
 				}
 			})
+		}
+	})
+
+	// Issue 10: a server that accepts TLS 1.0 and 1.1 only with DHE suites
+	// was reported as not accepting them (crypto/tls offers no DHE).
+	t.Run("dhe-only-legacy-reported", func(t *testing.T) {
+		rep := mailcheckJSON(t, []int{0}, "probe", "mail.example.test", "--ports", "25", "--zone", pf.ZoneFile,
+			"--port-map", fmt.Sprintf("25=%d", pf.DHELegacy), "--ca", pf.CAFile, "--timeout", "20s")
+		subject := "mail.example.test:25"
+		if !rep.has("tls.version-legacy", "warn", subject) || !rep.has("tls.ok", "pass", subject) {
+			t.Fatalf("DHE-only TLS 1.0/1.1: want tls.version-legacy warn beside tls.ok; findings: %v\n%s", rep.ids(), pf.d.logTail())
+		}
+		for _, f := range rep.Findings {
+			if f.ID == "tls.version-legacy" && !(strings.Contains(f.Title, "TLS1.0") && strings.Contains(f.Title, "TLS1.1")) {
+				t.Errorf("title %q names not both versions", f.Title)
+			}
+		}
+		p := rep.probeAt(t, "127.0.0.1:"+strconv.Itoa(pf.DHELegacy))
+		if !slices.Equal(p.LegacyTLS, []string{"TLS1.0", "TLS1.1"}) {
+			t.Errorf("legacy_tls %v", p.LegacyTLS)
+		}
+		if p.TLSScan == nil || !slices.ContainsFunc(p.TLSScan.Suites, func(s scanSuite) bool {
+			return s.Version == "TLS1.0" && strings.HasPrefix(s.Name, "TLS_DHE_RSA_WITH_AES_")
+		}) {
+			t.Errorf("no TLS1.0 DHE suite in the scan: %+v", p.TLSScan)
+		}
+	})
+
+	// A TLS 1.2 server with DHE suites only completes no handshake with
+	// crypto/tls: the finding says why, and the scan's first flight still
+	// shows the version, suite and chain.
+	t.Run("dhe-only-tls12-named", func(t *testing.T) {
+		rep := mailcheckJSON(t, []int{1}, "probe", "mail.example.test", "--ports", "25", "--zone", pf.ZoneFile,
+			"--port-map", fmt.Sprintf("25=%d", pf.DHEOnly), "--ca", pf.CAFile, "--timeout", "20s")
+		var title string
+		for _, f := range rep.Findings {
+			if f.ID == "tls.handshake-failed" && f.Severity == "fail" {
+				title = f.Title
+			}
+		}
+		if !strings.Contains(title, "only DHE suites") {
+			t.Errorf("tls.handshake-failed title %q; findings %v\n%s", title, rep.ids(), pf.d.logTail())
+		}
+		p := rep.probeAt(t, "127.0.0.1:"+strconv.Itoa(pf.DHEOnly))
+		if p.TLS == nil || p.TLS.Version != "TLS1.2" || !strings.HasPrefix(p.TLS.Cipher, "TLS_DHE_RSA_") || !p.TLS.Verified {
+			t.Errorf("partial TLS state %+v", p.TLS)
+		}
+	})
+
+	// Postfix keeps anonymous suites on port 25 by default (opportunistic
+	// TLS): reported, at info only.
+	t.Run("anonymous-suites-on-25", func(t *testing.T) {
+		rep := mailcheckJSON(t, []int{0}, append(slices.Clone(args), "--ca", pf.CAFile)...)
+		if !rep.has("tls.cipher-weak", "info", "mail.example.test:25") || rep.has("tls.cipher-weak", "", "mail.example.test:587") {
+			t.Errorf("want aNULL at info on 25 and nothing on 587 (aNULL excluded); findings: %v", rep.ids())
 		}
 	})
 }

@@ -41,7 +41,7 @@ type servedServer struct {
 // startServe starts `mailcheck serve` on a random base port in
 // 20000-40000, retrying with another when a port is taken, and waits for
 // it to print its endpoints.
-func startServe(t *testing.T, scenario string) *servedServer {
+func startServe(t *testing.T, scenario string, extra ...string) *servedServer {
 	t.Helper()
 	dir := t.TempDir()
 	password := randomSecret(t)
@@ -52,7 +52,7 @@ func startServe(t *testing.T, scenario string) *servedServer {
 			t.Fatal(err)
 		}
 		base := 20000 + int(n.Int64())
-		s, err := tryServe(t, dir, scenario, base, password)
+		s, err := tryServe(t, dir, scenario, base, password, extra...)
 		if err == nil {
 			return s
 		}
@@ -68,7 +68,7 @@ func startServe(t *testing.T, scenario string) *servedServer {
 
 var endpointLine = regexp.MustCompile(`^\s+(\w+)\s+(\d+)\s+->\s+127\.0\.0\.1:(\d+)$`)
 
-func tryServe(t *testing.T, dir, scenario string, base int, password string) (*servedServer, error) {
+func tryServe(t *testing.T, dir, scenario string, base int, password string, extra ...string) (*servedServer, error) {
 	s := &servedServer{
 		BasePort: base,
 		Ports:    map[string]int{},
@@ -77,8 +77,8 @@ func tryServe(t *testing.T, dir, scenario string, base int, password string) (*s
 		Output:   &lockedBuffer{},
 		exited:   make(chan struct{}),
 	}
-	s.cmd = exec.Command(mailcheckBin, "serve", "--scenario", scenario, "--base-port", strconv.Itoa(base),
-		"--ca-out", s.CAFile, "--account", servedUser+":"+password)
+	s.cmd = exec.Command(mailcheckBin, append([]string{"serve", "--scenario", scenario, "--base-port", strconv.Itoa(base),
+		"--ca-out", s.CAFile, "--account", servedUser + ":" + password}, extra...)...)
 	s.cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	// Through an io.Pipe, not StdoutPipe: Wait may then run while the
 	// output is still being read, and waits for the copy to finish.

@@ -422,10 +422,26 @@ type probe struct {
 	STARTTLS      bool     `json:"starttls"`
 	TLS           *struct {
 		Version  string `json:"version"`
+		Cipher   string `json:"cipher"`
 		Verified bool   `json:"verified"`
 	} `json:"tls"`
+	LegacyTLS []string `json:"legacy_tls"`
+	TLSScan   *struct {
+		Versions []struct {
+			Version string `json:"version"`
+			Result  string `json:"result"`
+		} `json:"versions"`
+		Suites []scanSuite `json:"suites"`
+	} `json:"tls_scan"`
 	AuthBeforeTLS []string `json:"auth_before_tls"`
 	AuthAfterTLS  []string `json:"auth_after_tls"`
+}
+
+// scanSuite is one suite of a probe's tls_scan.
+type scanSuite struct {
+	Version string   `json:"version"`
+	Name    string   `json:"name"`
+	Weak    []string `json:"weak"`
 }
 
 // mailcheck runs the binary TestMain built.

@@ -3,7 +3,6 @@ package login
 import (
 	"context"
 	"errors"
-	"fmt"
 	"net/netip"
 	"os"
 	"slices"
@@ -84,7 +83,7 @@ func (t *triage) attempt(ctx context.Context, c *candidate) []finding.Finding {
 	env, req := t.env, t.req
 	subject := c.subject()
 	user := t.username(c)
-	what := fmt.Sprintf("Login to %s as %s", c.describe(), user)
+	what := finding.T("Login to %s as %s", c.describe(), user)
 
 	var addr netip.Addr
 	if a, err := netip.ParseAddr(c.ep.Host); err == nil {
@@ -92,7 +91,13 @@ func (t *triage) attempt(ctx context.Context, c *candidate) []finding.Finding {
 	} else {
 		addrs, err := resolver.Addrs(ctx, env.Resolver, c.ep.Host)
 		if len(addrs) == 0 {
-			return []finding.Finding{finding.New(IDTemporaryFailure, subject, finding.T("%s not attempted: %s has no address", what, c.ep.Host), errText(err))}
+			f := finding.New(IDTemporaryFailure, subject, finding.T("%s not attempted: %s has no address", what, c.ep.Host))
+			if err != nil {
+				f.Evidence = append(f.Evidence, err.Error())
+			} else {
+				f.Note(finding.T("the name has no A or AAAA record"))
+			}
+			return []finding.Finding{f}
 		}
 		addr = addrs[0]
 	}
@@ -130,13 +135,14 @@ func (t *triage) attempt(ctx context.Context, c *candidate) []finding.Finding {
 			if c == t.userCand {
 				return nil // plaintextSettings has said so
 			}
-			return []finding.Finding{finding.New(IDTLSRequired, subject,
-				finding.T("%s: the server offers no login before TLS (RFC 8314 §4.1), so this setting cannot work", what),
-				"capabilities before TLS: "+capsList(s))}
+			f := finding.New(IDTLSRequired, subject,
+				finding.T("%s: the server offers no login before TLS (RFC 8314 §4.1), so this setting cannot work", what))
+			f.Note(finding.T("capabilities before TLS: %s", capsList(s)))
+			return []finding.Finding{f}
 		}
-		why := "the connection is not encrypted"
+		why := finding.T("the connection is not encrypted")
 		if secure {
-			why = "the server's certificate does not verify"
+			why = finding.T("the server's certificate does not verify")
 		}
 		if !req.AllowInsecureAuth {
 			if c == t.userCand && !secure {
@@ -157,15 +163,18 @@ func (t *triage) attempt(ctx context.Context, c *candidate) []finding.Finding {
 			finding.T("%s not attempted: the server offers only %s: OAuth2 sign-in is required, a password cannot work", what, strings.Join(s.SASLMechanisms(), ", ")))
 		return append(out, t.withProviderFix(f))
 	case errors.Is(err, errNoMechanism):
-		return append(out, finding.New("auth.none-offered", subject, finding.T("%s not attempted: the server offers no login mechanism", what), "capabilities: "+capsList(s)))
+		f := finding.New("auth.none-offered", subject, finding.T("%s not attempted: the server offers no login mechanism", what))
+		f.Note(finding.T("capabilities: %s", capsList(s)))
+		return append(out, f)
 	case err == nil:
 		f := finding.New(IDOK, subject, finding.T("Logged in to %s as %s (%s)", c.describe(), user, mech))
 		return append(out, f)
 	}
 	if r, ok := refusalOf(probeProtocol(c.ep), err); ok {
 		id, why := ClassifyFor(r, secure, t.providerKey())
-		f := finding.New(id, subject, finding.T("%s refused: %s", what, why),
-			"server replied: "+r.Reply, "mechanism: "+mech)
+		f := finding.New(id, subject, finding.T("%s refused: %s", what, why))
+		f.Note(finding.T("server replied: %s", r.Reply))
+		f.Note(finding.T("mechanism: %s", mech))
 		return append(out, t.withProviderFix(f))
 	}
 	return append(out, t.sessionFailure(subject, what, err))
@@ -205,18 +214,20 @@ func (t *triage) login(ctx context.Context, s *probe.Session, c *candidate, user
 
 // sessionFailure explains an attempt that broke before the server judged
 // the credentials: inconclusive about them.
-func (t *triage) sessionFailure(subject, what string, err error) finding.Finding {
+func (t *triage) sessionFailure(subject string, what finding.Text, err error) finding.Finding {
+	// err is the Go error of a failed session: data, kept as it is.
+	msg := err.Error()
 	if errors.Is(err, os.ErrDeadlineExceeded) || errors.Is(err, context.DeadlineExceeded) {
-		return finding.New("conn.timeout", subject, finding.T("%s: timed out (inconclusive)", what), errText(err))
+		return finding.New("conn.timeout", subject, finding.T("%s: timed out (inconclusive)", what), msg)
 	}
 	var re *probe.ReplyError
 	if errors.As(err, &re) && re.Busy {
 		return finding.New("conn.rate-limited", subject, finding.T("%s: the server is busy: %s", what, re.Reply))
 	}
-	msg := errText(err)
 	if strings.Contains(msg, "certificate") {
-		return finding.New(IDTemporaryFailure, subject, finding.T("%s not attempted: the certificate does not verify, and the password is not sent to a server that may not be the real one", what),
-			msg, "fix the certificate (see the tls.* findings), or, if the user has accepted it in the app, run again with --allow-insecure-auth")
+		f := finding.New(IDTemporaryFailure, subject, finding.T("%s not attempted: the certificate does not verify, and the password is not sent to a server that may not be the real one", what), msg)
+		f.Note(finding.T("fix the certificate (see the tls.* findings), or, if the user has accepted it in the app, run again with --allow-insecure-auth"))
+		return f
 	}
 	return finding.New(IDTemporaryFailure, subject, finding.T("%s could not be completed", what), msg)
 }
@@ -245,7 +256,7 @@ func (t *triage) withProviderFix(f finding.Finding) finding.Finding {
 		return f
 	}
 	switch {
-	case (f.ID == IDAppPasswordRequired || f.ID == IDAuthFailed) && p.AppPasswordHelp != "":
+	case (f.ID == IDAppPasswordRequired || f.ID == IDAuthFailed) && !p.AppPasswordHelp.IsZero():
 		f.SetFix(finding.T("Create an application password for this app (%s: %s) and use it instead of the account password.", p.Name, p.AppPasswordHelp))
 		if f.ID == IDAuthFailed {
 			f.SetFix(finding.T("Check the user name (the full address) and password; if the account has 2-step verification, create an application password for this app (%s: %s) and use it instead of the account password.", p.Name, p.AppPasswordHelp))
@@ -264,7 +275,7 @@ func (t *triage) transcript(c *candidate, s *probe.Session) {
 		return
 	}
 	lines := make([]string, 0, len(tr)+1)
-	lines = append(lines, "login transcript, "+c.describe()+":")
+	lines = append(lines, "login transcript, "+c.describe().String()+":")
 	for _, l := range tr {
 		lines = append(lines, "  "+l)
 	}
@@ -273,17 +284,12 @@ func (t *triage) transcript(c *candidate, s *probe.Session) {
 	t.mu.Unlock()
 }
 
-func capsList(s *probe.Session) string {
+// capsList is the capabilities a server announced, as data, or says that
+// it announced none.
+func capsList(s *probe.Session) finding.Text {
 	l := s.Caps().List()
 	if len(l) == 0 {
-		return "none announced"
+		return finding.T("none announced")
 	}
-	return strings.Join(l, ", ")
-}
-
-func errText(err error) string {
-	if err == nil {
-		return "the name has no A or AAAA record"
-	}
-	return err.Error()
+	return finding.Verbatim(strings.Join(l, ", "))
 }

@@ -81,7 +81,7 @@ func discover(ctx context.Context, env *Env, address string) *discovery {
 	d.findings = append(d.findings, srvFind...)
 	d.detail = append(d.detail, srvDetail...)
 	if mxErr != nil {
-		d.findings = append(d.findings, dnsFinding(domain+" MX", "MX hosts not looked up, so a hosted provider or an MX-based guess could not be found", mxErr))
+		d.findings = append(d.findings, dnsFinding(domain+" MX", finding.T("MX hosts not looked up, so a hosted provider or an MX-based guess could not be found"), mxErr))
 	} else if len(mx) > 0 {
 		d.detail = append(d.detail, "MX: "+strings.Join(mx, ", "))
 	}
@@ -95,7 +95,8 @@ func discover(ctx context.Context, env *Env, address string) *discovery {
 				Port: pe.Port, TLS: pe.TLS, Username: expandUser(pe.Username, address, local, domain)})
 		}
 		lists = append(lists, sourced{SourceProvider, eps})
-		f := finding.New("login.provider", domain, finding.T("%s mail is hosted by %s (recognised by %s)", domain, p.Name, how), p.Note)
+		f := finding.New("login.provider", domain, finding.T("%s mail is hosted by %s (recognised by %s)", domain, p.Name, how))
+		f.Note(p.Note)
 		d.findings = append(d.findings, f)
 	}
 	if len(srv) > 0 {
@@ -174,7 +175,7 @@ func merge(lists []sourced) []finding.ClientEndpoint {
 // follows the other, which is exactly the "works on my phone, not on my
 // laptop" call support staff get.
 func disagreement(domain string, lists []sourced, notOffered []srvService) (finding.Finding, bool) {
-	var ev []string
+	var ev []finding.Text
 	for _, proto := range []string{"imap", "pop3", "submission"} {
 		type pref struct {
 			source string
@@ -195,7 +196,7 @@ func disagreement(domain string, lists []sourced, notOffered []srvService) (find
 		}
 		if differ {
 			for _, p := range prefs {
-				ev = append(ev, fmt.Sprintf("%s prefers %s", p.source, Describe(p.ep)))
+				ev = append(ev, prefers(p.source, describe(p.ep)))
 			}
 		}
 	}
@@ -206,7 +207,7 @@ func disagreement(domain string, lists []sourced, notOffered []srvService) (find
 			}
 			for _, ep := range l.endpoints {
 				if ep.Protocol == s.protocol && ep.TLS == s.tls {
-					ev = append(ev, fmt.Sprintf("SRV %s.%s has target \".\" (not offered), but %s lists %s", s.name, domain, l.source, Describe(ep)))
+					ev = append(ev, listsNotOffered(s.name+"."+domain, l.source, describe(ep)))
 				}
 			}
 		}
@@ -214,13 +215,51 @@ func disagreement(domain string, lists []sourced, notOffered []srvService) (find
 	if len(ev) == 0 {
 		return finding.Finding{}, false
 	}
-	return finding.New("login.sources-disagree", domain, finding.T("The published client settings for %s disagree", domain), ev...), true
+	f := finding.New("login.sources-disagree", domain, finding.T("The published client settings for %s disagree", domain))
+	for _, e := range ev {
+		f.Note(e)
+	}
+	return f, true
+}
+
+// prefers says which settings a source prefers for a protocol; one
+// sentence per source, so that each reads naturally in every language.
+func prefers(source string, settings finding.Text) finding.Text {
+	switch source {
+	case SourceProvider:
+		return finding.T("provider prefers %s", settings)
+	case SourceSRV:
+		return finding.T("srv prefers %s", settings)
+	case SourceAutoconfig:
+		return finding.T("autoconfig prefers %s", settings)
+	}
+	return finding.T("mx-guess prefers %s", settings)
+}
+
+// listsNotOffered says that a source lists settings an SRV record (name)
+// declares not offered.
+func listsNotOffered(name, source string, settings finding.Text) finding.Text {
+	switch source {
+	case SourceProvider:
+		return finding.T("SRV %s has target \".\" (not offered), but provider lists %s", name, settings)
+	case SourceAutoconfig:
+		return finding.T("SRV %s has target \".\" (not offered), but autoconfig lists %s", name, settings)
+	}
+	return finding.T("SRV %s has target \".\" (not offered), but mx-guess lists %s", name, settings)
 }
 
 // Describe renders an endpoint as support staff read settings to a user:
 // "IMAP mail.example.com:993 SSL/TLS".
-func Describe(ep finding.ClientEndpoint) string {
-	return fmt.Sprintf("%s %s:%d %s", protocolLabel(ep.Protocol), ep.Host, ep.Port, TLSLabel(ep.TLS))
+func Describe(ep finding.ClientEndpoint) string { return describe(ep).String() }
+
+// describe is Describe as a Text: settings without encryption are named
+// in the reader's language; the others are protocol, host, port and the
+// label mail apps show in every language.
+func describe(ep finding.ClientEndpoint) finding.Text {
+	if ep.TLS == TLSNone {
+		return finding.T("%s %s:%d no encryption", protocolLabel(ep.Protocol), ep.Host, ep.Port)
+	}
+	return finding.Verbatim(fmt.Sprintf("%s %s:%d %s", protocolLabel(ep.Protocol), ep.Host, ep.Port, TLSLabel(ep.TLS)))
 }
 
 func protocolLabel(p string) string {
@@ -233,6 +272,15 @@ func protocolLabel(p string) string {
 		return "SMTP"
 	}
 	return p
+}
+
+// tlsLabel is TLSLabel as a Text: "no encryption" is a word to translate,
+// SSL/TLS and STARTTLS are the labels mail apps show in every language.
+func tlsLabel(mode string) finding.Text {
+	if mode == TLSNone {
+		return finding.T("no encryption")
+	}
+	return finding.Verbatim(TLSLabel(mode))
 }
 
 // TLSLabel names a TLS mode the way mail apps label the setting.
@@ -334,7 +382,7 @@ func lookupSRV(ctx context.Context, r resolver.Resolver, domain string) ([]srvEn
 		if errs[i] != nil && !reported {
 			// One finding for the SRV names: they fail together when
 			// the resolver does.
-			fs = append(fs, dnsFinding(s.name+"."+domain+" SRV", "SRV records (RFC 6186) not read", errs[i]))
+			fs = append(fs, dnsFinding(s.name+"."+domain+" SRV", finding.T("SRV records (RFC 6186) not read"), errs[i]))
 			reported = true
 		}
 	}
@@ -359,7 +407,7 @@ func lookupMX(ctx context.Context, r resolver.Resolver, domain string) ([]string
 
 // dnsFinding turns a failed lookup into "not checked" (outside the given
 // zones) or "inconclusive" — never into "missing".
-func dnsFinding(subject, what string, err error) finding.Finding {
+func dnsFinding(subject string, what finding.Text, err error) finding.Finding {
 	if resolver.IsOutOfZone(err) {
 		return finding.New("dns.not-checked", subject, finding.T("%s: outside the given zones and no --resolver was given", what))
 	}

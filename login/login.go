@@ -21,7 +21,6 @@ package login
 import (
 	"context"
 	"fmt"
-	"strings"
 	"time"
 
 	"github.com/mailcheck-cli/mailcheck/dialer"
@@ -128,6 +127,16 @@ type candidate struct {
 	// alternatives tried because of it.
 	user, alt bool
 	local     bool // on the user's computer (Proton Bridge): not probed
+	// reason is why the candidate got its verdict (ep.Reason), for the
+	// findings that quote it.
+	reason finding.Text
+}
+
+// judged sets the candidate's verdict and the reason for it.
+func (c *candidate) judged(verdict string, reason finding.Text) {
+	c.ep.Verdict = verdict
+	c.ep.SetReason(reason)
+	c.reason = reason
 }
 
 func (c *candidate) only(sources ...string) bool {
@@ -143,15 +152,30 @@ func (c *candidate) only(sources ...string) bool {
 	return true
 }
 
-func (c *candidate) describe() string { return Describe(c.ep) }
+func (c *candidate) describe() finding.Text { return describe(c.ep) }
 
 // subject names a candidate as probe findings do: "host:port".
 func (c *candidate) subject() string { return fmt.Sprintf("%s:%d", c.ep.Host, c.ep.Port) }
 
-func joinDescribe(cs []*candidate, sep string) string {
-	var parts []string
+// joinDescribe lists candidates' settings, separated by semicolons.
+func joinDescribe(cs []*candidate) finding.Text {
+	parts := make([]finding.Text, 0, len(cs))
 	for _, c := range cs {
 		parts = append(parts, c.describe())
 	}
-	return strings.Join(parts, sep)
+	return joinTexts(parts)
+}
+
+// joinTexts joins texts with "; " (" ; " in French), each written in the
+// reader's language.
+func joinTexts(ts []finding.Text) finding.Text {
+	var out finding.Text
+	for i, t := range ts {
+		if i == 0 {
+			out = t
+			continue
+		}
+		out = finding.T("%s; %s", out, t)
+	}
+	return out
 }

@@ -3,6 +3,8 @@ package login
 import (
 	"slices"
 	"strings"
+
+	"github.com/mailcheck-cli/mailcheck/finding"
 )
 
 // Provider is what mailcheck knows about a large mail provider: its
@@ -30,11 +32,12 @@ type Provider struct {
 	// LoginBridge (a local bridge's own password).
 	Login string
 	// Note is shown to support staff: the one thing users get wrong.
-	Note string
+	Note finding.Text
 	// AppPasswordHelp says where the provider's users create an
 	// application password; used in the fix of login.app-password-required
-	// when the catalogue has no fix of the provider's own.
-	AppPasswordHelp string
+	// when the catalogue has no fix of the provider's own. Its French
+	// names the menus as the provider's French interface does.
+	AppPasswordHelp finding.Text
 	// Local marks settings that point at the user's own computer (Proton
 	// Mail Bridge): mailcheck cannot test them from here.
 	Local bool
@@ -94,8 +97,8 @@ var Providers = []Provider{
 			out("smtp.gmail.com", 587, "starttls"),
 		},
 		Login:           LoginAppPassword,
-		Note:            "Google refuses the account password from mail apps: sign in with Google (OAuth2) in the app, or turn on 2-Step Verification and use an app password. Custom domains on Google Workspace use the same servers; their admin can switch POP and IMAP off for the organisation.",
-		AppPasswordHelp: "Google Account → Security → 2-Step Verification → App passwords (https://myaccount.google.com/apppasswords)",
+		Note:            finding.T("Google refuses the account password from mail apps: sign in with Google (OAuth2) in the app, or turn on 2-Step Verification and use an app password. Custom domains on Google Workspace use the same servers; their admin can switch POP and IMAP off for the organisation."),
+		AppPasswordHelp: finding.T("Google Account → Security → 2-Step Verification → App passwords (https://myaccount.google.com/apppasswords)"),
 		Source:          "https://support.google.com/mail/answer/7126229",
 		Checked:         "2026-11-29",
 	},
@@ -113,7 +116,7 @@ var Providers = []Provider{
 			out("smtp-mail.outlook.com", 587, "starttls"),
 		},
 		Login:  LoginOAuth,
-		Note:   "POP and IMAP are off until the user turns them on in Outlook.com (Settings → Mail → Forwarding and IMAP → \"Let devices and apps use POP/IMAP\"), and mail apps must sign in with Microsoft (OAuth2): the password alone is refused. Older guides name imap-mail.outlook.com, an alias of the same service.",
+		Note:   finding.T("POP and IMAP are off until the user turns them on in Outlook.com (Settings → Mail → Forwarding and IMAP → \"Let devices and apps use POP/IMAP\"), and mail apps must sign in with Microsoft (OAuth2): the password alone is refused. Older guides name imap-mail.outlook.com, an alias of the same service."),
 		Source: "https://support.microsoft.com/en-us/office/pop-imap-and-smtp-settings-for-outlook-com-d088b986-291d-42b8-9564-9c414e2aa040",
 		// Also https://support.microsoft.com/en-us/office/modern-authentication-methods-now-needed-to-continue-syncing-outlook-email-in-non-microsoft-email-apps-c5d65390-9676-4763-b41f-d7986499a90d
 		Checked: "2026-11-29",
@@ -128,7 +131,7 @@ var Providers = []Provider{
 			out("smtp.office365.com", 587, "starttls"),
 		},
 		Login:  LoginOAuth,
-		Note:   "Exchange Online accepts only OAuth2 for IMAP and POP. SMTP AUTH with a password works only where the tenant admin allows it for the mailbox; Microsoft keeps it unchanged through December 2026, turns it off by default for existing tenants at the end of December 2026 (admins can turn it back on), and will announce the final removal date in the second half of 2027 (message center MC786329, updated 27 January 2026).",
+		Note:   finding.T("Exchange Online accepts only OAuth2 for IMAP and POP. SMTP AUTH with a password works only where the tenant admin allows it for the mailbox; Microsoft keeps it unchanged through December 2026, turns it off by default for existing tenants at the end of December 2026 (admins can turn it back on), and will announce the final removal date in the second half of 2027 (message center MC786329, updated 27 January 2026)."),
 		Source: "https://learn.microsoft.com/en-us/exchange/clients-and-mobile-in-exchange-online/authenticated-client-smtp-submission",
 		// Timeline: MC786329 (https://mc.merill.net/message/MC786329), 2026-01-27 update.
 		Checked: "2026-11-29",
@@ -145,8 +148,8 @@ var Providers = []Provider{
 			out("smtp.mail.yahoo.com", 587, "starttls"),
 		},
 		Login:           LoginAppPassword,
-		Note:            "Yahoo requires an app password for mail apps that do not sign in with Yahoo (OAuth2); after too many bad logins it answers #AUTH005 until the app uses one.",
-		AppPasswordHelp: "Yahoo Account Security → Generate app password (https://login.yahoo.com/account/security)",
+		Note:            finding.T("Yahoo requires an app password for mail apps that do not sign in with Yahoo (OAuth2); after too many bad logins it answers #AUTH005 until the app uses one."),
+		AppPasswordHelp: finding.T("Yahoo Account Security → Generate app password (https://login.yahoo.com/account/security)"),
 		Source:          "https://help.yahoo.com/kb/SLN4075.html",
 		Checked:         "2026-11-29",
 	},
@@ -163,8 +166,8 @@ var Providers = []Provider{
 			out("smtp.aol.com", 587, "starttls"),
 		},
 		Login:           LoginAppPassword,
-		Note:            "AOL and Verizon (verizon.net moved to AOL) addresses use AOL's servers with the full address as user name, and need an app password in mail apps that do not sign in with AOL; their MX hosts are Yahoo's.",
-		AppPasswordHelp: "AOL Account Security → Generate app password (https://login.aol.com/account/security)",
+		Note:            finding.T("AOL and Verizon (verizon.net moved to AOL) addresses use AOL's servers with the full address as user name, and need an app password in mail apps that do not sign in with AOL; their MX hosts are Yahoo's."),
+		AppPasswordHelp: finding.T("AOL Account Security → Generate app password (https://login.aol.com/account/security)"),
 		Source:          "https://help.aol.com/articles/how-do-i-use-other-email-applications-to-send-and-receive-my-aol-mail",
 		Checked:         "2026-11-29",
 	},
@@ -178,8 +181,8 @@ var Providers = []Provider{
 			out("smtp.mail.att.net", 465, "implicit"),
 		},
 		Login:           LoginAppPassword,
-		Note:            "AT&T addresses use AT&T's own client hosts (their MX hosts are Yahoo's); mail apps need a secure mail key, AT&T's app password, instead of the account password.",
-		AppPasswordHelp: "AT&T Profile → Sign-in info → Secure mail key (https://www.att.com/support/article/email-support/KM1240308/)",
+		Note:            finding.T("AT&T addresses use AT&T's own client hosts (their MX hosts are Yahoo's); mail apps need a secure mail key, AT&T's app password, instead of the account password."),
+		AppPasswordHelp: finding.T("AT&T Profile → Sign-in info → Secure mail key (https://www.att.com/support/article/email-support/KM1240308/)"),
 		Source:          "https://www.att.com/support/article/email-support/KM1240308/",
 		Checked:         "2026-11-29",
 	},
@@ -195,8 +198,8 @@ var Providers = []Provider{
 			out("smtp.mail.me.com", 587, "starttls"),
 		},
 		Login:           LoginAppPassword,
-		Note:            "iCloud Mail needs an app-specific password (two-factor authentication is always on for Apple Accounts); iCloud offers no POP3. Addresses on a custom domain (iCloud+) log in with the primary iCloud Mail address, not the custom one.",
-		AppPasswordHelp: "Apple Account → Sign-In and Security → App-Specific Passwords (https://account.apple.com)",
+		Note:            finding.T("iCloud Mail needs an app-specific password (two-factor authentication is always on for Apple Accounts); iCloud offers no POP3. Addresses on a custom domain (iCloud+) log in with the primary iCloud Mail address, not the custom one."),
+		AppPasswordHelp: finding.T("Apple Account → Sign-In and Security → App-Specific Passwords (https://account.apple.com)"),
 		Source:          "https://support.apple.com/en-us/102525",
 		// Custom domains: https://support.apple.com/en-us/102540
 		Checked: "2026-11-29",
@@ -213,8 +216,8 @@ var Providers = []Provider{
 			out("smtp.fastmail.com", 465, "implicit"),
 		},
 		Login:           LoginAppPassword,
-		Note:            "Fastmail requires an app password for IMAP, POP and SMTP; the account password is refused. Addresses on a custom domain log in with the Fastmail account's own address.",
-		AppPasswordHelp: "Fastmail Settings → Privacy & Security → App passwords",
+		Note:            finding.T("Fastmail requires an app password for IMAP, POP and SMTP; the account password is refused. Addresses on a custom domain log in with the Fastmail account's own address."),
+		AppPasswordHelp: finding.T("Fastmail Settings → Privacy & Security → App passwords"),
 		Source:          "https://www.fastmail.help/hc/en-us/articles/1500000278342-Server-names-and-ports",
 		Checked:         "2026-11-29",
 	},
@@ -230,8 +233,8 @@ var Providers = []Provider{
 			out("smtp.zoho.com", 587, "starttls"),
 		},
 		Login:           LoginPassword,
-		Note:            "IMAP/POP access must be enabled in Zoho Mail settings, and not every plan includes it; with two-factor authentication on, use an application-specific password. Accounts on a custom domain use imappro/smtppro hosts in their data centre (zoho.com, .eu, .in, .com.au, .jp, .com.cn, .sa, zohocloud.ca).",
-		AppPasswordHelp: "Zoho Accounts → Security → App Passwords",
+		Note:            finding.T("IMAP/POP access must be enabled in Zoho Mail settings, and not every plan includes it; with two-factor authentication on, use an application-specific password. Accounts on a custom domain use imappro/smtppro hosts in their data centre (zoho.com, .eu, .in, .com.au, .jp, .com.cn, .sa, zohocloud.ca)."),
+		AppPasswordHelp: finding.T("Zoho Accounts → Security → App Passwords"),
 		Source:          "https://www.zoho.com/mail/help/imap-access.html",
 		Checked:         "2026-11-29",
 	},
@@ -247,8 +250,8 @@ var Providers = []Provider{
 			out("mail.gmx.com", 587, "starttls"),
 		},
 		Login:           LoginPassword,
-		Note:            "GMX turns IMAP/POP access off until the user enables it in the web mail settings (POP3 & IMAP); with two-factor authentication on, mail apps need an application-specific password. German accounts (gmx.net, gmx.de) use imap.gmx.net and mail.gmx.net.",
-		AppPasswordHelp: "GMX My Account → Security → Application-specific passwords",
+		Note:            finding.T("GMX turns IMAP/POP access off until the user enables it in the web mail settings (POP3 & IMAP); with two-factor authentication on, mail apps need an application-specific password. German accounts (gmx.net, gmx.de) use imap.gmx.net and mail.gmx.net."),
+		AppPasswordHelp: finding.T("GMX My Account → Security → Application-specific passwords"),
 		Source:          "https://support.gmx.com/security/2fa/application-specific-passwords.html",
 		// German help: https://hilfe.gmx.net/sicherheit/2fa/anwendungsspezifisches-passwort.html
 		Checked: "2026-11-29",
@@ -266,7 +269,7 @@ var Providers = []Provider{
 		},
 		Login:  LoginBridge,
 		Local:  true,
-		Note:   "Proton Mail has no public IMAP server: mail apps connect to Proton Mail Bridge on the user's own computer (paid plans), with the user name and password that Bridge shows, not the Proton password. Custom-domain addresses on some paid plans (Proton for Business, Visionary, Family) can also send through smtp.protonmail.ch:587 with an SMTP token created in the Proton settings.",
+		Note:   finding.T("Proton Mail has no public IMAP server: mail apps connect to Proton Mail Bridge on the user's own computer (paid plans), with the user name and password that Bridge shows, not the Proton password. Custom-domain addresses on some paid plans (Proton for Business, Visionary, Family) can also send through smtp.protonmail.ch:587 with an SMTP token created in the Proton settings."),
 		Source: "https://proton.me/support/smtp-submission",
 		// Bridge: https://proton.me/support/protonmail-bridge-clients
 		Checked: "2026-11-29",
@@ -289,11 +292,12 @@ func zohoMXSuffixes() []string {
 var gmxGermany = []string{"gmx.net", "gmx.de", "gmx.at", "gmx.ch"}
 
 // providerFor finds the provider of domain, by the address domain itself or
-// by the MX hosts of a custom domain. how says which ("domain", "MX ...").
-func providerFor(domain string, mxHosts []string) (p *Provider, how string) {
+// by the MX hosts of a custom domain. how says which ("the address domain
+// ...", "the MX host ...").
+func providerFor(domain string, mxHosts []string) (p *Provider, how finding.Text) {
 	for i := range Providers {
 		if slices.Contains(Providers[i].Domains, domain) {
-			return localised(&Providers[i], domain, ""), "the address domain " + domain
+			return localised(&Providers[i], domain, ""), finding.T("the address domain %s", domain)
 		}
 	}
 	for _, mx := range mxHosts {
@@ -301,12 +305,12 @@ func providerFor(domain string, mxHosts []string) (p *Provider, how string) {
 		for i := range Providers {
 			for _, suf := range Providers[i].MXSuffixes {
 				if strings.HasSuffix(mx, suf) || mx == strings.TrimPrefix(suf, ".") {
-					return localised(&Providers[i], domain, mx), "the MX host " + mx
+					return localised(&Providers[i], domain, mx), finding.T("the MX host %s", mx)
 				}
 			}
 		}
 	}
-	return nil, ""
+	return nil, finding.Text{}
 }
 
 // localised adjusts settings that depend on the address domain or on how

@@ -3,7 +3,6 @@ package login
 import (
 	"cmp"
 	"context"
-	"fmt"
 	"net/netip"
 	"slices"
 	"strconv"
@@ -274,60 +273,57 @@ func oauthOnly(mechs []string) bool {
 
 // judge sets a candidate's verdict and reason from its probe.
 func judge(c *candidate) {
-	ep := &c.ep
 	if c.local {
-		ep.Verdict = VerdictUntested
-		ep.Reason = "on the user's own computer (Proton Mail Bridge): not reachable from here"
+		c.judged(VerdictUntested, finding.T("on the user's own computer (Proton Mail Bridge): not reachable from here"))
 		return
 	}
 	p := c.probe
 	if p == nil {
-		ep.Verdict, ep.Reason = VerdictUntested, "not probed"
+		c.judged(VerdictUntested, finding.T("not probed"))
 		return
 	}
 	if p.Status != "ok" {
-		ep.Verdict = VerdictFails
-		ep.Reason = firstProblem(c.findings, p)
+		verdict := VerdictFails
 		if notChecked(c.findings) {
-			ep.Verdict = VerdictUntested
+			verdict = VerdictUntested
 		}
+		c.judged(verdict, firstProblem(c.findings, p))
 		return
 	}
 	mechs := p.AuthAfterTLS
-	switch ep.TLS {
+	switch c.ep.TLS {
 	case TLSStartTLS:
 		if !p.StartTLS || p.TLS == nil {
-			ep.Verdict, ep.Reason = VerdictFails, "no STARTTLS offered: the password would cross the network in clear"
+			c.judged(VerdictFails, finding.T("no STARTTLS offered: the password would cross the network in clear"))
 			return
 		}
 	case TLSNone:
 		mechs = p.AuthBeforeTLS
-		ep.Auth = mechs
+		c.ep.Auth = mechs
 		switch {
 		case len(mechs) == 0 && p.StartTLS:
-			ep.Verdict, ep.Reason = VerdictFails, "the server allows no login before TLS: set STARTTLS"
+			c.judged(VerdictFails, finding.T("the server allows no login before TLS: set STARTTLS"))
 		case len(mechs) == 0:
-			ep.Verdict, ep.Reason = VerdictFails, "no login mechanism offered"
+			c.judged(VerdictFails, finding.T("no login mechanism offered"))
 		case p.StartTLS:
-			ep.Verdict, ep.Reason = VerdictWorks, "without encryption the password crosses the network in clear: set STARTTLS, which the server offers"
+			c.judged(VerdictWorks, finding.T("without encryption the password crosses the network in clear: set STARTTLS, which the server offers"))
 		default:
-			ep.Verdict, ep.Reason = VerdictWorks, "without encryption the password crosses the network in clear"
+			c.judged(VerdictWorks, finding.T("without encryption the password crosses the network in clear"))
 		}
 		return
 	}
 	if p.TLS != nil && !p.TLS.Verified {
-		ep.Verdict = VerdictFails
-		ep.Reason = "certificate error: " + certProblem(c.findings, p)
+		c.judged(VerdictFails, finding.T("certificate error: %s", certProblem(c.findings, p)))
 		return
 	}
-	ep.Auth = mechs
+	c.ep.Auth = mechs
 	switch {
 	case len(mechs) == 0:
-		ep.Verdict, ep.Reason = VerdictFails, "no login mechanism offered after TLS"
+		c.judged(VerdictFails, finding.T("no login mechanism offered after TLS"))
 	case oauthOnly(mechs):
-		ep.Verdict, ep.Reason = VerdictWorks, "OAuth2 sign-in only ("+strings.Join(mechs, ", ")+"): passwords are refused"
+		c.judged(VerdictWorks, finding.T("OAuth2 sign-in only (%s): passwords are refused", strings.Join(mechs, ", ")))
 	default:
-		ep.Verdict, ep.Reason = VerdictWorks, ""
+		c.judged(VerdictWorks, finding.Text{})
 	}
 }
 
@@ -342,25 +338,45 @@ func notChecked(fs []finding.Finding) bool {
 
 // firstProblem is the title of the first finding that says why a probe
 // stopped.
-func firstProblem(fs []finding.Finding, p *finding.Probe) string {
+func firstProblem(fs []finding.Finding, p *finding.Probe) finding.Text {
 	for _, f := range fs {
 		if f.Severity >= finding.Warn || f.ID == "dns.not-checked" {
-			return f.Title
+			return f.TitleText()
 		}
 	}
 	if p.Error != "" {
-		return p.Status + ": " + p.Error
+		return finding.T("%s: %s", statusWord(p.Status), p.Error)
 	}
-	return p.Status
+	return statusWord(p.Status)
 }
 
-func certProblem(fs []finding.Finding, p *finding.Probe) string {
+// statusWord names a probe status for people (the report's probe table
+// uses the same words).
+func statusWord(status string) finding.Text {
+	switch status {
+	case "refused":
+		return finding.T("refused")
+	case "timeout":
+		return finding.T("timeout")
+	case "rate-limited":
+		return finding.T("rate-limited")
+	case "protocol-error":
+		return finding.T("protocol-error")
+	case "tls-failed":
+		return finding.T("tls-failed")
+	case "closed":
+		return finding.T("closed")
+	}
+	return finding.Verbatim(status)
+}
+
+func certProblem(fs []finding.Finding, p *finding.Probe) finding.Text {
 	for _, f := range fs {
 		if strings.HasPrefix(f.ID, "tls.cert-") && f.Severity >= finding.Fail {
-			return f.Title
+			return f.TitleText()
 		}
 	}
-	return p.TLS.VerifyError
+	return finding.Verbatim(p.TLS.VerifyError)
 }
 
 // rank orders working candidates: implicit TLS before STARTTLS before
@@ -496,16 +512,16 @@ func (t *triage) userFindings() {
 		return
 	}
 	title := finding.T("The settings %s do not work: %s", u.describe(), wrongPortWhy(u))
-	ev := []string{"what happened: " + u.ep.Reason}
+	f := finding.New("login.wrong-port", u.subject(), title)
+	f.Note(finding.T("what happened: %s", u.reason))
 	if p.Banner != "" {
-		ev = append(ev, "first bytes: "+p.Banner)
+		f.Note(finding.T("first bytes: %s", p.Banner))
 	}
-	ev = append(ev, "settings that work: "+joinDescribe(works, "; "))
-	f := finding.New("login.wrong-port", u.subject(), title, ev...)
+	f.Note(finding.T("settings that work: %s", joinDescribe(works)))
 	best := works[0]
-	f.SetFix(finding.T("In the mail app, set %s server %s, port %d, connection security %s (user name %s).", roleWord(best.ep.Role), best.ep.Host, best.ep.Port, TLSLabel(best.ep.TLS), t.username(best)))
+	f.SetFix(setServerFix(best, t.username(best)))
 	if len(works) > 1 {
-		f.SetFix(f.FixText().Append(finding.T(" Also working: %s.", joinDescribe(works[1:], "; "))))
+		f.SetFix(f.FixText().Append(finding.T(" Also working: %s.", joinDescribe(works[1:]))))
 	}
 	t.findings = append(t.findings, f)
 	// The wrong-port finding says it all; the probe's conn.* finding
@@ -522,8 +538,8 @@ func (t *triage) plaintextSettings(u *candidate, works []*candidate) {
 	var f finding.Finding
 	if len(p.AuthBeforeTLS) == 0 {
 		f = finding.New(IDTLSRequired, u.subject(),
-			finding.T("%s cannot log in: the server offers no login before TLS", u.describe()),
-			"capabilities before TLS: "+strings.Join(p.CapsBeforeTLS, ", "))
+			finding.T("%s cannot log in: the server offers no login before TLS", u.describe()))
+		f.Note(finding.T("capabilities before TLS: %s", strings.Join(p.CapsBeforeTLS, ", ")))
 	} else {
 		title := finding.T("%s sends the password without encryption", u.describe())
 		switch {
@@ -532,35 +548,49 @@ func (t *triage) plaintextSettings(u *candidate, works []*candidate) {
 		case t.req.Password != "":
 			title = finding.T("%s sends the password without encryption; it was sent anyway (--allow-insecure-auth)", u.describe())
 		}
-		f = finding.New("login.insecure-auth", u.subject(), title,
-			"login offered before TLS: "+strings.Join(p.AuthBeforeTLS, ", "))
+		f = finding.New("login.insecure-auth", u.subject(), title)
+		f.Note(finding.T("login offered before TLS: %s", strings.Join(p.AuthBeforeTLS, ", ")))
 	}
 	if len(works) > 0 {
 		best := works[0]
-		f.Evidence = append(f.Evidence, "settings that work: "+joinDescribe(works, "; "))
-		f.SetFix(finding.T("In the mail app, set connection security to %s on port %d (%s server %s).", TLSLabel(best.ep.TLS), best.ep.Port, roleWord(best.ep.Role), best.ep.Host))
+		f.Note(finding.T("settings that work: %s", joinDescribe(works)))
+		f.SetFix(setSecurityFix(best))
 	}
 	t.findings = append(t.findings, f)
 }
 
-func wrongPortWhy(u *candidate) string {
+// wrongPortWhy says why typed settings fail where others on the same
+// host work.
+func wrongPortWhy(u *candidate) finding.Text {
 	port := u.ep.Port
 	switch u.ep.TLS {
 	case TLSImplicit:
-		return fmt.Sprintf("port %d does not speak SSL/TLS from the first byte", port)
+		return finding.T("port %d does not speak SSL/TLS from the first byte", port)
 	default:
 		if u.probe != nil && (strings.Contains(u.probe.Error, "implicit TLS") || u.probe.Status == "timeout") {
-			return fmt.Sprintf("port %d expects SSL/TLS from the first byte (implicit TLS); set to %s, the app waits for a greeting that never comes", port, TLSLabel(u.ep.TLS))
+			return finding.T("port %d expects SSL/TLS from the first byte (implicit TLS); set to %s, the app waits for a greeting that never comes", port, tlsLabel(u.ep.TLS))
 		}
-		return fmt.Sprintf("port %d does not answer %s with %s", port, protocolLabel(u.ep.Protocol), TLSLabel(u.ep.TLS))
+		return finding.T("port %d does not answer %s with %s", port, protocolLabel(u.ep.Protocol), tlsLabel(u.ep.TLS))
 	}
 }
 
-func roleWord(role string) string {
-	if role == "incoming" {
-		return "the incoming"
+// setServerFix tells the user to type the settings of c into the mail
+// app; one sentence per role, so that each reads naturally in every
+// language.
+func setServerFix(c *candidate, user string) finding.Text {
+	if c.ep.Role == "incoming" {
+		return finding.T("In the mail app, set the incoming server %s, port %d, connection security %s (user name %s).", c.ep.Host, c.ep.Port, tlsLabel(c.ep.TLS), user)
 	}
-	return "the outgoing (SMTP)"
+	return finding.T("In the mail app, set the outgoing (SMTP) server %s, port %d, connection security %s (user name %s).", c.ep.Host, c.ep.Port, tlsLabel(c.ep.TLS), user)
+}
+
+// setSecurityFix tells the user to change the connection security to
+// that of c.
+func setSecurityFix(c *candidate) finding.Text {
+	if c.ep.Role == "incoming" {
+		return finding.T("In the mail app, set connection security to %s on port %d (the incoming server %s).", tlsLabel(c.ep.TLS), c.ep.Port, c.ep.Host)
+	}
+	return finding.T("In the mail app, set connection security to %s on port %d (the outgoing (SMTP) server %s).", tlsLabel(c.ep.TLS), c.ep.Port, c.ep.Host)
 }
 
 // summary says whether working settings were found for each role.
@@ -571,7 +601,8 @@ func (t *triage) summary() {
 			finding.T("No client settings found for %s: no known provider, no SRV records, no autoconfig file, and no mail host answers", domain)))
 		return
 	}
-	var have, missing []string
+	var have []finding.Text
+	var missing []string
 	roles := []string{"incoming", "outgoing"}
 	if t.userCand != nil {
 		// The user asked about one setting: the other role is not the
@@ -589,17 +620,20 @@ func (t *triage) summary() {
 		missing = append(missing, role)
 	}
 	if len(missing) > 0 {
-		what := map[string]string{"incoming": "incoming mail (IMAP/POP3)", "outgoing": "sending (SMTP)"}
-		var parts []string
-		for _, m := range missing {
-			parts = append(parts, what[m])
+		var title finding.Text
+		switch {
+		case len(missing) == 2:
+			title = finding.T("No working settings for incoming mail (IMAP/POP3) or sending (SMTP) of %s", t.req.Address)
+		case missing[0] == "incoming":
+			title = finding.T("No working settings for incoming mail (IMAP/POP3) of %s", t.req.Address)
+		default:
+			title = finding.T("No working settings for sending (SMTP) of %s", t.req.Address)
 		}
-		t.findings = append(t.findings, finding.New("login.no-settings", domain,
-			finding.T("No working settings for %s of %s", strings.Join(parts, " or "), t.req.Address)))
+		t.findings = append(t.findings, finding.New("login.no-settings", domain, title))
 	}
 	if len(have) > 0 {
 		t.findings = append(t.findings, finding.New("login.settings-found", domain,
-			finding.T("Working settings: %s", strings.Join(have, "; "))))
+			finding.T("Working settings: %s", joinTexts(have))))
 	}
 }
 

@@ -18,6 +18,8 @@ import (
 	"math/big"
 	"net"
 	"time"
+
+	"golang.org/x/crypto/ocsp"
 )
 
 // Authority is a certificate authority that can issue leaves.
@@ -96,6 +98,13 @@ type LeafOptions struct {
 	// OmitChain leaves the intermediates out of the served chain (the
 	// "missing intermediate" misconfiguration).
 	OmitChain bool
+	// IssuerURL is put in the Authority Information Access extension as
+	// the "CA Issuers" URL (RFC 5280 §4.2.2.1): where clients may fetch
+	// the issuing CA's certificate.
+	IssuerURL string
+	// CorruptSignature damages the signature after issuance: the
+	// certificate parses, but its signature does not verify.
+	CorruptSignature bool
 }
 
 // Issue creates a leaf and returns it ready to serve: the certificate
@@ -129,6 +138,9 @@ func (a *Authority) Issue(o LeafOptions) (tls.Certificate, error) {
 		KeyUsage:     x509.KeyUsageDigitalSignature | x509.KeyUsageKeyEncipherment,
 		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
 	}
+	if o.IssuerURL != "" {
+		tmpl.IssuingCertificateURL = []string{o.IssuerURL}
+	}
 	for _, n := range o.Names {
 		if ip := net.ParseIP(n); ip != nil {
 			tmpl.IPAddresses = append(tmpl.IPAddresses, ip)
@@ -145,6 +157,9 @@ func (a *Authority) Issue(o LeafOptions) (tls.Certificate, error) {
 	if err != nil {
 		return tls.Certificate{}, err
 	}
+	if o.CorruptSignature {
+		der = corruptSignature(der)
+	}
 	leaf, err := x509.ParseCertificate(der)
 	if err != nil {
 		return tls.Certificate{}, err
@@ -156,6 +171,35 @@ func (a *Authority) Issue(o LeafOptions) (tls.Certificate, error) {
 		}
 	}
 	return out, nil
+}
+
+// corruptSignature flips a bit near the end of the DER: inside the
+// signature value, which ends the certificate. For ECDSA the value is
+// itself DER (r and s); the last byte of s can change without breaking
+// that encoding, so the certificate still parses.
+func corruptSignature(der []byte) []byte {
+	out := append([]byte(nil), der...)
+	out[len(out)-1] ^= 0x01
+	return out
+}
+
+// OCSPResponse returns a signed OCSP response (RFC 6960) about leaf, as a
+// server staples it: good, or revoked an hour ago. The authority must be
+// the leaf's issuer; it signs the response itself (RFC 6960 §4.2.2.2).
+func (a *Authority) OCSPResponse(leaf *x509.Certificate, revoked bool) ([]byte, error) {
+	now := time.Now()
+	tmpl := ocsp.Response{
+		Status:       ocsp.Good,
+		SerialNumber: leaf.SerialNumber,
+		ThisUpdate:   now.Add(-time.Hour),
+		NextUpdate:   now.AddDate(0, 0, 7),
+	}
+	if revoked {
+		tmpl.Status = ocsp.Revoked
+		tmpl.RevokedAt = now.Add(-time.Hour)
+		tmpl.RevocationReason = ocsp.KeyCompromise
+	}
+	return ocsp.CreateResponse(a.Cert, a.Cert, tmpl, a.Key)
 }
 
 // Pool returns a pool holding only this authority's root.

@@ -18,4 +18,14 @@
 // with implicit TLS, RFC 8314) and can be extended with a login step.
 // Run, Host and MX build on it and turn what a session learned into
 // findings (conn.*, tls.*, auth.*).
+//
+// crypto/tls makes the probe's own handshake. Which versions and cipher
+// suites a port accepts is asked separately, one raw ClientHello per
+// connection (tlsscan.go, package tlswire), because crypto/tls cannot
+// offer DHE, NULL, EXPORT or anonymous suites. Every attempt ends
+// accepted, refused or inconclusive, and an inconclusive one is reported
+// as such (severity error), never as "not accepted". Certificate chains
+// are judged once per run (chain.go): a missing intermediate is fetched
+// over AIA to tell it from an unknown CA, and a signature that does not
+// verify is named as such.
 package probe

@@ -4,10 +4,14 @@ import (
 	"context"
 	"crypto/tls"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"os"
+	"strings"
 	"syscall"
+
+	"github.com/mailcheck-cli/mailcheck/finding"
 )
 
 // StepError says which step of a dialogue failed: "connect", "greeting",
@@ -48,6 +52,45 @@ func (e *ProtocolError) Error() string {
 	return e.Reason + ": " + printable(e.Got)
 }
 
+// LimitKind names which of mailcheck's own bounds a peer ran past.
+type LimitKind int
+
+const (
+	LimitLine    LimitKind = iota // a line longer than maxLineBytes
+	LimitLines                    // a reply longer than maxReplyLines
+	LimitLiteral                  // an IMAP literal larger than maxLiteral
+)
+
+// LimitError is returned when a peer's reply runs past one of the probe's
+// own bounds (which keep a hostile peer from exhausting memory): the probe
+// stopped reading; the server did not close anything.
+type LimitError struct {
+	Kind  LimitKind
+	Bound int   // the bound: bytes per line, lines per reply, literal bytes
+	Got   int64 // for a literal, the size announced
+}
+
+func (e *LimitError) Error() string {
+	switch e.Kind {
+	case LimitLines:
+		return fmt.Sprintf("reply longer than %d lines", e.Bound)
+	case LimitLiteral:
+		return fmt.Sprintf("literal of %d bytes exceeds the %d-byte bound", e.Got, e.Bound)
+	}
+	return fmt.Sprintf("line longer than %d bytes", e.Bound)
+}
+
+// reason says in a sentence what the server sent.
+func (e *LimitError) reason() finding.Text {
+	switch e.Kind {
+	case LimitLines:
+		return finding.T("a reply of more than %d lines", e.Bound)
+	case LimitLiteral:
+		return finding.T("an IMAP literal of %d bytes, over mailcheck's bound of %d", e.Got, e.Bound)
+	}
+	return finding.T("a line longer than %d bytes", e.Bound)
+}
+
 // Probe statuses (finding.Probe.Status): "ok", or where the probe stopped.
 const (
 	StatusOK            = "ok"
@@ -57,6 +100,7 @@ const (
 	StatusProtocolError = "protocol-error" // the port does not speak the expected protocol
 	StatusTLSFailed     = "tls-failed"     // the TLS handshake failed
 	StatusClosed        = "closed"         // the server closed or reset the connection
+	StatusLimit         = "limit"          // mailcheck's own bound on a reply stopped reading
 )
 
 // failure classifies err into a probe status: where and how it stopped.
@@ -67,6 +111,8 @@ func failure(err error) string {
 	switch {
 	case err == nil:
 		return StatusOK
+	case errors.As(err, new(*LimitError)):
+		return StatusLimit
 	case isRefused(err):
 		return StatusRefused
 	case isTimeout(err):
@@ -103,4 +149,26 @@ func isTimeout(err error) bool {
 func isClosed(err error) bool {
 	return errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) ||
 		errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE) || errors.Is(err, net.ErrClosed)
+}
+
+// stepName is a step of a dialogue as a title names it: protocol commands
+// stay as they are, the other words are translated.
+type stepName string
+
+var stepNamesFR = map[string]string{
+	"greeting": "bannière d'accueil", "TLS handshake": "négociation TLS", "dialogue": "dialogue", "connect": "connexion",
+}
+
+// In writes the step in language l.
+func (s stepName) In(l finding.Lang) string {
+	if l != finding.French {
+		return string(s)
+	}
+	if fr, ok := stepNamesFR[string(s)]; ok {
+		return fr
+	}
+	if cmd, after, ok := strings.Cut(string(s), " after "); ok {
+		return cmd + " après " + after
+	}
+	return string(s)
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"net/netip"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 
@@ -106,10 +107,13 @@ func MX(ctx context.Context, o Options, mx *facts.MX) ([]finding.Probe, []findin
 }
 
 // runAll probes every target concurrently and looks up each distinct
-// address's reverse DNS alongside; results keep the targets' order.
+// address's reverse DNS alongside; results keep the targets' order. A
+// certificate's problems are reported once for all the ports of an
+// address that serve it, with those ports in the subject
+// ("mail.example.test:25,465,587"), not once per port.
 func runAll(ctx context.Context, o Options, targets []Target, withAddr, withPTR, ptrFindings bool) ([]finding.Probe, []finding.Finding) {
 	probes := make([]finding.Probe, len(targets))
-	fss := make([][]finding.Finding, len(targets))
+	outcomes := make([]portOutcome, len(targets))
 	var addrs []netip.Addr
 	for _, t := range targets {
 		if !slices.Contains(addrs, t.Addr) {
@@ -117,9 +121,10 @@ func runAll(ctx context.Context, o Options, targets []Target, withAddr, withPTR,
 		}
 	}
 	ptrs := make([]reverse, len(addrs))
+	st := newRunState()
 	var wg sync.WaitGroup
 	for i, t := range targets {
-		wg.Go(func() { probes[i], fss[i] = run(ctx, o, t, subjectFor(t, withAddr)) })
+		wg.Go(func() { outcomes[i] = runPort(ctx, o, st, t, subjectFor(t, withAddr)) })
 	}
 	if withPTR {
 		for i, a := range addrs {
@@ -127,9 +132,23 @@ func runAll(ctx context.Context, o Options, targets []Target, withAddr, withPTR,
 		}
 	}
 	wg.Wait()
+	certKey := func(i int) string { return outcomes[i].cert.key + "|" + targets[i].Addr.String() }
+	servedBy := map[string][]int{}
+	for i, oc := range outcomes {
+		if oc.cert != nil {
+			servedBy[certKey(i)] = append(servedBy[certKey(i)], targets[i].Port)
+		}
+	}
 	var out []finding.Finding
-	for _, fs := range fss {
-		out = append(out, fs...)
+	said := map[string]bool{}
+	for i, oc := range outcomes {
+		probes[i] = oc.probe
+		out = append(out, oc.head...)
+		if oc.cert != nil && !said[certKey(i)] {
+			said[certKey(i)] = true
+			out = append(out, oc.cert.findingsFor(subjectForPorts(targets[i], servedBy[certKey(i)], withAddr))...)
+		}
+		out = append(out, oc.tail...)
 	}
 	if withPTR {
 		for i := range probes {
@@ -143,6 +162,23 @@ func runAll(ctx context.Context, o Options, targets []Target, withAddr, withPTR,
 		}
 	}
 	return probes, out
+}
+
+// subjectForPorts names several ports of one address: "mail.example.test:25,465,587".
+func subjectForPorts(t Target, ports []int, withAddr bool) string {
+	list := make([]string, len(ports))
+	for i, p := range ports {
+		list[i] = strconv.Itoa(p)
+	}
+	t.Port = 0
+	s := t.name() + ":" + strings.Join(list, ",")
+	if strings.Contains(t.name(), ":") {
+		s = "[" + t.name() + "]:" + strings.Join(list, ",")
+	}
+	if withAddr && t.Host != "" && t.Host != t.Addr.String() {
+		s += " (" + t.Addr.String() + ")"
+	}
+	return s
 }
 
 func lookupAddrs(ctx context.Context, o Options, host string) ([]netip.Addr, error) {

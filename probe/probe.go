@@ -10,7 +10,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/mailcheck-cli/mailcheck/finding"
@@ -21,9 +20,9 @@ import (
 // TLS (tls.*) and authentication (auth.*), each with "host:port" (the
 // standard port) as subject. Probe.Addr is the address actually dialled,
 // after --port-map. When t.Addr is not set, the host's first address is
-// used; Host probes every address. Unless SkipLegacyTLS, a port that
-// completed TLS gets two more connections, concurrently, that offer only
-// TLS 1.0 and only TLS 1.1.
+// used; Host probes every address. Unless SkipLegacyTLS, a port that speaks
+// TLS also gets the cipher-suite scan: separate connections, a few at a
+// time, that each offer one protocol version or one kind of suite.
 func Run(ctx context.Context, o Options, t Target) (finding.Probe, []finding.Finding) {
 	if !t.Addr.IsValid() {
 		if a, err := netip.ParseAddr(t.Host); err == nil {
@@ -39,7 +38,8 @@ func Run(ctx context.Context, o Options, t Target) (finding.Probe, []finding.Fin
 			t.Addr = addrs[0]
 		}
 	}
-	return run(ctx, o, t, subjectFor(t, false))
+	out := runPort(ctx, o, newRunState(), t, subjectFor(t, false))
+	return out.probe, out.findings()
 }
 
 // subjectFor names a port as findings do: "mail.example.test:587", and
@@ -92,16 +92,42 @@ func probeTLSConfig(host string, minV, maxV uint16) *tls.Config {
 
 // result is what one probe of one port learned, before judgement.
 type result struct {
-	t        Target
-	subject  string
-	s        *Session
-	err      error
-	sniffTLS bool // a silent plaintext port completed a TLS handshake
-	legacy   []string
-	o        Options
+	t       Target
+	subject string
+	o       Options
+	s       *Session
+	err     error
+	retries int // connections retried after a busy reply
+	// sniff is what a second connection learned from a silent plaintext
+	// port: a TLS handshake, or a reply in another protocol.
+	sniff sniffResult
+	scan  *scanResult
+	// view is the TLS seen: the handshake's, or the scan's first flight
+	// when crypto/tls could not complete one; verdict judges its chain.
+	view    *handshakeView
+	verdict *chainVerdict
 }
 
-func run(ctx context.Context, o Options, t Target, subject string) (finding.Probe, []finding.Finding) {
+// portOutcome is a judged port: its probe record and its findings, with
+// the findings about its certificate apart so that Host and MX can say
+// them once for every port that serves the same certificate.
+type portOutcome struct {
+	probe   finding.Probe
+	subject string
+	head    []finding.Finding // conn.*, tls.starttls-missing, a failed handshake
+	cert    *chainVerdict     // nil when no certificate was seen
+	tail    []finding.Finding // tls.ok, versions, suites, auth.*
+}
+
+func (po portOutcome) findings() []finding.Finding {
+	out := append([]finding.Finding(nil), po.head...)
+	if po.cert != nil {
+		out = append(out, po.cert.findingsFor(po.subject)...)
+	}
+	return append(out, po.tail...)
+}
+
+func runPort(ctx context.Context, o Options, st *runState, t Target, subject string) portOutcome {
 	start := time.Now()
 	if t.Protocol == "" {
 		p, ok := ProtocolForPort(t.Port)
@@ -109,7 +135,8 @@ func run(ctx context.Context, o Options, t Target, subject string) (finding.Prob
 			pr := newProbe(t, "")
 			pr.Status = StatusProtocolError
 			pr.Error = fmt.Sprintf("no protocol given for non-standard port %d", t.Port)
-			return pr, []finding.Finding{finding.New("conn.protocol", subject, finding.T("%s (use --protocol)", pr.Error))}
+			return portOutcome{probe: pr, subject: subject, head: []finding.Finding{
+				finding.New("conn.protocol", subject, finding.T("%s (use --protocol)", pr.Error))}}
 		}
 		t.Protocol = p
 	}
@@ -117,12 +144,13 @@ func run(ctx context.Context, o Options, t Target, subject string) (finding.Prob
 		pr := newProbe(t, "")
 		pr.Status = StatusProtocolError
 		pr.Error = fmt.Sprintf("unknown protocol %q", t.Protocol)
-		return pr, []finding.Finding{finding.New("conn.protocol", subject,
-			finding.T("%s; use one of %s", pr.Error, strings.Join(Protocols, ", ")))}
+		return portOutcome{probe: pr, subject: subject, head: []finding.Finding{finding.New("conn.protocol", subject,
+			finding.T("%s; use one of %s", pr.Error, strings.Join(Protocols, ", ")))}}
 	}
 	r := &result{t: t, subject: subject, o: o}
 	cfg := probeTLSConfig(t.name(), tls.VersionTLS10, tls.VersionTLS13)
-	r.s, r.err = Open(ctx, o, t, cfg)
+	r.s, r.retries, r.err = openRetrying(ctx, o, t, cfg)
+	dialogue := time.Since(start)
 	if r.err == nil && !implicitTLS(t.Protocol) && r.s.OffersTLS() {
 		r.err = r.s.StartTLS(ctx, cfg)
 	}
@@ -139,20 +167,79 @@ func run(ctx context.Context, o Options, t Target, subject string) (finding.Prob
 	// now (sending early would trip pregreet detection such as
 	// Postfix's postscreen on a real MX that merely greets slowly).
 	if r.err != nil && !implicitTLS(t.Protocol) && isTimeout(r.err) && r.s != nil && r.s.silent() && ctx.Err() == nil {
-		r.sniffTLS = sniffImplicitTLS(ctx, o, t)
+		r.sniff = sniffImplicitTLS(ctx, o, t)
+		if greets(t.Protocol, r.sniff.reply) {
+			// Our ClientHello met the greeting of a server that is just
+			// slow to greet: it speaks the protocol, and timed out.
+			r.sniff.lateGreeting, r.sniff.reply = r.sniff.reply, nil
+		}
 	}
-	if !o.SkipLegacyTLS && r.s != nil && r.s.TLS != nil && r.err == nil {
-		r.legacy = legacyVersions(ctx, o, t)
+	// The scan, after a handshake that completed or one the server
+	// refused in TLS terms (an alert: it speaks TLS, just not what
+	// crypto/tls offers, e.g. only DHE suites).
+	handshakeDone := r.s != nil && r.s.TLS != nil && r.s.TLS.HandshakeComplete
+	refusedInTLS := r.s != nil && stepOf(r.err) == stepHandshake && tlsLevelFailure(r.err)
+	if !o.SkipLegacyTLS && (handshakeDone || refusedInTLS) && ctx.Err() == nil {
+		r.scan = scanTLS(ctx, o, t, handshakeDone, dialogue)
+	}
+	switch {
+	case r.s != nil && r.s.TLS != nil && len(r.s.TLS.PeerCertificates) > 0:
+		v := viewOfConn(r.s.TLS)
+		r.view = &v
+	case r.scan != nil:
+		if a, ok := r.scan.best(); ok {
+			v := viewOfHello(a)
+			r.view = &v
+		}
+	case r.s != nil && r.s.TLS != nil:
+		v := viewOfConn(r.s.TLS)
+		r.view = &v
+	}
+	if r.view != nil {
+		r.verdict = st.verdict(ctx, o, t.name(), *r.view)
 	}
 	p := r.probe()
 	p.DurationMS = time.Since(start).Milliseconds()
-	return p, r.findings()
+	out := portOutcome{probe: p, subject: subject, cert: r.verdict}
+	out.head, out.tail = r.findings()
+	return out
 }
 
-// sniffImplicitTLS reports whether the port completes a TLS handshake as
-// soon as it is connected. Bounded by half a step: a TLS server answers a
-// ClientHello at once.
-func sniffImplicitTLS(ctx context.Context, o Options, t Target) bool {
+// tlsLevelFailure: the handshake failed on something the server said in
+// TLS (an alert, a message crypto/tls rejects), not on a close, a timeout,
+// plaintext or one of mailcheck's bounds.
+func tlsLevelFailure(err error) bool {
+	var rh tls.RecordHeaderError
+	return err != nil && !isClosed(err) && !isTimeout(err) && !errors.As(err, &rh) && !errors.As(err, new(*LimitError))
+}
+
+// sniffResult is what a second connection to a silent plaintext port got.
+type sniffResult struct {
+	tls   bool   // a TLS handshake completed: the port speaks implicit TLS
+	reply []byte // or the port answered the ClientHello in plaintext (an HTTP server)
+	// lateGreeting: the answer was the protocol's greeting, late.
+	lateGreeting []byte
+}
+
+// greets reports whether b starts with a greeting of protocol (RFC 5321
+// §4.2: a 220, 4yz or 554 reply; RFC 9051 §7.1: "* OK", "* PREAUTH",
+// "* BYE"; RFC 1939 §4: "+OK" or "-ERR").
+func greets(protocol string, b []byte) bool {
+	line := firstLine(b)
+	switch protocol {
+	case "smtp", "submission", "smtps":
+		code, _, _, ok := parseSMTPLine(line)
+		return ok && (code == 220 || code == 554 || code/100 == 4)
+	case "imap", "imaps":
+		return strings.HasPrefix(line, "* OK") || strings.HasPrefix(line, "* PREAUTH") || strings.HasPrefix(line, "* BYE")
+	}
+	return strings.HasPrefix(line, "+OK") || strings.HasPrefix(line, "-ERR")
+}
+
+// sniffImplicitTLS sends a ClientHello as soon as the port is connected.
+// Bounded by half a step: a TLS server answers a ClientHello at once, and
+// so does an HTTP server (with "400 Bad Request").
+func sniffImplicitTLS(ctx context.Context, o Options, t Target) sniffResult {
 	step := o.dialer().StepTimeout
 	if step <= 0 {
 		step = 10 * time.Second
@@ -161,57 +248,24 @@ func sniffImplicitTLS(ctx context.Context, o Options, t Target) bool {
 	defer cancel()
 	conn, err := o.dialer().DialAddr(ctx, netip.AddrPortFrom(t.Addr, uint16(t.Port)))
 	if err != nil {
-		return false
+		return sniffResult{}
 	}
 	defer conn.Close()
 	if dl, ok := ctx.Deadline(); ok {
 		_ = conn.SetDeadline(dl)
 	}
-	tc := tls.Client(conn, probeTLSConfig(t.name(), tls.VersionTLS10, tls.VersionTLS13))
-	return tc.HandshakeContext(ctx) == nil
-}
-
-// legacyVersions tries TLS 1.0 and TLS 1.1 alone, each on its own
-// connection, concurrently. RFC 8996 deprecates both.
-func legacyVersions(ctx context.Context, o Options, t Target) []string {
-	versions := []uint16{tls.VersionTLS10, tls.VersionTLS11}
-	accepted := make([]bool, len(versions))
-	var wg sync.WaitGroup
-	for i, v := range versions {
-		wg.Go(func() { accepted[i] = acceptsVersion(ctx, o, t, v) })
+	rec := &recordingConn{Conn: conn}
+	tc := tls.Client(rec, probeTLSConfig(t.name(), tls.VersionTLS10, tls.VersionTLS13))
+	err = tc.HandshakeContext(ctx)
+	var rh tls.RecordHeaderError
+	if errors.As(err, &rh) {
+		// crypto/tls stops at the first five bytes: read what follows.
+		_ = conn.SetReadDeadline(time.Now().Add(min(step/4, 500*time.Millisecond)))
+		buf := make([]byte, 200)
+		n, _ := conn.Read(buf)
+		return sniffResult{reply: append(rec.firstBytes(), buf[:n]...)}
 	}
-	wg.Wait()
-	var out []string
-	for i, v := range versions {
-		if accepted[i] {
-			out = append(out, versionName(v))
-		}
-	}
-	return out
-}
-
-func acceptsVersion(ctx context.Context, o Options, t Target, v uint16) bool {
-	o.Verbose = false
-	cfg := probeTLSConfig(t.name(), v, v)
-	s, err := Open(ctx, o, t, cfg)
-	if s == nil {
-		return false
-	}
-	defer s.Close(ctx)
-	if err != nil {
-		return false
-	}
-	if s.TLS != nil {
-		return s.TLS.Version == v
-	}
-	if !s.OffersTLS() {
-		return false
-	}
-	if err := s.d.startTLS(ctx); err != nil {
-		return false
-	}
-	err = s.handshake(ctx, cfg)
-	return err == nil && s.TLS != nil && s.TLS.Version == v
+	return sniffResult{tls: err == nil}
 }
 
 // probe fills the schema's record of what was learned.
@@ -225,9 +279,16 @@ func (r *result) probe() finding.Probe {
 	if errors.As(r.err, &re) && stepOf(r.err) == "greeting" {
 		p.Status = StatusRateLimited // a 554 greeting refuses this client: see failureFinding
 	}
-	if r.sniffTLS {
+	if r.plaintextAfterGoAhead() {
+		p.Status = StatusTLSFailed // the port speaks the protocol; its TLS is what fails
+	}
+	switch {
+	case r.sniff.tls:
 		p.Status = StatusProtocolError
 		p.Error += "; a TLS handshake on a new connection succeeded: the port speaks implicit TLS"
+	case len(r.sniff.reply) > 0:
+		p.Status = StatusProtocolError
+		p.Error += fmt.Sprintf("; a TLS ClientHello on a new connection was answered in plaintext: %q", printable(firstLine(r.sniff.reply)))
 	}
 	s := r.s
 	if s == nil {
@@ -247,14 +308,17 @@ func (r *result) probe() finding.Probe {
 		p.CapsAfterTLS = s.CapsAfterTLS.List()
 		p.AuthAfterTLS = nonNil(s.d.mechanisms(s.CapsAfterTLS))
 	}
-	if s.TLS != nil {
-		p.TLS = tlsState(s.TLS, r.t.name(), r.o.dialer().Roots, r.o.now())
-		if v := s.TLS.Version; v == tls.VersionTLS10 || v == tls.VersionTLS11 {
-			p.LegacyTLS = append(p.LegacyTLS, versionName(v))
+	if r.view != nil {
+		// Also when crypto/tls could not complete the handshake and the
+		// scan's first flight showed the version, suite and chain.
+		p.TLS = tlsState(*r.view, r.t.name(), r.o.dialer().Roots, r.o.now())
+		if r.verdict != nil {
+			p.TLS.OCSP = r.verdict.ocsp
 		}
 	}
-	for _, v := range r.legacy {
-		p.LegacyTLS = appendUnique(p.LegacyTLS, v)
+	p.LegacyTLS = r.legacyList()
+	if r.scan != nil {
+		p.TLSScan = r.scan.record(r.t.Protocol, r.mainVersion() == tls.VersionTLS13)
 	}
 	if r.o.Verbose {
 		p.Transcript = s.Transcript()
@@ -270,8 +334,42 @@ func (r *result) probe() finding.Probe {
 			}
 			p.Transcript = slices.Insert(p.Transcript, at+1, verdict)
 		}
+		if p.TLSScan != nil {
+			p.Transcript = append(p.Transcript, scanTranscript(p.TLSScan)...)
+		}
 	}
 	return p
+}
+
+// scanTranscript summarises the scan for -v.
+func scanTranscript(sc *finding.TLSScan) []string {
+	var out []string
+	for _, v := range sc.Versions {
+		line := "scan: " + v.Version + " " + v.Result
+		if v.Detail != "" {
+			line += " (" + v.Detail + ")"
+		}
+		out = append(out, line)
+	}
+	for _, s := range sc.Suites {
+		line := "scan: " + s.Version + " " + s.Name
+		if len(s.Weak) > 0 {
+			line += " [" + strings.Join(s.Weak, ", ") + "]"
+		}
+		out = append(out, line)
+	}
+	for _, i := range sc.Inconclusive {
+		out = append(out, "scan: not told: "+i)
+	}
+	return out
+}
+
+// mainVersion is the version the probe's own handshake negotiated.
+func (r *result) mainVersion() uint16 {
+	if r.s != nil && r.s.TLS != nil && r.s.TLS.HandshakeComplete {
+		return r.s.TLS.Version
+	}
+	return 0
 }
 
 func nonNil(s []string) []string {
@@ -307,9 +405,9 @@ var protocolNames = map[string]string{
 // servers without authentication (RFC 5321), so AUTH is not expected there.
 func needsAuth(protocol string) bool { return protocol != "smtp" }
 
-// findings judges the result: conn.* first, then tls.*, then auth.*.
-func (r *result) findings() []finding.Finding {
-	var out []finding.Finding
+// findings judges the result: conn.* first, then tls.*, then auth.*. The
+// findings about the certificate are the verdict's (see portOutcome).
+func (r *result) findings() (head, tail []finding.Finding) {
 	subject := r.subject
 	s, err := r.s, r.err
 	proto := protocolNames[r.t.Protocol]
@@ -318,30 +416,39 @@ func (r *result) findings() []finding.Finding {
 	// Connection.
 	switch {
 	case err == nil:
-		out = append(out, finding.New("conn.ok", subject, finding.T("%s answers on port %d", proto, port), evidenceBanner(s)...))
+		f := finding.New("conn.ok", subject, finding.T("%s answers on port %d", proto, port), evidenceBanner(s)...)
+		if r.retries > 0 {
+			f.Note(finding.T("The server turned the first %d connection(s) away as busy; a later one was served", r.retries))
+		}
+		head = append(head, f)
 	case s == nil && isRefused(err):
 		return []finding.Finding{finding.New("conn.refused", subject,
-			finding.T("Port %d refuses connections: no %s service is listening", port, proto))}
+			finding.T("Port %d refuses connections: no %s service is listening", port, proto))}, nil
 	case s == nil && isUnreachable(err):
 		return []finding.Finding{finding.New("conn.unreachable", subject,
-			finding.T("%s cannot be reached from here: %v", r.t.Addr, errors.Unwrap(err)))}
+			finding.T("%s cannot be reached from here: %v", r.t.Addr, errors.Unwrap(err)))}, nil
 	case s == nil:
 		f := finding.New("conn.timeout", subject, finding.T("Connecting to port %d failed: %v", port, errors.Unwrap(err)))
-		return []finding.Finding{f}
-	case r.sniffTLS:
+		return []finding.Finding{f}, nil
+	case r.sniff.tls:
 		return []finding.Finding{finding.New("conn.protocol", subject,
 			finding.T("Port %d speaks implicit TLS, but %s expects a plaintext greeting and STARTTLS", port, proto),
-			"no greeting within the step timeout; a TLS ClientHello on a new connection completed a handshake")}
+			"no greeting within the step timeout; a TLS ClientHello on a new connection completed a handshake")}, nil
+	case len(r.sniff.reply) > 0:
+		got := printable(firstLine(r.sniff.reply))
+		title := finding.T("Port %d does not speak %s: it sends no greeting, and it answered a TLS ClientHello with %q", port, proto, got)
+		if strings.HasPrefix(got, "HTTP/") {
+			title = finding.T("Port %d does not speak %s: an HTTP server answers there (%q)", port, proto, got)
+		}
+		return []finding.Finding{finding.New("conn.protocol", subject, title,
+			"no greeting within the step timeout; a TLS ClientHello on a new connection got: "+got)}, nil
 	default:
-		out = append(out, r.failureFinding())
+		head = append(head, r.failureFinding())
 	}
 
 	// TLS.
 	if !implicitTLS(r.t.Protocol) && s.HaveCapsBefore && !s.OffersTLS() {
-		cmd := "STARTTLS"
-		if _, ok := s.d.(*pop3Dialogue); ok {
-			cmd = "STLS"
-		}
+		cmd := s.startTLSCommand()
 		f := finding.New("tls.starttls-missing", subject,
 			finding.T("Port %d offers no %s: everything, passwords included, crosses the network in clear", port, cmd),
 			"capabilities: "+capsText(s.CapsBeforeTLS))
@@ -353,29 +460,47 @@ func (r *result) findings() []finding.Finding {
 			// the title says what is at stake rather than "broken".
 			f.SetTitle(finding.T("Port 25 offers no STARTTLS: mail to this MX crosses the network in clear, and MTA-STS/DANE cannot be used"))
 		}
-		out = append(out, f)
+		head = append(head, f)
 	}
-	if s.TLS != nil {
-		out = append(out, certFindings(subject, r.t.name(), s.TLS, r.o.dialer().Roots, r.o.now())...)
-		legacy := r.legacyList()
-		if len(legacy) > 0 {
-			out = append(out, finding.New("tls.version-legacy", subject,
-				finding.T("%s still accepted (deprecated by RFC 8996)", strings.Join(legacy, " and "))))
+	if r.verdict != nil && r.verdict.clean && r.mainVersion() != 0 {
+		// Only beside no warning about the same certificate, and only for
+		// a handshake that completed.
+		leaf := r.view.Certs[0]
+		day := leaf.NotAfter.UTC().Format("2006-01-02")
+		f := finding.New("tls.ok", subject,
+			finding.T("%s, certificate valid for %s until %s, issued by %s", versionName(r.view.Version), r.t.name(), day, issuerName(leaf)))
+		if !r.verdict.okNote.IsZero() {
+			f.Note(r.verdict.okNote)
 		}
+		tail = append(tail, f)
+	}
+	switch {
+	case r.scan != nil:
+		tail = append(tail, r.scan.legacyFindings(subject, r.mainVersion())...)
+		tail = append(tail, r.scan.cipherFindings(subject, r.t.Protocol, port, r.mainVersion() == tls.VersionTLS13)...)
+	case len(r.legacyList()) > 0:
+		tail = append(tail, finding.New("tls.version-legacy", subject,
+			finding.T("%s still accepted (deprecated by RFC 8996)", strings.Join(r.legacyList(), ", "))))
 	}
 
 	// Authentication.
-	out = append(out, r.authFindings()...)
-	return out
+	tail = append(tail, r.authFindings()...)
+	return head, tail
 }
 
+// legacyList names the deprecated versions the port accepted: in the
+// probe's own handshake, or in the scan.
 func (r *result) legacyList() []string {
 	var out []string
-	if v := r.s.TLS.Version; v == tls.VersionTLS10 || v == tls.VersionTLS11 {
+	if v := r.mainVersion(); v == tls.VersionTLS10 || v == tls.VersionTLS11 {
 		out = append(out, versionName(v))
 	}
-	for _, v := range r.legacy {
-		out = appendUnique(out, v)
+	if r.scan != nil {
+		for _, v := range scanVersions {
+			if a := r.scan.versions[v]; v < tls.VersionTLS12 && a.result == helloAccepted {
+				out = appendUnique(out, versionName(v))
+			}
+		}
 	}
 	return out
 }
@@ -396,16 +521,43 @@ func (r *result) failureFinding() finding.Finding {
 	var re *ReplyError
 	var rh tls.RecordHeaderError
 	var pe *ProtocolError
+	var le *LimitError
 	switch {
+	case errors.As(err, &le):
+		// mailcheck's own bound stopped reading: the server closed
+		// nothing, and what it would have said next is unknown.
+		f := finding.New("conn.limit", subject,
+			finding.T("mailcheck stopped reading at the %s on port %d: the server sent %s (inconclusive)", stepName(step), port, le.reason()), ev...)
+		if le.Kind == LimitLine && (r.t.Protocol == "smtp" || r.t.Protocol == "submission" || r.t.Protocol == "smtps") {
+			f.Note(finding.T("SMTP allows 512 bytes in a reply line (RFC 5321 §4.5.3.1.5)"))
+		}
+		return f
 	case errors.As(err, &re) && re.Busy:
-		return finding.New("conn.rate-limited", subject,
+		f := finding.New("conn.rate-limited", subject,
 			finding.T("The server is busy or rate-limiting this client at %s: %s", step, printable(re.Reply)), ev...)
+		if r.retries > 0 {
+			f.Note(finding.T("Tried %d more time(s) with backoff; the server stayed busy", r.retries))
+		}
+		return f
 	case errors.As(err, &re) && step == "greeting":
 		// A 554 greeting: the server refuses this client (often a
 		// blocklisted address). That says more about the prober than
 		// about the server, so it is inconclusive like a 421.
 		f := finding.New("conn.rate-limited", subject,
 			finding.T("The server refuses service to this client: %s", printable(re.Reply)), ev...)
+		return f
+	case r.plaintextAfterGoAhead():
+		// The go-ahead came, then plaintext instead of the server's
+		// handshake: a proxy or filter in the way, or a broken TLS layer.
+		got := s.w.preTLS
+		if hs := s.w.handshake; hs != nil && len(hs.firstBytes()) > 0 {
+			got = hs.firstBytes()
+		}
+		text := printable(firstLine(got))
+		f := finding.New("tls.handshake-failed", subject,
+			finding.T("After accepting %s on port %d, the server sent plaintext (%q) instead of a TLS handshake", s.startTLSCommand(), port, text),
+			append(ev, "received after the go-ahead: "+text)...)
+		f.SetFix(finding.T("Something writes plaintext after the server's reply to STARTTLS: look for a proxy, filter or antivirus that intercepts STARTTLS (a firewall's SMTP inspection such as Cisco ESMTP fixup), and at the server's TLS log"))
 		return f
 	case errors.As(err, &rh):
 		got := r.s.Banner
@@ -420,8 +572,12 @@ func (r *result) failureFinding() finding.Finding {
 		if step == "greeting" && !s.silent() {
 			what = "in the middle of the greeting"
 		}
-		return finding.New("conn.timeout", subject,
+		f := finding.New("conn.timeout", subject,
 			finding.T("Timed out %s on port %d (inconclusive)", what, port), ev...)
+		if g := r.sniff.lateGreeting; len(g) > 0 {
+			f.Note(finding.T("A second connection got the greeting (%q) after the step timeout: the server is slow to greet; a longer --timeout may let the probe complete", printable(firstLine(g))))
+		}
+		return f
 	case errors.As(err, &re) && (step == "STARTTLS" || step == "STLS"):
 		// Announced but refused, typically "454 4.7.0 TLS not available
 		// due to local problem": a missing or unreadable certificate,
@@ -432,8 +588,7 @@ func (r *result) failureFinding() finding.Finding {
 		return finding.New("conn.protocol", subject,
 			finding.T("The server refused %s on port %d: %s", step, port, printable(re.Reply)), ev...)
 	case step == stepHandshake && !isClosed(err):
-		return finding.New("tls.handshake-failed", subject,
-			finding.T("The TLS handshake on port %d failed: %v", port, errors.Unwrap(err)), ev...)
+		return r.handshakeFailure(ev)
 	}
 	// The server closed or reset the connection.
 	title := finding.T("The server closed the connection during the %s on port %d", step, port)
@@ -441,6 +596,42 @@ func (r *result) failureFinding() finding.Finding {
 		title = finding.T("The server accepted STARTTLS on port %d, then closed the connection instead of completing the TLS handshake", port)
 	}
 	return finding.New("conn.protocol", subject, title, ev...)
+}
+
+// plaintextAfterGoAhead: the server agreed to STARTTLS/STLS, then sent
+// plaintext where its handshake should be (or before closing).
+func (r *result) plaintextAfterGoAhead() bool {
+	var rh tls.RecordHeaderError
+	return r.s != nil && stepOf(r.err) == stepHandshake && !implicitTLS(r.t.Protocol) &&
+		(errors.As(r.err, &rh) || (isClosed(r.err) && len(r.s.w.preTLS) > 0))
+}
+
+// handshakeFailure explains a handshake the server refused. When the scan
+// found what the server does accept, the title says it: a server that
+// offers only DHE suites completes no handshake with clients that dropped
+// them (crypto/tls, NSS-based clients such as Thunderbird since 2020).
+func (r *result) handshakeFailure(ev []string) finding.Finding {
+	port := r.t.Port
+	f := finding.New("tls.handshake-failed", r.subject,
+		finding.T("The TLS handshake on port %d failed: %v", port, errors.Unwrap(r.err)), ev...)
+	if r.scan == nil {
+		return f
+	}
+	names, allDHE := r.scan.acceptedSummary()
+	if len(names) == 0 {
+		return f
+	}
+	shown := names
+	if len(shown) > 3 {
+		shown = append(slices.Clone(shown[:3]), fmt.Sprintf("and %d more", len(names)-3))
+	}
+	if allDHE {
+		f.SetTitle(finding.T("The TLS handshake on port %d fails for clients without DHE: the server accepts only DHE suites (%s), which current clients such as Go programs and Thunderbird no longer offer", port, strings.Join(shown, ", ")))
+		f.SetFix(finding.T("Enable ECDHE suites and TLS 1.3 beside DHE (Postfix: remove the DHE-only cipher list and keep smtpd_tls_ciphers = medium; Dovecot: ssl_cipher_list and ssl_min_protocol = TLSv1.2); an ECDSA or RSA certificate works with ECDHE"))
+		return f
+	}
+	f.SetTitle(finding.T("The TLS handshake on port %d fails for current clients: the server accepts only %s", port, strings.Join(shown, ", ")))
+	return f
 }
 
 func capsText(c Caps) string {

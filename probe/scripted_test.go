@@ -418,23 +418,29 @@ func TestPOP3UserInClear(t *testing.T) {
 func TestCertificateDefects(t *testing.T) {
 	now := time.Now()
 	tests := []struct {
-		name string
-		leaf pki.LeafOptions
-		host string
-		want map[string]finding.Severity
+		name  string
+		leaf  pki.LeafOptions
+		host  string
+		want  map[string]finding.Severity
+		clean bool // tls.ok may be said: nothing at warn or above
+		valid bool // a client would accept the chain
 	}{
 		{name: "expired, wrong name", host: "mail.example.test",
 			leaf: pki.LeafOptions{Names: []string{"other.example.test"}, NotBefore: now.AddDate(0, -3, 0), NotAfter: now.AddDate(0, 0, -2)},
 			want: map[string]finding.Severity{"tls.cert-expired": finding.Fail, "tls.cert-hostname": finding.Fail}},
 		{name: "expiring", host: "mail.example.test",
 			leaf: pki.LeafOptions{NotAfter: now.AddDate(0, 0, 10)},
-			want: map[string]finding.Severity{"tls.cert-expiring": finding.Warn, "tls.ok": finding.Pass}},
+			want: map[string]finding.Severity{"tls.cert-expiring": finding.Warn}, valid: true},
 		{name: "self-signed", host: "mail.example.test",
 			leaf: pki.LeafOptions{SelfSigned: true},
 			want: map[string]finding.Severity{"tls.cert-self-signed": finding.Fail}},
-		{name: "missing intermediate, weak key", host: "mail.example.test",
+		{name: "missing intermediate without AIA, weak key", host: "mail.example.test",
 			leaf: pki.LeafOptions{OmitChain: true, RSABits: 1024},
 			want: map[string]finding.Severity{"tls.cert-untrusted": finding.Fail, "tls.weak-key": finding.Fail}},
+		{name: "bad signature", host: "mail.example.test",
+			leaf: pki.LeafOptions{CorruptSignature: true},
+			want: map[string]finding.Severity{"tls.cert-bad-signature": finding.Fail}},
+		{name: "healthy", host: "mail.example.test", want: map[string]finding.Severity{}, clean: true, valid: true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -447,12 +453,16 @@ func TestCertificateDefects(t *testing.T) {
 				}
 				chain[i] = c
 			}
-			st := &tls.ConnectionState{Version: tls.VersionTLS13, PeerCertificates: chain}
-			fs := certFindings("mail.example.test:993", tt.host, st, p.roots, now)
+			v := handshakeView{Version: tls.VersionTLS13, Certs: chain, Complete: true}
+			o := Options{Dialer: &dialer.Dialer{Roots: p.roots, StepTimeout: 2 * time.Second}, Now: func() time.Time { return now }}
+			cv := newRunState().verdict(context.Background(), o, tt.host, v)
+			fs := cv.findingsFor("mail.example.test:993")
 			wantFindings(t, fs, tt.want)
-			_, valid := tt.want["tls.ok"]
-			if s := tlsState(st, tt.host, p.roots, now); s.Verified != valid || (s.VerifyError == "") != valid {
-				t.Errorf("verified = %v (%s), want %v", s.Verified, s.VerifyError, valid)
+			if cv.clean != tt.clean {
+				t.Errorf("clean = %v, want %v", cv.clean, tt.clean)
+			}
+			if s := tlsState(v, tt.host, p.roots, now); s.Verified != tt.valid || (s.VerifyError == "") != tt.valid {
+				t.Errorf("verified = %v (%s), want %v", s.Verified, s.VerifyError, tt.valid)
 			}
 		})
 	}

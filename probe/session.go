@@ -30,8 +30,9 @@ type Options struct {
 	// of the local end ("[192.0.2.7]"), which RFC 5321 §4.1.4 prescribes
 	// for a client without a meaningful name.
 	EHLOName string
-	// SkipLegacyTLS leaves out the extra connections that test whether
-	// TLS 1.0 and 1.1 are still accepted.
+	// SkipLegacyTLS leaves out the cipher-suite scan: the extra
+	// connections that test which protocol versions (SSL 3.0 to TLS 1.2)
+	// and which kinds of suites each port accepts.
 	SkipLegacyTLS bool
 }
 
@@ -163,6 +164,23 @@ type Session struct {
 // returns the session even on error once a connection exists, so that the
 // caller sees what was learned; the caller must Close it.
 func Open(ctx context.Context, o Options, t Target, cfg *tls.Config) (*Session, error) {
+	return open(ctx, o, t, cfg, false)
+}
+
+// errNoSTARTTLS: openBeforeTLS met a plaintext port that offers no
+// STARTTLS/STLS, so no ClientHello can be sent.
+var errNoSTARTTLS = errors.New("the server offers no STARTTLS")
+
+// openBeforeTLS takes a session as far as the moment a ClientHello is due:
+// right after connecting for implicit TLS, after the go-ahead of
+// STARTTLS/STLS otherwise. The caller speaks TLS itself on s.w.raw (the
+// cipher-suite scan); the session is closed with s.w.close, without a
+// goodbye, as the connection is then in the middle of a handshake.
+func openBeforeTLS(ctx context.Context, o Options, t Target) (*Session, error) {
+	return open(ctx, o, t, nil, true)
+}
+
+func open(ctx context.Context, o Options, t Target, cfg *tls.Config, beforeTLS bool) (*Session, error) {
 	if t.Protocol == "" {
 		p, ok := ProtocolForPort(t.Port)
 		if !ok {
@@ -196,12 +214,19 @@ func Open(ctx context.Context, o Options, t Target, cfg *tls.Config) (*Session, 
 		s.d = &pop3Dialogue{w: s.w}
 	}
 	if implicitTLS(t.Protocol) {
+		if beforeTLS {
+			return s, nil
+		}
 		if err := s.handshake(ctx, cfg); err != nil {
 			return s, err
 		}
 	}
 	banner, caps, hasCaps, err := s.d.greet(ctx)
 	s.Banner = printable(banner)
+	if s.Banner == "" && errors.As(err, new(*LimitError)) {
+		// Keep the start of the over-long greeting: what was seen stays.
+		s.Banner = printable(firstLine(s.peek.firstBytes())) + "…"
+	}
 	if err != nil {
 		return s, &StepError{Step: "greeting", Err: err}
 	}
@@ -212,7 +237,81 @@ func Open(ctx context.Context, o Options, t Target, cfg *tls.Config) (*Session, 
 		}
 	}
 	s.setCaps(caps)
+	if beforeTLS {
+		if !s.OffersTLS() {
+			return s, errNoSTARTTLS
+		}
+		if err := s.d.startTLS(ctx); err != nil {
+			return s, &StepError{Step: s.startTLSCommand(), Err: err}
+		}
+	}
 	return s, nil
+}
+
+// startTLSCommand is the protocol's command for STARTTLS.
+func (s *Session) startTLSCommand() string {
+	if _, ok := s.d.(*pop3Dialogue); ok {
+		return "STLS"
+	}
+	return "STARTTLS"
+}
+
+// isBusy reports a temporary refusal of service (421, * BYE, -ERR
+// [IN-USE]): worth another try a moment later.
+func isBusy(err error) bool {
+	var re *ReplyError
+	return errors.As(err, &re) && re.Busy
+}
+
+// busyBackoff is the wait before the next try after a busy reply: it
+// doubles from 100 ms up to 2 s.
+func busyBackoff(try int) time.Duration {
+	return min(100*time.Millisecond<<try, 2*time.Second)
+}
+
+// maxBusyRetries bounds the retries of one connection turned away as busy.
+const maxBusyRetries = 6
+
+// waitBusy sleeps before retry number try, unless the run's deadline
+// would leave no room for the retry itself (one step): then it reports
+// false at once.
+func waitBusy(ctx context.Context, step time.Duration, try int) bool {
+	if try >= maxBusyRetries {
+		return false
+	}
+	wait := busyBackoff(try)
+	if dl, ok := ctx.Deadline(); ok && time.Until(dl) < wait+step {
+		return false
+	}
+	t := time.NewTimer(wait)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-ctx.Done():
+		return false
+	}
+}
+
+// openRetrying is Open, tried again when the server turns the connection
+// away as busy (a server that allows one connection at a time, or a
+// short burst limit), within the run's time budget (RFC 5321 §4.5.4.1:
+// a client retries a 421 later). It returns the last session and how many
+// retries it took.
+func openRetrying(ctx context.Context, o Options, t Target, cfg *tls.Config) (s *Session, retries int, err error) {
+	step := o.dialer().StepTimeout
+	if step <= 0 {
+		step = 10 * time.Second
+	}
+	for try := 0; ; try++ {
+		s, err = Open(ctx, o, t, cfg)
+		if err == nil || !isBusy(err) || try >= 2 || !waitBusy(ctx, step, try+1) {
+			return s, try, err
+		}
+		if s != nil {
+			s.w.close()
+		}
+	}
 }
 
 const stepHandshake = "TLS handshake"
@@ -274,10 +373,7 @@ func (s *Session) StartTLS(ctx context.Context, cfg *tls.Config) error {
 	if s.TLS != nil {
 		return errors.New("already using TLS")
 	}
-	cmd := "STARTTLS"
-	if _, ok := s.d.(*pop3Dialogue); ok {
-		cmd = "STLS"
-	}
+	cmd := s.startTLSCommand()
 	if err := s.d.startTLS(ctx); err != nil {
 		return &StepError{Step: cmd, Err: err}
 	}

@@ -25,10 +25,10 @@ const (
 )
 
 // ErrLineTooLong is returned when a peer sends a line longer than 4 KiB.
-var ErrLineTooLong = errors.New("line longer than 4096 bytes")
+var ErrLineTooLong = &LimitError{Kind: LimitLine, Bound: maxLineBytes}
 
 // ErrTooManyLines is returned when a reply runs past 100 lines.
-var ErrTooManyLines = errors.New("reply longer than 100 lines")
+var ErrTooManyLines = &LimitError{Kind: LimitLines, Bound: maxReplyLines}
 
 // wire is a line-oriented connection with a deadline on every step, bounded
 // reads and an optional transcript. It is used by one goroutine at a time.
@@ -43,6 +43,12 @@ type wire struct {
 	verbose    bool
 
 	stopCancel func() bool
+
+	// preTLS holds bytes the server sent after its go-ahead for TLS and
+	// before the handshake (discarded, see upgrade); handshake records
+	// what the handshake read, so that a plaintext answer can be shown.
+	preTLS    []byte
+	handshake *recordingConn
 }
 
 func newWire(ctx context.Context, conn net.Conn, step time.Duration, verbose bool) *wire {
@@ -104,10 +110,10 @@ func (w *wire) readLine() (string, error) {
 	return line, nil
 }
 
-// readFull reads exactly n bytes (an IMAP literal) and discards them.
+// skip reads exactly n bytes (an IMAP literal) and discards them.
 func (w *wire) skip(n int64) error {
 	if n > maxLiteral {
-		return fmt.Errorf("literal of %d bytes exceeds the %d-byte bound", n, maxLiteral)
+		return &LimitError{Kind: LimitLiteral, Bound: maxLiteral, Got: n}
 	}
 	_, err := io.CopyN(io.Discard, w.r, n)
 	w.note("S: (%d-byte literal skipped)", n)
@@ -135,12 +141,15 @@ func (w *wire) writeLine(ctx context.Context, line, shown string) error {
 // received before TLS (the STARTTLS command-injection defence).
 func (w *wire) upgrade(ctx context.Context, cfg *tls.Config) (*tls.Conn, error) {
 	if n := w.r.Buffered(); n > 0 {
+		b, _ := w.r.Peek(n)
+		w.preTLS = append([]byte(nil), b[:min(n, 200)]...)
 		w.note("S: (%d bytes sent before the TLS handshake, discarded)", n)
 	}
 	if err := w.deadline(ctx); err != nil {
 		return nil, err
 	}
-	tc := tls.Client(w.raw, cfg)
+	w.handshake = &recordingConn{Conn: w.raw}
+	tc := tls.Client(w.handshake, cfg)
 	err := tc.HandshakeContext(ctx)
 	if err != nil {
 		w.note("TLS: handshake failed: %v", err)

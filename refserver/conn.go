@@ -23,10 +23,15 @@ type faultListener struct {
 	net.Listener
 	s    *Server
 	port int
+	slot chan struct{} // the one-connection fault's single place
 }
 
 func (s *Server) wrapListener(ln net.Listener, port int) net.Listener {
-	return &faultListener{Listener: ln, s: s, port: port}
+	// Keys are made now rather than at the first connection, which a
+	// client would otherwise see as a slow greeting (RSA keys take long).
+	s.tlsConfig(port)
+	s.legacyTLSFor(port)
+	return &faultListener{Listener: ln, s: s, port: port, slot: make(chan struct{}, 1)}
 }
 
 func (l *faultListener) Accept() (net.Conn, error) {
@@ -42,16 +47,39 @@ func (l *faultListener) Accept() (net.Conn, error) {
 		}
 		l.s.logf("%s: connection from %s", serviceName(l.port), raw.RemoteAddr())
 		var c net.Conn = tc
+		busy := l.s.fault(FaultBusy, l.port)
+		if l.s.fault(FaultOneConn, l.port) && !busy {
+			select {
+			case l.slot <- struct{}{}:
+				c = &slotConn{Conn: c, slot: l.slot}
+			default:
+				busy = true
+			}
+		}
+		if l.s.fault(FaultSlow, l.port) {
+			c = &slowConn{Conn: c, delay: l.s.opts.SlowDelay, done: l.s.ctx.Done()}
+		}
 		if l.s.fault(FaultTarpit, l.port) {
 			c = &tarpitConn{Conn: c, until: time.Now().Add(l.s.opts.TarpitDelay), done: l.s.ctx.Done()}
 		}
-		if l.s.fault(FaultCloseMidSTARTTLS, l.port) && !implicitTLSPort(l.port) {
-			c = &startTLSCloser{Conn: c}
+		if !implicitTLSPort(l.port) {
+			switch {
+			case l.s.fault(FaultCloseMidSTARTTLS, l.port):
+				c = &startTLSCloser{Conn: c}
+			case l.s.fault(FaultGarbageAfterSTARTTLS, l.port):
+				c = &garbageConn{startTLSCloser{Conn: c}}
+			}
+			if l.s.fault(FaultLongLines, l.port) {
+				c = &longLineConn{Conn: c}
+			}
+		}
+		if lt := l.s.legacyTLSFor(l.port); lt != nil {
+			c = l.s.routeHellos(c, l.port, lt)
 		}
 		if l.s.speaksTLS(l.port) {
 			c = tls.Server(c, l.s.tlsConfig(l.port))
 		}
-		if l.s.fault(FaultBusy, l.port) {
+		if busy {
 			l.s.wg.Add(1)
 			go func() {
 				defer l.s.wg.Done()

@@ -14,7 +14,7 @@ import (
 // on one port (RFC 7766 §5: TCP is not optional), with the resolver
 // package's zone handler.
 func (s *Server) startDNS() error {
-	zone, err := s.scenarioZone() // TLSA placeholders filled in: tlsa.go
+	zone, err := s.servedZone() // TLSA placeholders (tlsa.go) or DKIM keys (message.go) filled in
 	if err != nil {
 		return err
 	}

@@ -27,12 +27,6 @@ import (
 // the checks' scenario test never read it as a zone of the scenario.
 const staleSuffix = ".zone.stale"
 
-// Zone is the zone data the server serves: the scenario's zone files with
-// the TLSA placeholders filled in and, for a scenario with sign: true, the
-// signatures made at start-up. selftest judges DNS from it, so that what
-// is judged is what is served.
-func (s *Server) Zone() *resolver.Zone { return s.zone }
-
 // startSecondaries starts a DNS server for each "<host>.zone.stale" file.
 func (s *Server) startSecondaries() error {
 	files, err := s.sc.Files()

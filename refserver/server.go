@@ -40,11 +40,12 @@ const (
 	PortIMAP       = 143
 	PortIMAPS      = 993
 	PortHTTPS      = 443
+	PortHTTP       = 80 // the CA certificates that leaves name in AIA (aia.go)
 	PortDNS        = 53
 )
 
 // MailPorts are the standard ports PortMap reports, in a stable order.
-var MailPorts = []int{PortSMTP, PortSMTPS, PortSubmission, PortPOP3, PortPOP3S, PortIMAP, PortIMAPS, PortHTTPS}
+var MailPorts = []int{PortSMTP, PortSMTPS, PortSubmission, PortPOP3, PortPOP3S, PortIMAP, PortIMAPS, PortHTTPS, PortHTTP}
 
 // Options configure Start.
 type Options struct {
@@ -63,6 +64,12 @@ type Options struct {
 	// TarpitDelay is how long the tarpit fault holds back the greeting
 	// (default 60s).
 	TarpitDelay time.Duration
+	// OnMessage, when set, is called with each message accepted over SMTP
+	// (`serve --receive`), after it is stored.
+	OnMessage func(Message)
+	// SlowDelay is how long the slow fault holds back every write
+	// (default 150ms).
+	SlowDelay time.Duration
 }
 
 // Endpoint is one listening service.
@@ -98,6 +105,8 @@ type Server struct {
 	certs    *certSet
 	accounts *accountBook
 	mail     *mailStore
+	keys     *dkimKeys      // DKIM signing keys of a message case, nil otherwise
+	zone     *resolver.Zone // what the DNS serves
 
 	tlsConfigs map[int]*tls.Config
 
@@ -117,8 +126,7 @@ type Server struct {
 	msgMu    sync.Mutex
 	messages []Message
 
-	bimi bimiDocs       // bimi.go
-	zone *resolver.Zone // what the DNS server serves: secondary.go
+	bimi bimiDocs // bimi.go
 }
 
 // Start listens on every service of the scenario and serves until Close or
@@ -141,6 +149,9 @@ func Start(ctx context.Context, opts Options) (*Server, error) {
 	}
 	if opts.TarpitDelay <= 0 {
 		opts.TarpitDelay = 60 * time.Second
+	}
+	if opts.SlowDelay <= 0 {
+		opts.SlowDelay = 150 * time.Millisecond
 	}
 	if err := checkFaults(sc); err != nil {
 		return nil, err
@@ -167,6 +178,11 @@ func Start(ctx context.Context, opts Options) (*Server, error) {
 	}
 	s.ca = s.certs.root
 	s.mail = newMailStore(s.domain, accounts)
+	if HasMessageCase(sc) {
+		if s.keys, err = newDKIMKeys(sc); err != nil {
+			return nil, err
+		}
+	}
 
 	if err := s.startAll(); err != nil {
 		s.Close()
@@ -197,8 +213,12 @@ func (s *Server) startAll() error {
 		{PortPOP3, s.startPOP3},
 		{PortPOP3S, s.startPOP3},
 		{PortHTTPS, s.startHTTPS},
+		{PortHTTP, s.startAIA},
 	}
 	for _, st := range starts {
+		if s.fault(FaultHTTPOnMailPort, st.port) {
+			st.start = s.startPlainHTTP
+		}
 		ln, err := s.listenTCP(st.port)
 		if err != nil {
 			return err
@@ -208,7 +228,7 @@ func (s *Server) startAll() error {
 		// done yet when Close follows Start at once.
 		s.onClose(ln.Close)
 		s.portMap[st.port] = ln.Addr().(*net.TCPAddr).Port
-		if s.sc.HasFault(FaultPortClosed, st.port) {
+		if s.fault(FaultPortClosed, st.port) {
 			// The port was taken only to give the port map an address
 			// where nothing listens: connections are refused.
 			ln.Close()
@@ -247,6 +267,8 @@ func serviceName(port int) string {
 		return "pop3s"
 	case PortHTTPS:
 		return "https"
+	case PortHTTP:
+		return "http"
 	case PortDNS:
 		return "dns"
 	}
@@ -401,6 +423,9 @@ func (s *Server) storeMessage(m Message) {
 	}
 	s.msgMu.Unlock()
 	s.mail.deliver(m)
+	if s.opts.OnMessage != nil {
+		s.opts.OnMessage(m)
+	}
 }
 
 // Close stops every listener, drops every connection and waits for the

@@ -456,7 +456,7 @@ func TestBasePort(t *testing.T) {
 	if g := newDialogue(t, dial(t, s, PortSMTP)).line(); !strings.HasPrefix(g, "220 mail.example.test ") {
 		t.Errorf("greeting on %d: %q", base+25, g)
 	}
-	if len(s.Endpoints()) != 9 {
+	if len(s.Endpoints()) != 10 {
 		t.Errorf("Endpoints() = %v", s.Endpoints())
 	}
 }

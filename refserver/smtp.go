@@ -1,6 +1,7 @@
 package refserver
 
 import (
+	"crypto/tls"
 	"errors"
 	"io"
 	"log"
@@ -62,7 +63,7 @@ type smtpBackend struct {
 
 func (b *smtpBackend) NewSession(c *smtp.Conn) (smtp.Session, error) {
 	_, secure := c.TLSConnectionState()
-	return &smtpSession{s: b.s, port: b.port, secure: secure}, nil
+	return &smtpSession{s: b.s, port: b.port, secure: secure, conn: c}, nil
 }
 
 type smtpSession struct {
@@ -72,6 +73,7 @@ type smtpSession struct {
 	user   string // authenticated account
 	from   string
 	to     []string
+	conn   *smtp.Conn
 }
 
 var (
@@ -185,7 +187,17 @@ func (ss *smtpSession) Data(r io.Reader) error {
 	if len(data) > maxMessageBytes {
 		return smtp.ErrDataTooLarge
 	}
-	ss.s.storeMessage(Message{StdPort: ss.port, User: ss.user, From: ss.from, To: append([]string(nil), ss.to...), Data: data, Received: time.Now()})
+	now := time.Now()
+	// RFC 5321 §4.4: a receiver adds its trace; as the final destination,
+	// the return path too.
+	state, tlsOn := ss.conn.TLSConnectionState()
+	var st *tls.ConnectionState
+	if tlsOn {
+		st = &state
+	}
+	trace := ss.s.traceOf(ss.from, ss.conn.Hostname(), ss.conn.Conn().RemoteAddr(), st, ss.user != "", now)
+	data = append([]byte(trace), data...)
+	ss.s.storeMessage(Message{StdPort: ss.port, User: ss.user, From: ss.from, To: append([]string(nil), ss.to...), Data: data, Received: now})
 	ss.s.logf("%s: accepted a message of %d bytes from <%s> for %d recipient(s)", serviceName(ss.port), len(data), ss.from, len(ss.to))
 	return nil
 }

@@ -104,8 +104,15 @@ func junitSuiteFor(r finding.Report, opts Options) junitSuite {
 		// JUnit's timestamp has no zone designator; it is UTC.
 		s.Timestamp = r.Started.UTC().Format("2006-01-02T15:04:05")
 	}
+	var props []junitProp
 	if opts.ToolVersion != "" {
-		s.Properties = &junitProps{[]junitProp{{Name: "version", Value: opts.ToolVersion}}}
+		props = append(props, junitProp{Name: "version", Value: opts.ToolVersion})
+	}
+	if r.Interrupted {
+		props = append(props, junitProp{Name: "interrupted", Value: "true"})
+	}
+	if len(props) > 0 {
+		s.Properties = &junitProps{props}
 	}
 	var areas []string
 	byArea := map[string][]finding.Finding{}

@@ -27,10 +27,14 @@ func renderMarkdown(w io.Writer, reports []finding.Report, opts Options) error {
 func writeMarkdownReport(w io.Writer, r finding.Report, opts Options) {
 	l := opts.Lang
 	fmt.Fprintf(w, "## %s\n\n", finding.T("%s: %s", mdEscape(opts.ToolName, false), mdEscape(r.Target, false)).In(l))
+	if r.Interrupted {
+		fmt.Fprintf(w, "> %s\n\n", mdEscape(finding.T("Interrupted: the run was stopped before this target was complete; what follows is what completed.").In(l), false))
+	}
 	if !r.Started.IsZero() {
 		fmt.Fprintf(w, "%s\n\n", finding.T("Checked %s in %d ms.", r.Started.UTC().Format("2006-01-02 15:04:05 UTC"), r.DurationMS).In(l))
 	}
 
+	writeMessageMarkdown(w, r.Message, opts)
 	t := tallyOf(r.Findings)
 	var head, cells []string
 	for s := finding.Pass; s <= finding.Error; s++ {
@@ -145,6 +149,10 @@ func writeMarkdownTable(w io.Writer, head []string, rows [][]string, numeric boo
 		fmt.Fprintln(w, "| "+strings.Join(row, " | ")+" |")
 	}
 }
+
+// MarkdownText escapes s for Markdown as the markdown format does: code
+// spans are kept, HTML and Markdown specials are neutralised.
+func MarkdownText(s string) string { return mdEscape(s, false) }
 
 // mdEscape makes text from checks and DNS data safe in Markdown: specials
 // are backslash-escaped and HTML is neutralised (record contents are not

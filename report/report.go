@@ -20,6 +20,10 @@ type Options struct {
 	// (terminal, NO_COLOR, --no-color); the renderer never looks at the
 	// environment.
 	Color bool
+	// Width is the number of columns the text format wraps its lines to
+	// (the CLI passes the terminal's width, or 80 when the output is not a
+	// terminal); 0 leaves lines unwrapped.
+	Width int
 	// Verbose adds Detail lines and probe transcripts to the text format.
 	Verbose bool
 	// FailOn is the lowest severity that fails (JUnit failures). The zero
@@ -36,6 +40,12 @@ type Options struct {
 	// Lang is the language of titles and fixes; findings are made in
 	// English and written in Lang here. Empty means English.
 	Lang finding.Lang
+	// Interrupted, when set and true at render time, says that Ctrl-C
+	// stopped the run: if no report is marked Interrupted yet (a command
+	// that knows which targets completed marks those that did not), every
+	// report is marked, so that no command prints an interrupted run as a
+	// complete one.
+	Interrupted func() bool
 	// Now is the clock for times the renderer adds itself (SARIF's
 	// invocation end); nil means time.Now. Tests pass a fixed clock.
 	Now func() time.Time
@@ -85,7 +95,28 @@ func Render(w io.Writer, reports []finding.Report, opts Options) error {
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
+	if opts.Interrupted != nil && opts.Interrupted() {
+		reports = markInterrupted(reports)
+	}
 	return r(w, localize(reports, opts.Lang), opts)
+}
+
+// markInterrupted marks every report interrupted unless some already is;
+// the callers' reports are not modified.
+func markInterrupted(reports []finding.Report) []finding.Report {
+	for _, r := range reports {
+		if r.Interrupted {
+			return reports
+		}
+	}
+	out := make([]finding.Report, len(reports))
+	for i, r := range reports {
+		r.Findings = append([]finding.Finding(nil), r.Findings...)
+		r.Probes = append([]finding.Probe(nil), r.Probes...)
+		r.MarkInterrupted()
+		out[i] = r
+	}
+	return out
 }
 
 // localize returns reports with every finding, and the reasons of the
@@ -184,6 +215,19 @@ var areaTitles = map[string]finding.Text{
 	"login":  finding.T("Login"),
 	"policy": finding.T("Policy"),
 	"change": finding.T("Change safety"),
+	"msg":    finding.T("Message checks"),
+}
+
+// AreaTitle names a check area (the part of a finding ID before the dot)
+// as admins know it, in language l: "MTA-STS" for mtasts.
+func AreaTitle(area string, l finding.Lang) string { return areaTitle(area, l) }
+
+// AreaOrder lists the areas in the order reports show them when the
+// checks ran in full: DNS policy first, then the live servers, then login
+// triage and the CI gate.
+func AreaOrder() []string {
+	return []string{"mx", "spf", "dmarc", "dkim", "bimi", "mtasts", "tlsrpt", "dane", "dnssec", "ns", "dns", "ptr", "dnsbl",
+		"conn", "tls", "auth", "smtp", "login", "policy", "change"}
 }
 
 func areaTitle(area string, l finding.Lang) string {
@@ -248,7 +292,9 @@ func oneLine(s string) string {
 
 // printable replaces control characters with visible \x escapes. Titles,
 // evidence and transcripts carry text from DNS records and remote servers;
-// a banner with terminal escape sequences must not reach the terminal.
+// a banner with terminal escape sequences must not reach the terminal. A
+// tab is shown as the spaces up to the next tab stop (every 8 columns), as
+// a terminal would: it is layout, not a hidden character.
 func printable(s string) string {
 	clean := true
 	for _, r := range s {
@@ -261,7 +307,15 @@ func printable(s string) string {
 		return s
 	}
 	var b strings.Builder
+	col := 0
 	for _, r := range s {
+		if r == '\t' {
+			n := tabStop - col%tabStop
+			b.WriteString(strings.Repeat(" ", n))
+			col += n
+			continue
+		}
+		col++
 		if isControl(r) {
 			fmt.Fprintf(&b, `\x%02x`, r)
 			continue
@@ -270,6 +324,9 @@ func printable(s string) string {
 	}
 	return b.String()
 }
+
+// tabStop is the distance between tab stops when tabs are expanded.
+const tabStop = 8
 
 func isControl(r rune) bool {
 	return r < 0x20 || r == 0x7f || (r >= 0x80 && r < 0xa0)

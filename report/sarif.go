@@ -135,7 +135,9 @@ func renderSARIF(w io.Writer, reports []finding.Report, opts Options) error {
 	}
 	ruleIndex := map[string]int{}
 	var start time.Time
+	interrupted := false
 	for _, r := range reports {
+		interrupted = interrupted || r.Interrupted
 		if !r.Started.IsZero() && (start.IsZero() || r.Started.Before(start)) {
 			start = r.Started
 		}
@@ -152,7 +154,9 @@ func renderSARIF(w io.Writer, reports []finding.Report, opts Options) error {
 			run.Results = append(run.Results, sarifResultFor(r.Target, f, i, opts.Lang))
 		}
 	}
-	inv := sarifInvocation{ExecutionSuccessful: true, EndTimeUTC: opts.Now().UTC().Format(time.RFC3339)}
+	// An interrupted run did not complete: SARIF consumers must not take
+	// the missing results for a clean bill of health.
+	inv := sarifInvocation{ExecutionSuccessful: !interrupted, EndTimeUTC: opts.Now().UTC().Format(time.RFC3339)}
 	if !start.IsZero() {
 		inv.StartTimeUTC = start.UTC().Format(time.RFC3339)
 	}

@@ -2,11 +2,9 @@ package report
 
 import (
 	"bufio"
-	"fmt"
 	"io"
 	"strconv"
 	"strings"
-	"unicode/utf8"
 
 	"github.com/fatih/color"
 	"github.com/mailcheck-cli/mailcheck/finding"
@@ -52,19 +50,22 @@ func (p palette) sev(s finding.Severity, text string) string {
 
 func renderText(w io.Writer, reports []finding.Report, opts Options) error {
 	bw := bufio.NewWriter(w)
+	l := layout{w: bw, width: opts.Width}
 	p := newPalette(opts.Color)
 	var total tally
 	for i, r := range reports {
 		if i > 0 {
-			fmt.Fprintln(bw)
+			l.line("")
 		}
-		t := writeTextReport(bw, r, opts, p)
+		t := writeTextReport(l, r, opts, p)
 		total = total.add(t)
 	}
 	if len(reports) > 1 {
-		fmt.Fprintf(bw, "\n%s %s\n", p.heading.Sprint(finding.T("total:").In(opts.Lang)), summaryLine(total, p, opts.Lang))
+		l.line("")
+		l.para(p.heading.Sprint(finding.T("total:").In(opts.Lang))+" ", "  ", summaryLine(total, p, opts.Lang))
 	}
 	if opts.GitHubActions {
+		// Workflow commands are read by GitHub line by line: never wrapped.
 		for _, r := range reports {
 			writeAnnotations(bw, r)
 		}
@@ -72,7 +73,7 @@ func renderText(w io.Writer, reports []finding.Report, opts Options) error {
 	return bw.Flush()
 }
 
-func writeTextReport(w io.Writer, r finding.Report, opts Options, p palette) tally {
+func writeTextReport(l layout, r finding.Report, opts Options, p palette) tally {
 	header := p.heading.Sprint(printable(r.Target))
 	var when []string
 	if !r.Started.IsZero() {
@@ -84,72 +85,86 @@ func writeTextReport(w io.Writer, r finding.Report, opts Options, p palette) tal
 	if len(when) > 0 {
 		header += p.faint.Sprint(" (" + strings.Join(when, ", ") + ")")
 	}
-	fmt.Fprintln(w, header)
+	l.para("", "  ", header)
+	if r.Interrupted {
+		l.para("  ", "  ", p.sev(finding.Error,
+			finding.T("Interrupted: the run was stopped before this target was complete; what follows is what completed.").In(opts.Lang)))
+	}
 
 	// The settings a mail app needs come first: they are what support
 	// staff read out to the user on the phone.
 	if r.Login != nil && len(r.Login.Candidates) > 0 {
-		fmt.Fprintln(w)
-		fmt.Fprintln(w, p.heading.Sprint(finding.T("Client settings for %s", printable(r.Login.Address)).In(opts.Lang)))
-		writeLoginTable(w, r.Login.Candidates, opts.Lang)
+		l.line("")
+		l.para("", "  ", p.heading.Sprint(finding.T("Client settings for %s", printable(r.Login.Address)).In(opts.Lang)))
+		writeLoginTable(l, r.Login.Candidates, opts.Lang)
 	}
+	writeMessageText(l, r.Message, opts, p)
 	for _, g := range groupByArea(r.Findings) {
-		fmt.Fprintln(w)
-		fmt.Fprintln(w, p.heading.Sprint(areaTitle(g.area, opts.Lang)))
+		l.line("")
+		l.line(p.heading.Sprint(areaTitle(g.area, opts.Lang)))
 		for _, f := range g.findings {
-			writeTextFinding(w, f, p, opts.Lang)
+			writeTextFinding(l, f, p, opts.Lang)
 		}
 	}
 	if len(r.Probes) > 0 {
-		fmt.Fprintln(w)
-		fmt.Fprintln(w, p.heading.Sprint(finding.T("Probes").In(opts.Lang)))
-		writeProbeTable(w, r.Probes, opts.Lang)
+		l.line("")
+		l.line(p.heading.Sprint(finding.T("Probes").In(opts.Lang)))
+		writeProbeTable(l, r.Probes, opts.Lang)
 		if opts.Verbose {
-			writeTranscripts(w, r.Probes, p, opts.Lang)
+			writeTranscripts(l, r.Probes, p, opts.Lang)
 		}
 	}
 	if opts.Verbose && len(r.Detail) > 0 {
-		fmt.Fprintln(w)
-		fmt.Fprintln(w, p.heading.Sprint(finding.T("Detail").In(opts.Lang)))
+		l.line("")
+		l.line(p.heading.Sprint(finding.T("Detail").In(opts.Lang)))
 		for _, line := range r.Detail {
-			fmt.Fprintln(w, "  "+printable(line))
+			l.para("  ", "    ", printable(line))
 		}
 	}
 	t := tallyOf(r.Findings)
-	fmt.Fprintln(w)
-	fmt.Fprintln(w, summaryLine(t, p, opts.Lang))
+	l.line("")
+	l.para("", "  ", summaryLine(t, p, opts.Lang))
 	return t
 }
 
-func writeTextFinding(w io.Writer, f finding.Finding, p palette, l finding.Lang) {
-	line := "  " + p.sev(f.Severity, mark(f.Severity)) + " " + printable(oneLine(f.Title))
+// label is the translated label of a "label: %s" format ("fix: %s" is
+// "correction : %s" in French), for a hanging indent under it.
+func label(format finding.Text, lang finding.Lang) (first, rest string) {
+	first = format.In(lang)
+	return first, strings.Repeat(" ", cellWidth(first))
+}
+
+func writeTextFinding(l layout, f finding.Finding, p palette, lang finding.Lang) {
+	line := printable(oneLine(f.Title))
 	if f.Subject != "" {
 		line += " — " + printable(oneLine(f.Subject))
 	}
 	tags := []string{f.ID}
 	if f.Baseline != "" {
-		tags = append(tags, baselineWord(f.Baseline, l))
+		tags = append(tags, baselineWord(f.Baseline, lang))
 	}
 	if f.Allowed != "" {
-		tags = append(tags, finding.T("allowed %s", printable(oneLine(f.Allowed))).In(l))
+		tags = append(tags, finding.T("allowed %s", printable(oneLine(f.Allowed))).In(lang))
 	}
 	line += " " + p.faint.Sprint("["+strings.Join(tags, ", ")+"]")
-	fmt.Fprintln(w, line)
+	l.para("  "+p.sev(f.Severity, mark(f.Severity))+" ", "    ", line)
 	// Only what needs attention gets its evidence and fix; a finding the
 	// change fixed is listed, but there is nothing left to do about it.
 	if f.Severity < finding.Warn || f.Baseline == "fixed" {
 		return
 	}
 	for _, ev := range f.Evidence {
-		for _, l := range strings.Split(ev, "\n") {
-			fmt.Fprintln(w, "      "+printable(strings.TrimRight(l, "\r")))
+		for _, el := range strings.Split(ev, "\n") {
+			l.para("      ", "        ", printable(strings.TrimRight(el, "\r")))
 		}
 	}
 	if loc := locationText(f.Location); loc != "" {
-		fmt.Fprintln(w, "      "+finding.T("at %s", printable(loc)).In(l))
+		first, rest := label(finding.T("at %s", ""), lang)
+		l.para("      "+first, "      "+rest, printable(loc))
 	}
 	if fix := fixOf(f); fix != "" {
-		fmt.Fprintln(w, "      "+finding.T("fix: %s", printable(oneLine(fix))).In(l))
+		first, rest := label(finding.T("fix: %s", ""), lang)
+		l.para("      "+first, "      "+rest, printable(oneLine(fix)))
 	}
 }
 
@@ -175,7 +190,7 @@ func summaryLine(t tally, p palette, l finding.Lang) string {
 	return line
 }
 
-func writeProbeTable(w io.Writer, probes []finding.Probe, l finding.Lang) {
+func writeProbeTable(tl layout, probes []finding.Probe, l finding.Lang) {
 	rows := [][]string{{finding.T("HOST").In(l), finding.T("ADDRESS").In(l), finding.T("PROTOCOL").In(l), finding.T("STATUS").In(l),
 		finding.T("TLS").In(l), finding.T("VERIFIED").In(l), finding.T("AUTH BEFORE TLS").In(l), finding.T("AUTH AFTER TLS").In(l)}}
 	for _, pr := range probes {
@@ -187,26 +202,27 @@ func writeProbeTable(w io.Writer, probes []finding.Probe, l finding.Lang) {
 		rows = append(rows, []string{pr.Host, pr.Addr, pr.Protocol, statusWord(pr.Status, l), version, verified,
 			listOrDash(pr.AuthBeforeTLS), listOrDash(pr.AuthAfterTLS)})
 	}
-	writeTable(w, rows)
+	tl.table(rows)
 }
 
-func writeTranscripts(w io.Writer, probes []finding.Probe, p palette, l finding.Lang) {
+func writeTranscripts(l layout, probes []finding.Probe, p palette, lang finding.Lang) {
 	for _, pr := range probes {
 		if len(pr.Transcript) == 0 && pr.Error == "" {
 			continue
 		}
-		fmt.Fprintln(w)
-		fmt.Fprintln(w, "  "+p.faint.Sprint(printable(pr.Host+" "+pr.Addr+" ("+pr.Protocol+")")))
+		l.line("")
+		l.para("  ", "    ", p.faint.Sprint(printable(pr.Host+" "+pr.Addr+" ("+pr.Protocol+")")))
 		if pr.Error != "" {
-			fmt.Fprintln(w, "    "+finding.T("error: %s", printable(oneLine(pr.Error))).In(l))
+			first, rest := label(finding.T("error: %s", ""), lang)
+			l.para("    "+first, "    "+rest, printable(oneLine(pr.Error)))
 		}
 		for _, line := range pr.Transcript {
-			fmt.Fprintln(w, "    "+printable(strings.TrimRight(line, "\r\n")))
+			l.para("    ", "      ", printable(strings.TrimRight(line, "\r\n")))
 		}
 	}
 }
 
-func writeLoginTable(w io.Writer, candidates []finding.ClientEndpoint, l finding.Lang) {
+func writeLoginTable(tl layout, candidates []finding.ClientEndpoint, l finding.Lang) {
 	rows := [][]string{{finding.T("ROLE").In(l), finding.T("PROTOCOL").In(l), finding.T("HOST").In(l), finding.T("PORT").In(l),
 		finding.T("SECURITY").In(l), finding.T("USERNAME").In(l), finding.T("VERDICT").In(l), finding.T("FROM").In(l), finding.T("REASON").In(l)}}
 	for _, c := range candidates {
@@ -221,7 +237,7 @@ func writeLoginTable(w io.Writer, candidates []finding.ClientEndpoint, l finding
 		rows = append(rows, []string{roleWord(c.Role, l), c.Protocol, c.Host, strconv.Itoa(c.Port), securityName(c.TLS, l),
 			dashIfEmpty(c.Username), verdict, listOrDash(sources), c.Reason})
 	}
-	writeTable(w, rows)
+	tl.table(rows)
 }
 
 // securityName is the wording mail apps use for the connection security
@@ -250,34 +266,4 @@ func listOrDash(items []string) string {
 		return "-"
 	}
 	return strings.Join(items, " ")
-}
-
-// writeTable aligns columns by rune count, indented by two spaces, without
-// trailing blanks.
-func writeTable(w io.Writer, rows [][]string) {
-	for _, row := range rows {
-		for i := range row {
-			row[i] = printable(oneLine(row[i]))
-		}
-	}
-	var widths []int
-	for _, row := range rows {
-		for i, cell := range row {
-			if i >= len(widths) {
-				widths = append(widths, 0)
-			}
-			widths[i] = max(widths[i], utf8.RuneCountInString(cell))
-		}
-	}
-	for _, row := range rows {
-		var b strings.Builder
-		b.WriteString("  ")
-		for i, cell := range row {
-			b.WriteString(cell)
-			if i < len(row)-1 {
-				b.WriteString(strings.Repeat(" ", widths[i]-utf8.RuneCountInString(cell)+2))
-			}
-		}
-		fmt.Fprintln(w, strings.TrimRight(b.String(), " "))
-	}
 }

@@ -11,6 +11,7 @@ import (
 	"github.com/mailcheck-cli/mailcheck/checks/dnsbl"
 	"github.com/mailcheck-cli/mailcheck/finding"
 	"github.com/mailcheck-cli/mailcheck/fixtures"
+	"github.com/mailcheck-cli/mailcheck/progress"
 	"github.com/mailcheck-cli/mailcheck/refserver"
 	"github.com/mailcheck-cli/mailcheck/report"
 	"github.com/mailcheck-cli/mailcheck/resolver"
@@ -46,9 +47,10 @@ a real domain. No network access is needed.`).In(io.Lang),
 }
 
 func demoRun(ctx context.Context, opts *DemoOptions) error {
-	sc, err := fixtures.Load(opts.Scenario)
+	l := opts.IO.Lang
+	sc, err := loadScenario(opts.Scenario, l)
 	if err != nil {
-		return &UsageError{Msg: err.Error()}
+		return err
 	}
 	n, err := opts.Output.build(opts.IO)
 	if err != nil {
@@ -58,14 +60,21 @@ func demoRun(ctx context.Context, opts *DemoOptions) error {
 	defer cancel()
 	srv, err := refserver.Start(ctx, refserver.Options{Scenario: sc})
 	if err != nil {
-		return fmt.Errorf("demo: starting the reference server: %w", err)
+		return fmt.Errorf("%s: %w", finding.T("demo: starting the reference server").In(l), err)
 	}
 	defer srv.Close()
-	fmt.Fprintf(opts.IO.ErrOut, "mailcheck demo: reference server for %s (scenario %s) on %s; auditing it\n", srv.Domain(), sc.Name, srv.DNSAddr())
+	labelled(opts.IO.ErrOut, opts.IO.messageWidth(), finding.T("mailcheck demo: %s", ""), l,
+		finding.T("reference server for %s (scenario %s) on %s; auditing it", srv.Domain(), sc.Name, srv.DNSAddr()).In(l))
 
-	rep, err := auditReference(ctx, n, srv, sc)
+	task := progress.FromContext(ctx).Start(srv.Domain())
+	task.Step(finding.T("auditing the reference server"))
+	rep, err := auditReference(progress.WithTask(ctx, task), n, srv, sc)
+	task.Done()
 	if err != nil {
 		return err
+	}
+	if interruptedTarget(ctx) {
+		rep.MarkInterrupted()
 	}
 	reports := []finding.Report{rep}
 	if err := report.Render(opts.IO.Out, reports, n.Render); err != nil {

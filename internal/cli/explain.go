@@ -11,6 +11,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/mailcheck-cli/mailcheck/finding"
+	"github.com/mailcheck-cli/mailcheck/report"
 )
 
 // ExplainOptions are the inputs of `mailcheck explain`.
@@ -72,7 +73,8 @@ before it, or paste it on standard input.`).In(l),
 
 // explainFlags are the flags explain's command line may carry before its
 // text (global ones included); with a value when true.
-var explainFlags = map[string]bool{"--format": true, "--list": false, "--lang": true, "--help": false, "-h": false}
+var explainFlags = map[string]bool{"--format": true, "--list": false, "--lang": true, "--help": false, "-h": false,
+	"-o": true, "--output": true} // -o FILE: every reporting command takes it (conventions.go)
 
 // explainTextArgs marks where the text of `mailcheck explain` begins when
 // that text starts with "-": it puts "--" before the first word after
@@ -129,53 +131,55 @@ func hasKey(m map[string]bool, k string) bool {
 var findingID = regexp.MustCompile(`^[a-z0-9]+\.[a-z0-9-]+$`)
 
 func explainRun(opts *ExplainOptions) error {
+	l := opts.IO.Lang
 	if opts.Format != "text" && opts.Format != "json" {
-		return usageErrorf("unknown --format %q for explain (want text or json)", opts.Format)
+		return usageError(l, finding.T("unknown --format %q for explain (want text or json)", opts.Format))
 	}
 	if opts.List {
 		return explainList(opts)
 	}
 	if opts.Stdin {
 		if opts.Query != "" {
-			return usageErrorf("give the text either as arguments or on standard input (-), not both")
+			return usageError(l, finding.T("give the text either as arguments or on standard input (-), not both"))
 		}
-		text, err := readPasted(opts.IO.In)
+		text, err := readPasted(opts.IO.In, l)
 		if err != nil {
 			return err
 		}
 		opts.Query = text
 	}
 	if opts.Query == "" {
-		return usageErrorf("nothing to explain: give a finding ID (e.g. spf.lookup-limit), paste an error message, or use - to read it from standard input")
+		return usageError(l, finding.T("nothing to explain: give a finding ID (e.g. spf.lookup-limit), paste an error message, or use - to read it from standard input"))
 	}
 	if findingID.MatchString(opts.Query) {
 		e, ok := finding.Lookup(opts.Query)
 		if !ok {
-			return usageErrorf("unknown finding ID %q (mailcheck explain --list shows them all)", opts.Query)
+			return usageError(l, finding.T("unknown finding ID %q (mailcheck explain --list shows them all)", opts.Query))
 		}
 		e = e.In(opts.IO.Lang)
 		if opts.Format == "json" {
 			return writeJSON(opts.IO.Out, e)
 		}
-		printEntry(opts.IO.Out, opts.IO.Lang, e)
+		printEntry(opts.IO.Out, opts.IO.reportWidth(), opts.IO.Lang, e)
 		return nil
 	}
 	ex := explainText(opts.Query, opts.IO.Lang)
 	if opts.Format == "json" {
 		return writeJSON(opts.IO.Out, ex)
 	}
-	printExplanation(opts.IO.Out, opts.IO.Lang, ex)
+	printExplanation(opts.IO.Out, opts.IO.reportWidth(), opts.IO.Lang, ex)
 	return nil
 }
 
-// readPasted reads standard input within maxPastedBytes.
-func readPasted(r io.Reader) (string, error) {
+// readPasted reads standard input within maxPastedBytes; errors are said
+// in l.
+func readPasted(r io.Reader, l finding.Lang) (string, error) {
 	b, err := io.ReadAll(io.LimitReader(r, maxPastedBytes+1))
 	if err != nil {
-		return "", usageErrorf("reading standard input: %v", err)
+		return "", usageError(l, finding.T("reading standard input: %s", err.Error()))
 	}
 	if len(b) > maxPastedBytes {
-		return "", usageErrorf("standard input is longer than %d bytes: paste the error, the reply or the bounce, not a mailbox", maxPastedBytes)
+		return "", usageError(l, finding.T("standard input is longer than %d bytes: paste the error, the reply or the bounce, not a mailbox", maxPastedBytes))
 	}
 	return string(b), nil
 }
@@ -236,20 +240,32 @@ func explainText(text string, l finding.Lang) explanation {
 	return explanation{Diagnosis: toJSON(finding.Diagnose(text), l)}
 }
 
-func printExplanation(w io.Writer, l finding.Lang, ex explanation) {
+func printExplanation(w io.Writer, width int, l finding.Lang, ex explanation) {
 	if ex.Diagnosis != nil {
-		printDiagnosis(w, l, ex.Diagnosis)
+		printDiagnosis(w, width, l, ex.Diagnosis)
 		return
 	}
 	fmt.Fprintln(w, finding.T("Bounce: %d recipient(s) not delivered", len(ex.Recipients)).In(l))
 	for _, r := range ex.Recipients {
 		fmt.Fprintln(w)
-		fmt.Fprintln(w, finding.T("%s: %s, status %s", r.Recipient, r.Action, orDash(r.Status)).In(l))
+		fmt.Fprintln(w, finding.T("%s: %s, status %s", r.Recipient, actionWord(r.Action), orDash(r.Status)).In(l))
 		if r.Diagnostic != "" {
 			fmt.Fprintln(w, finding.T("  server said: %s", r.Diagnostic).In(l))
 		}
-		printDiagnosis(w, l, r.Diagnosis)
+		printDiagnosis(w, width, l, r.Diagnosis)
 	}
+}
+
+// actionWord names a delivery-status Action (RFC 3464 §2.3.3) for people;
+// the JSON keeps the field's own value.
+func actionWord(action string) finding.Text {
+	switch action {
+	case "failed":
+		return finding.T("failed")
+	case "delayed":
+		return finding.T("delayed")
+	}
+	return finding.Verbatim(action)
 }
 
 func orDash(s string) string {
@@ -259,7 +275,7 @@ func orDash(s string) string {
 	return s
 }
 
-func printDiagnosis(w io.Writer, l finding.Lang, d *diagnosisJSON) {
+func printDiagnosis(w io.Writer, width int, l finding.Lang, d *diagnosisJSON) {
 	if len(d.Candidates) == 0 {
 		fmt.Fprintln(w, finding.T("mailcheck does not recognise this message.").In(l))
 		fmt.Fprintln(w, finding.T("To diagnose a login problem, run: mailcheck login user@example.com").In(l))
@@ -270,12 +286,12 @@ func printDiagnosis(w io.Writer, l finding.Lang, d *diagnosisJSON) {
 		fmt.Fprintln(w, finding.T("Provider: %s", d.ProviderName).In(l))
 	}
 	best := d.Candidates[0]
-	printEntry(w, l, best.Entry)
+	printEntry(w, width, l, best.Entry)
 	fmt.Fprintln(w, finding.T("  evidence: %s %q (%s)", strengthWord(best.Strength), best.Matched, best.Source).In(l))
 	if len(d.Candidates) > 1 {
 		fmt.Fprintln(w, finding.T("Also possible:").In(l))
 		for _, c := range d.Candidates[1:] {
-			fmt.Fprintf(w, "  %s (%s): %s [%s %q]\n", c.ID, c.Severity, c.Title, strengthWord(c.Strength).In(l), c.Matched)
+			fmt.Fprintln(w, finding.T("  %s (%s): %s [%s %q]", c.ID, severityWord(c.Severity), c.Title, strengthWord(c.Strength), c.Matched).In(l))
 		}
 	}
 }
@@ -293,18 +309,24 @@ func strengthWord(s finding.Strength) finding.Text {
 	return finding.T("hint")
 }
 
-func printEntry(w io.Writer, l finding.Lang, e finding.Entry) {
-	fmt.Fprintf(w, "%s (%s): %s\n", e.ID, e.Severity, e.Title)
+// printEntry writes one catalogue entry: its severities and when each
+// applies, why, the fix (the provider's own when the text revealed one)
+// and the reference, wrapped to the width of the output.
+func printEntry(w io.Writer, width int, l finding.Lang, e finding.Entry) {
+	report.Paragraph(w, width, "", "  ", finding.T("%s (%s): %s", e.ID, severityList(e, l), e.Title).In(l))
+	for _, c := range e.Severities {
+		labelled(w, width, finding.T("  %s: %s", severityWord(c.Severity), ""), l, c.When)
+	}
 	if e.Why != "" {
-		fmt.Fprintln(w, finding.T("  why: %s", e.Why).In(l))
+		labelled(w, width, finding.T("  why: %s", ""), l, e.Why)
 	}
 	if e.Provider != "" {
-		fmt.Fprintln(w, finding.T("  fix for %s: %s", finding.ProviderName(e.Provider), e.Fix).In(l))
+		labelled(w, width, finding.T("  fix for %s: %s", finding.ProviderName(e.Provider), ""), l, e.Fix)
 	} else {
-		fmt.Fprintln(w, finding.T("  fix: %s", e.Fix).In(l))
+		labelled(w, width, finding.T("  fix: %s", ""), l, e.Fix)
 	}
 	if e.Ref != "" {
-		fmt.Fprintln(w, finding.T("  ref: %s", e.Ref).In(l))
+		labelled(w, width, finding.T("  ref: %s", ""), l, e.Ref)
 	}
 }
 
@@ -320,8 +342,9 @@ func explainList(opts *ExplainOptions) error {
 	if opts.Format == "json" {
 		return writeJSON(opts.IO.Out, entries)
 	}
+	width := severityWidth(opts.IO.Lang)
 	for _, e := range entries {
-		fmt.Fprintf(opts.IO.Out, "%-30s %-5s %s\n", e.ID, e.Severity, e.Title)
+		fmt.Fprintf(opts.IO.Out, "%-30s %-*s %s\n", e.ID, width, severityWord(e.Severity).In(opts.IO.Lang), e.Title)
 	}
 	return nil
 }

@@ -175,7 +175,7 @@ func TestExplainUsageErrors(t *testing.T) {
 		{"explain", "-", "and", "text"},
 		{"explain", "--format"},
 		{"explain", "--format", "xml", "some text"},
-		{"explain", "--list", "--format", "markdown"},
+		{"explain", "--format", "markdown", "some text"}, // markdown is the catalogue: with --list only
 		{"explain", "--lang", "de", "some text"},
 	} {
 		r := runStdin(t, "x", nil, args...)

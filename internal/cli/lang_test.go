@@ -88,7 +88,7 @@ func TestHelpInFrench(t *testing.T) {
 		"  completion  Générer le script d'autocomplétion pour le shell indiqué",
 		"  help        Afficher l'aide d'une commande",
 		"  probe       Sonder les ports des services de messagerie",
-		"  -v, --version       afficher la version de mailcheck",
+		"      --version       afficher la version de mailcheck, son commit et sa date de construction",
 		"Utilisez « mailcheck [commande] --help » pour en savoir plus sur une commande.",
 	} {
 		if !strings.Contains(r.out, want) {

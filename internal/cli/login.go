@@ -76,14 +76,14 @@ line, never sent without TLS or to a certificate that does not verify unless
 			// The arguments are not echoed: a user may have typed the
 			// password as a second one.
 			if len(args) != 1 {
-				return usageErrorf("give exactly one address: mailcheck login ADDRESS (got %d arguments)", len(args))
+				return usageError(io.Lang, finding.T("give exactly one address: mailcheck login ADDRESS (got %d arguments)", len(args)))
 			}
 			return nil
 		},
 		RunE: func(cmd *cobra.Command, args []string) error {
 			opts.Address = args[0]
 			if cmd.Flags().Changed("password") {
-				return usageErrorf("a password on the command line is visible to other users and kept in shell history: use --password-env VAR or --password-stdin")
+				return usageError(io.Lang, finding.T("a password on the command line is visible to other users and kept in shell history: use --password-env VAR or --password-stdin"))
 			}
 			return loginRun(cmd.Context(), opts)
 		},
@@ -104,7 +104,7 @@ line, never sent without TLS or to a certificate that does not verify unless
 }
 
 func loginRun(ctx context.Context, opts *LoginOptions) error {
-	address, err := normaliseAddress(opts.Address)
+	address, err := normaliseAddress(opts.Address, opts.IO.Lang)
 	if err != nil {
 		return err
 	}
@@ -140,25 +140,25 @@ func loginRun(ctx context.Context, opts *LoginOptions) error {
 
 // normaliseAddress validates local@domain: a local part without spaces or
 // controls (RFC 5321 §4.5.3.1.1 bounds it at 64 octets) and a domain as
-// `mailcheck domain` accepts it.
-func normaliseAddress(in string) (string, error) {
+// `mailcheck domain` accepts it. Errors are said in l.
+func normaliseAddress(in string, l finding.Lang) (string, error) {
 	a := strings.TrimSpace(in)
 	at := strings.LastIndexByte(a, '@')
 	if at < 0 {
-		return "", usageErrorf("invalid address %q: want user@domain", in)
+		return "", usageError(l, finding.T("invalid address %q: want user@domain", in))
 	}
 	local, dom := a[:at], a[at+1:]
 	if local == "" || len(local) > 64 || strings.ContainsAny(local, " \t\r\n<>@") {
-		return "", usageErrorf("invalid address %q: the part before @ must be 1-64 characters without spaces", in)
+		return "", usageError(l, finding.T("invalid address %q: the part before @ must be 1-64 characters without spaces", in))
 	}
 	for _, r := range local {
 		if r < 0x20 || r == 0x7f {
-			return "", usageErrorf("invalid address %q: control character in the local part", in)
+			return "", usageError(l, finding.T("invalid address %q: control character in the local part", in))
 		}
 	}
 	d, err := normaliseDomain(dom)
 	if err != nil {
-		return "", usageErrorf("invalid address %q: %v", in, err)
+		return "", usageError(l, finding.T("invalid address %q: %s", in, err.Error()))
 	}
 	return local + "@" + d, nil
 }
@@ -177,8 +177,9 @@ func loginSettings(opts *LoginOptions) (*login.Settings, error) {
 		}
 		s.Host = h
 	}
+	l := opts.IO.Lang
 	if opts.Port < 0 || opts.Port > 65535 {
-		return nil, usageErrorf("bad --port %d: want 1-65535", opts.Port)
+		return nil, usageError(l, finding.T("bad --port %d: want 1-65535", opts.Port))
 	}
 	switch strings.ToLower(opts.Protocol) {
 	case "":
@@ -195,7 +196,7 @@ func loginSettings(opts *LoginOptions) (*login.Settings, error) {
 	case "smtps", "submissions":
 		s.Protocol, s.TLS = "submission", login.TLSImplicit
 	default:
-		return nil, usageErrorf("unknown --protocol %q (want imap, imaps, pop3, pop3s, submission, smtp or smtps)", opts.Protocol)
+		return nil, usageError(l, finding.T("unknown --protocol %q (want imap, imaps, pop3, pop3s, submission, smtp or smtps)", opts.Protocol))
 	}
 	switch strings.ToLower(opts.TLS) {
 	case "":
@@ -206,7 +207,7 @@ func loginSettings(opts *LoginOptions) (*login.Settings, error) {
 	case "none", "plain", "off":
 		s.TLS = login.TLSNone
 	default:
-		return nil, usageErrorf("unknown --tls %q (want implicit, starttls or none)", opts.TLS)
+		return nil, usageError(l, finding.T("unknown --tls %q (want implicit, starttls or none)", opts.TLS))
 	}
 	// A bare --host (no port, protocol or TLS mode) means every standard
 	// client port of that host.
@@ -217,31 +218,32 @@ func loginSettings(opts *LoginOptions) (*login.Settings, error) {
 // only when asked for: --password-env, --password-stdin, or --user on a
 // terminal (then the password is prompted for without echo).
 func readPassword(opts *LoginOptions) (login.Password, error) {
+	l := opts.IO.Lang
 	if opts.PasswordEnv != "" && opts.PasswordStdin {
-		return "", usageErrorf("give either --password-env or --password-stdin, not both")
+		return "", usageError(l, finding.T("give either --password-env or --password-stdin, not both"))
 	}
 	switch {
 	case opts.PasswordEnv != "":
 		v := opts.IO.Getenv(opts.PasswordEnv)
 		if v == "" {
-			return "", usageErrorf("--password-env %s: the variable is unset or empty", opts.PasswordEnv)
+			return "", usageError(l, finding.T("--password-env %s: the variable is unset or empty", opts.PasswordEnv))
 		}
 		return login.Password(v), nil
 	case opts.PasswordStdin:
-		return readPasswordLine(opts.IO.In)
+		return readPasswordLine(opts.IO.In, l)
 	case opts.User != "" && opts.IO.InTTY:
 		f, ok := opts.IO.In.(*os.File)
 		if !ok {
 			return "", nil
 		}
-		fmt.Fprintf(opts.IO.ErrOut, "Password for %s: ", opts.User)
+		fmt.Fprint(opts.IO.ErrOut, finding.T("Password for %s: ", opts.User).In(l))
 		b, err := term.ReadPassword(int(f.Fd()))
 		fmt.Fprintln(opts.IO.ErrOut)
 		if err != nil {
-			return "", usageErrorf("reading the password: %v", err)
+			return "", usageError(l, finding.T("reading the password: %s", err.Error()))
 		}
 		if len(b) == 0 {
-			return "", usageErrorf("empty password")
+			return "", usageError(l, finding.T("empty password"))
 		}
 		return login.Password(b), nil
 	}
@@ -249,19 +251,19 @@ func readPassword(opts *LoginOptions) (login.Password, error) {
 }
 
 // readPasswordLine reads the first line of r, without its line end,
-// within maxPasswordBytes.
-func readPasswordLine(r io.Reader) (login.Password, error) {
+// within maxPasswordBytes. Errors are said in l.
+func readPasswordLine(r io.Reader, l finding.Lang) (login.Password, error) {
 	br := bufio.NewReaderSize(io.LimitReader(r, maxPasswordBytes+1), maxPasswordBytes+1)
 	line, err := br.ReadString('\n')
 	if err != nil && !errors.Is(err, io.EOF) {
-		return "", usageErrorf("--password-stdin: %v", err)
+		return "", &UsageError{Msg: "--password-stdin: " + err.Error()}
 	}
 	if len(line) > maxPasswordBytes {
-		return "", usageErrorf("--password-stdin: the first line is longer than %d bytes", maxPasswordBytes)
+		return "", usageError(l, finding.T("--password-stdin: the first line is longer than %d bytes", maxPasswordBytes))
 	}
 	line = strings.TrimRight(line, "\r\n")
 	if line == "" {
-		return "", usageErrorf("--password-stdin: standard input is empty")
+		return "", usageError(l, finding.T("--password-stdin: standard input is empty"))
 	}
 	return login.Password(line), nil
 }

@@ -195,10 +195,10 @@ func TestLoginUsageErrors(t *testing.T) {
 }
 
 func TestReadPasswordLineIsBounded(t *testing.T) {
-	if _, err := readPasswordLine(strings.NewReader(strings.Repeat("x", maxPasswordBytes+10))); err == nil {
+	if _, err := readPasswordLine(strings.NewReader(strings.Repeat("x", maxPasswordBytes+10)), finding.English); err == nil {
 		t.Error("an over-long line was accepted")
 	}
-	p, err := readPasswordLine(strings.NewReader("pw with spaces\r\nnext"))
+	p, err := readPasswordLine(strings.NewReader("pw with spaces\r\nnext"), finding.English)
 	if err != nil || string(p) != "pw with spaces" {
 		t.Errorf("got %q, %v", string(p), err)
 	}

@@ -169,14 +169,17 @@ func (f *OutputFlags) build(io *IOStreams) (*Net, error) {
 		return nil, usageErrorf("unknown --fail-on %q (want fail, warn, info or never)", f.FailOn)
 	}
 	n.Render = report.Options{
-		Format:        strings.ToLower(f.Format),
-		Color:         io.OutTTY && !f.NoColor && io.Getenv("NO_COLOR") == "",
+		Format: strings.ToLower(f.Format),
+		// TERM=dumb is a terminal that understands no escape sequence.
+		Color:         io.OutTTY && !f.NoColor && io.getenv("NO_COLOR") == "" && io.getenv("TERM") != "dumb",
+		Width:         io.reportWidth(),
+		Interrupted:   io.isInterrupted,
 		Verbose:       f.Verbose,
 		FailOn:        n.FailOn,
-		GitHubActions: io.Getenv("GITHUB_ACTIONS") == "true",
+		GitHubActions: io.getenv("GITHUB_ACTIONS") == "true",
 		ToolName:      "mailcheck",
 		Lang:          io.Lang,
-		ToolVersion:   Version,
+		ToolVersion:   CurrentBuild().Version,
 	}
 	if n.FailNever {
 		n.Render.FailOn = finding.Error + 1
@@ -303,12 +306,18 @@ func (n *Net) runContext(ctx context.Context) (context.Context, context.CancelFu
 	return context.WithTimeout(ctx, n.Timeout)
 }
 
-// exitCode applies SPEC's exit codes to the reports.
+// exitCode applies SPEC's exit codes to the reports. --fail-on never
+// always exits 0, inconclusive runs included: a pipeline that asks for
+// never wants the report, not a verdict (the exit codes of a run stopped
+// by Ctrl-C are decided in Run).
 func (n *Net) exitCode(reports []finding.Report) int {
+	if n.FailNever {
+		return ExitOK
+	}
 	inconclusive := false
 	for i := range reports {
 		worst, inc := reports[i].Worst()
-		if !n.FailNever && worst >= n.FailOn && worst > finding.Pass {
+		if worst >= n.FailOn && worst > finding.Pass {
 			return ExitFindings
 		}
 		inconclusive = inconclusive || inc

@@ -4,6 +4,7 @@ import (
 	"context"
 	"net"
 	"net/netip"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -12,6 +13,7 @@ import (
 
 	"github.com/mailcheck-cli/mailcheck/finding"
 	"github.com/mailcheck-cli/mailcheck/probe"
+	"github.com/mailcheck-cli/mailcheck/progress"
 	"github.com/mailcheck-cli/mailcheck/report"
 )
 
@@ -89,15 +91,25 @@ func probeRun(ctx context.Context, opts *ProbeOptions) error {
 
 	popts := probe.Options{Dialer: n.Dialer, Resolver: n.Resolver, Verbose: n.Verbose()}
 	reports := make([]finding.Report, len(targets))
+	meter := progress.FromContext(ctx)
+	meter.SetTotal(len(targets))
 	var wg sync.WaitGroup
 	for i, t := range targets {
 		wg.Go(func() {
+			task := meter.Start(t.host)
+			defer task.Done()
+			task.Step(probeStep(t.ports))
 			started := time.Now()
-			probes, findings := probe.Host(ctx, popts, t.host, t.ports, opts.Protocol)
+			probes, findings := probe.Host(progress.WithTask(ctx, task), popts, t.host, t.ports, opts.Protocol)
 			reports[i] = finding.Report{
 				Schema: finding.Schema, Target: t.host, Started: started.UTC(),
 				DurationMS: time.Since(started).Milliseconds(),
 				Findings:   findings, Probes: probes,
+			}
+			if interruptedTarget(ctx) {
+				// Ctrl-C came while this host was being probed: its
+				// timeouts are the interruption's, not the server's.
+				reports[i].MarkInterrupted()
 			}
 		})
 	}
@@ -109,6 +121,18 @@ func probeRun(ctx context.Context, opts *ProbeOptions) error {
 		return &ExitError{Code: code}
 	}
 	return nil
+}
+
+// probeStep is what the status line says while a host is probed.
+func probeStep(ports []int) finding.Text {
+	if len(ports) == 0 {
+		ports = probe.DefaultPorts
+	}
+	list := make([]string, len(ports))
+	for i, p := range ports {
+		list[i] = strconv.Itoa(p)
+	}
+	return finding.T("probing port %s", strings.Join(list, ", "))
 }
 
 func validProtocol(p string) bool {

@@ -16,6 +16,7 @@ import (
 	"github.com/mailcheck-cli/mailcheck/finding"
 	"github.com/mailcheck-cli/mailcheck/fixtures"
 	"github.com/mailcheck-cli/mailcheck/login"
+	"github.com/mailcheck-cli/mailcheck/message"
 	"github.com/mailcheck-cli/mailcheck/refserver"
 	"github.com/mailcheck-cli/mailcheck/resolver"
 )
@@ -38,6 +39,11 @@ type ScenarioResult struct {
 	Error      string            `json:"error,omitempty"`
 	DurationMS int64             `json:"duration_ms"`
 	Findings   []finding.Finding `json:"-"`
+
+	// missing and unexpected are Missing and Unexpected as found, for the
+	// text table, which writes them in the language of the run.
+	missing    []fixtures.Expectation
+	unexpected []finding.Finding
 }
 
 // NewCmdSelftest builds `mailcheck selftest`.
@@ -60,19 +66,20 @@ that the audit reports exactly the findings the scenario expects. It needs no ne
 }
 
 func selftestRun(ctx context.Context, opts *SelftestOptions) error {
+	l := opts.IO.Lang
 	if opts.Format != "text" && opts.Format != "json" {
-		return usageErrorf("unknown --format %q for selftest (want text or json)", opts.Format)
+		return usageError(l, finding.T("unknown --format %q for selftest (want text or json)", opts.Format))
 	}
 	if opts.Timeout <= 0 {
-		return usageErrorf("--timeout must be positive, got %s", opts.Timeout)
+		return usageError(l, finding.T("--timeout must be positive, got %s", opts.Timeout.String()))
 	}
 	names := opts.Scenarios
 	if len(names) == 0 {
 		names = fixtures.Names()
 	} else {
 		for _, name := range names {
-			if _, err := fixtures.Load(name); err != nil {
-				return &UsageError{Msg: err.Error()}
+			if _, err := loadScenario(name, l); err != nil {
+				return err
 			}
 		}
 	}
@@ -160,7 +167,26 @@ func runScenario(ctx context.Context, sc *fixtures.Scenario, timeout time.Durati
 		rep := login.Check(ctx, &login.Env{Resolver: n.Resolver, Dialer: n.Dialer}, req)
 		findings = append(findings, rep.Findings...)
 	}
+	if raw, ok, err := srv.SampleMessage(); err != nil {
+		res.Error = err.Error()
+		return res
+	} else if ok {
+		// The scenario's message case, as `mailcheck message` would judge
+		// the message the reference server sends (its keys were made at
+		// start-up, so its own zone answers).
+		env := &message.Env{Resolver: resolver.NewCache(&resolver.Chain{Zone: srv.Zone()})}
+		a, err := message.Analyze(ctx, env, raw, message.Options{Source: sc.Name})
+		if err != nil {
+			res.Error = err.Error()
+			return res
+		}
+		findings = append(findings, a.Findings...)
+		if keep != nil {
+			keep = func(area string) bool { return fixtures.DNSOnly(area) || area == "msg" }
+		}
+	}
 	m := sc.Compare(findings, keep)
+	res.missing, res.unexpected = m.Missing, m.Unexpected
 	for _, e := range m.Missing {
 		s := e.ID + " (" + e.Severity.String() + ")"
 		if e.Subject != "" {
@@ -178,21 +204,30 @@ func runScenario(ctx context.Context, sc *fixtures.Scenario, timeout time.Durati
 }
 
 func printSelftest(opts *SelftestOptions, results []ScenarioResult, failed int) {
+	l := opts.IO.Lang
 	tw := tabwriter.NewWriter(opts.IO.Out, 2, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "SCENARIO\tRESULT\tTIME\tDETAILS")
+	fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", finding.T("SCENARIO").In(l), finding.T("RESULT").In(l), finding.T("TIME").In(l), finding.T("DETAILS").In(l))
 	for _, r := range results {
-		verdict, details := "ok", ""
+		verdict, details := finding.T("ok").In(l), ""
 		if !r.OK {
-			verdict = "FAIL"
+			verdict = finding.T("FAIL").In(l)
 			var parts []string
 			if r.Error != "" {
-				parts = append(parts, "error: "+r.Error)
+				parts = append(parts, finding.T("error: %s", r.Error).In(l))
 			}
-			if len(r.Missing) > 0 {
-				parts = append(parts, "missing: "+strings.Join(r.Missing, ", "))
+			if len(r.missing) > 0 {
+				var ms []string
+				for _, e := range r.missing {
+					ms = append(ms, expectationText(e, l))
+				}
+				parts = append(parts, finding.T("missing: %s", strings.Join(ms, ", ")).In(l))
 			}
-			if len(r.Unexpected) > 0 {
-				parts = append(parts, "unexpected: "+strings.Join(r.Unexpected, ", "))
+			if len(r.unexpected) > 0 {
+				var us []string
+				for _, f := range r.unexpected {
+					us = append(us, finding.T("%s (%s) on %s", f.ID, severityWord(f.Severity), f.Subject).In(l))
+				}
+				parts = append(parts, finding.T("unexpected: %s", strings.Join(us, ", ")).In(l))
 			}
 			details = strings.Join(parts, "; ")
 		}
@@ -200,15 +235,25 @@ func printSelftest(opts *SelftestOptions, results []ScenarioResult, failed int) 
 	}
 	tw.Flush()
 	if opts.Verbose {
+		width := severityWidth(l)
 		for _, r := range results {
 			if r.OK {
 				continue
 			}
-			fmt.Fprintf(opts.IO.Out, "\n%s produced:\n", r.Scenario)
+			fmt.Fprintf(opts.IO.Out, "\n%s\n", finding.T("%s produced:", r.Scenario).In(l))
 			for _, f := range r.Findings {
-				fmt.Fprintf(opts.IO.Out, "  %-5s %-28s %s\n", f.Severity, f.ID, f.Subject)
+				fmt.Fprintf(opts.IO.Out, "  %-*s %-28s %s\n", width, severityWord(f.Severity).In(l), f.ID, f.Subject)
 			}
 		}
 	}
-	fmt.Fprintf(opts.IO.Out, "\n%d passed, %d failed\n", len(results)-failed, failed)
+	fmt.Fprintf(opts.IO.Out, "\n%s\n", finding.T("%d passed, %d failed", len(results)-failed, failed).In(l))
+}
+
+// expectationText names a finding a scenario expected, in l: its ID,
+// severity and, when the scenario names one, its subject.
+func expectationText(e fixtures.Expectation, l finding.Lang) string {
+	if e.Subject != "" {
+		return finding.T("%s (%s) on %s", e.ID, severityWord(e.Severity), e.Subject).In(l)
+	}
+	return e.ID + " (" + severityWord(e.Severity).In(l) + ")"
 }

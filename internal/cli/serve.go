@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"os"
-	"path/filepath"
 	"sort"
 	"strings"
 
@@ -23,6 +22,10 @@ type ServeOptions struct {
 	BasePort int
 	CAOut    string
 	Accounts []string
+	// Receive keeps accepted mail as files and prints how to analyse it;
+	// ReceiveDir is where (default: a temporary directory).
+	Receive    bool
+	ReceiveDir string
 	// Ready, when set, receives the started server (tests stop it by
 	// cancelling the context).
 	Ready func(*refserver.Server)
@@ -59,60 +62,136 @@ mail in memory.`).In(io.Lang),
 		finding.T("write the PEM of the CA that signed the server's certificates to this file").In(l))
 	fl.StringArrayVar(&opts.Accounts, "account", nil,
 		finding.T("an account SMTP AUTH, IMAP and POP3 accept, USER:PASSWORD (repeatable)").In(l))
+	fl.BoolVar(&opts.Receive, "receive", false,
+		finding.T("keep the mail the SMTP ports accept as .eml files and print how to analyse each with mailcheck message").In(l))
+	fl.StringVar(&opts.ReceiveDir, "receive-dir", "",
+		finding.T("with --receive, write the files here (default: a temporary directory removed on exit)").In(l))
 	return cmd
 }
 
 func serveRun(ctx context.Context, opts *ServeOptions) error {
-	out := opts.IO.Out
+	out, l := opts.IO.Out, opts.IO.Lang
 	if opts.List {
 		return listScenarios(opts.IO)
 	}
-	sc, err := fixtures.Load(opts.Scenario)
-	if err != nil {
-		return &UsageError{Msg: err.Error()}
-	}
-	if opts.BasePort < 0 || opts.BasePort+993 > 65535 {
-		return usageErrorf("--base-port %d: DNS, mail and HTTPS ports N+53 ... N+993 must fit under 65536", opts.BasePort)
-	}
-	accounts, err := parseAccounts(opts.Accounts)
+	sc, err := loadScenario(opts.Scenario, l)
 	if err != nil {
 		return err
 	}
-	srv, err := refserver.Start(ctx, refserver.Options{Scenario: sc, BasePort: opts.BasePort, Accounts: accounts})
+	if opts.BasePort < 0 || opts.BasePort+993 > 65535 {
+		return usageError(l, finding.T("--base-port %d: DNS, mail and HTTPS ports N+53 ... N+993 must fit under 65536", opts.BasePort))
+	}
+	accounts, err := parseAccounts(opts.Accounts, l)
+	if err != nil {
+		return err
+	}
+	var recv *receiver
+	sopts := refserver.Options{Scenario: sc, BasePort: opts.BasePort, Accounts: accounts}
+	if opts.Receive || refserver.HasMessageCase(sc) {
+		if recv, err = newReceiver(opts.IO, opts.ReceiveDir); err != nil {
+			return err
+		}
+		defer recv.close()
+		if opts.Receive {
+			sopts.OnMessage = recv.onMessage
+		}
+	}
+	srv, err := refserver.Start(ctx, sopts)
 	if err != nil {
 		return fmt.Errorf("serve: %w", err)
 	}
 	defer srv.Close()
 
-	caPath := opts.CAOut
-	if caPath == "" {
-		caPath = filepath.Join(os.TempDir(), fmt.Sprintf("mailcheck-reference-ca-%d.pem", os.Getpid()))
-		defer os.Remove(caPath)
+	caPath, removeCA, err := writeCA(opts.IO, opts.CAOut, srv.CA().PEM())
+	if err != nil {
+		return err
 	}
-	if err := os.WriteFile(caPath, srv.CA().PEM(), 0o644); err != nil {
-		return fmt.Errorf("--ca-out: %v", unwrapPath(err))
-	}
+	defer removeCA()
 
-	fmt.Fprintf(out, "mailcheck reference server: scenario %q (%s)\n", sc.Name, sc.Description)
+	fmt.Fprintln(out, finding.T("mailcheck reference server: scenario %q (%s)", sc.Name, sc.Description).In(l))
 	for _, ep := range srv.Endpoints() {
 		fmt.Fprintf(out, "  %-11s %-5d -> %s\n", ep.Service, ep.StdPort, ep.Addr)
 	}
-	fmt.Fprintf(out, "  CA certificate: %s\n", caPath)
+	fmt.Fprintln(out, finding.T("  CA certificate: %s", caPath).In(l))
 	if len(accounts) > 0 {
 		users := make([]string, 0, len(accounts))
 		for u := range accounts {
 			users = append(users, u)
 		}
 		sort.Strings(users)
-		fmt.Fprintf(out, "  accounts: %s\n", strings.Join(users, ", "))
+		fmt.Fprintln(out, finding.T("  accounts: %s", strings.Join(users, ", ")).In(l))
 	}
-	fmt.Fprintf(out, "\nAudit it with:\n  %s\n", auditCommand(srv, sc, caPath))
-	fmt.Fprintln(out, "\nPress Ctrl-C to stop.")
+	audit := auditCommand(srv, sc, caPath)
+	if l != "" && l != finding.English {
+		// The audit then speaks the language serve was asked for.
+		audit += " --lang " + string(l)
+	}
+	fmt.Fprintf(out, "\n%s\n  %s\n", finding.T("Audit it with:").In(l), audit)
+	if recv != nil {
+		recv.started(srv)
+		if err := recv.writeSample(srv); err != nil {
+			return fmt.Errorf("serve: %w", err)
+		}
+		if opts.Receive {
+			fmt.Fprintf(out, "\n%s\n  swaks --server %s --from you@%s --to test@%s\n",
+				finding.T("Receiving: mail for any address at %s on %s (port 25) is kept, the last %d messages, in %s. Try:",
+					srv.Domain(), smtpAddr(srv), maxReceivedFiles, recv.dir).In(l),
+				smtpAddr(srv), srv.Domain(), srv.Domain())
+		}
+	}
+	fmt.Fprintf(out, "\n%s\n", finding.T("Press Ctrl-C to stop.").In(l))
 	if opts.Ready != nil {
 		opts.Ready(srv)
 	}
 	<-ctx.Done()
 	return nil
+}
+
+// smtpAddr is where the server's MX port listens.
+func smtpAddr(srv *refserver.Server) string {
+	for _, ep := range srv.Endpoints() {
+		if ep.StdPort == refserver.PortSMTP {
+			return ep.Addr
+		}
+	}
+	return ""
+}
+
+// writeCA writes the PEM of the server's CA where --ca-out says, or to a
+// temporary file that is removed on every way out of serve: the normal
+// return, an error, Ctrl-C and SIGTERM (which cancel the run and so return
+// through remove), and a second Ctrl-C, which exits at once through the
+// forced-exit clean-ups. The temporary name is unpredictable
+// (os.CreateTemp), so that no one can plant a link where it is written.
+func writeCA(io *IOStreams, caOut string, pem []byte) (path string, remove func(), err error) {
+	if caOut != "" {
+		if err := os.WriteFile(caOut, pem, 0o644); err != nil {
+			return "", nil, fmt.Errorf("--ca-out: %v", unwrapPath(err))
+		}
+		return caOut, func() {}, nil
+	}
+	f, err := os.CreateTemp("", "mailcheck-reference-ca-*.pem")
+	if err != nil {
+		return "", nil, fmt.Errorf("serve: the CA certificate file: %v", unwrapPath(err))
+	}
+	path = f.Name()
+	rm := func() { os.Remove(path) }
+	unregister := io.atForcedExit(rm)
+	remove = func() { unregister(); rm() }
+	_, werr := f.Write(pem)
+	if cerr := f.Close(); werr == nil {
+		werr = cerr
+	}
+	if werr != nil {
+		remove()
+		return "", nil, fmt.Errorf("serve: the CA certificate file: %v", unwrapPath(werr))
+	}
+	// Readable by the other programs the user points at it (curl, swaks).
+	if err := os.Chmod(path, 0o644); err != nil {
+		remove()
+		return "", nil, fmt.Errorf("serve: the CA certificate file: %v", unwrapPath(err))
+	}
+	return path, remove, nil
 }
 
 // auditCommand is the ready-to-paste command line that audits the server.
@@ -140,23 +219,29 @@ func listScenarios(io *IOStreams) error {
 		if err != nil {
 			return err
 		}
-		kind := "dns"
+		kind := finding.Verbatim("dns")
 		if sc.Probe {
-			kind = "server"
+			kind = finding.T("server")
 		}
-		fmt.Fprintf(io.Out, "%-30s %-6s %s\n", name, kind, sc.Description)
+		fmt.Fprintf(io.Out, "%-30s %-*s %s\n", name, kindWidth(io.Lang), kind.In(io.Lang), sc.Description)
 	}
 	return nil
 }
 
+// kindWidth is the width of the kind column of serve --list: "server"
+// and "dns" in l.
+func kindWidth(l finding.Lang) int {
+	return max(len("dns"), len([]rune(finding.T("server").In(l))))
+}
+
 // parseAccounts reads USER:PASSWORD pairs. The password may contain ':'.
-func parseAccounts(in []string) (map[string]string, error) {
+func parseAccounts(in []string, l finding.Lang) (map[string]string, error) {
 	m := map[string]string{}
 	for _, a := range in {
 		user, pass, ok := strings.Cut(a, ":")
 		if !ok || user == "" || pass == "" {
 			// Never echo the value: it holds a password.
-			return nil, usageErrorf("bad --account: want USER:PASSWORD")
+			return nil, usageError(l, finding.T("bad --account: want USER:PASSWORD"))
 		}
 		m[user] = pass
 	}

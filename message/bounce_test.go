@@ -1,0 +1,103 @@
+package message
+
+import (
+	"os"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/mailcheck-cli/mailcheck/finding"
+)
+
+// TestBounces reads the Postfix, Exchange Online and Gmail notifications
+// of the dsn package's test data: each failed recipient is a
+// msg.bounce-failed, and its diagnostic is mapped by the same engine as
+// `mailcheck explain`.
+func TestBounces(t *testing.T) {
+	for _, tt := range []struct {
+		file       string
+		recipients []string
+		statuses   []string
+		reporting  string
+		subject    string
+	}{
+		{"postfix.eml", []string{"bob@example.org", "carol@gmail.example"}, []string{"5.1.1", "5.7.26"}, "mail.example.com", "Quarterly figures"},
+		{"exchange.eml", []string{"erin@fabrikam.example", "frank@northwind.example"}, []string{"5.1.10", "5.7.509"}, "AM0PR04MB7123.eurprd04.prod.outlook.com", "Contract draft"},
+		{"gmail.eml", []string{"heidi@example.net"}, []string{"5.1.1"}, "googlemail.example", "Lunch on Friday?"},
+	} {
+		t.Run(tt.file, func(t *testing.T) {
+			data, err := os.ReadFile("../dsn/testdata/" + tt.file)
+			if err != nil {
+				t.Fatal(err)
+			}
+			a := analyze(t, world(), data)
+			b := a.Message.Bounce
+			if b == nil || !b.Structured || b.ReportingMTA != tt.reporting {
+				t.Fatalf("bounce: %+v", b)
+			}
+			if b.Original == nil || b.Original.Subject != tt.subject {
+				t.Errorf("original: %+v", b.Original)
+			}
+			var want []expect
+			for i, r := range tt.recipients {
+				rc := b.Recipients[i]
+				if rc.Recipient != r || rc.Status != tt.statuses[i] || rc.Action != "failed" {
+					t.Errorf("recipient %d: %+v", i, rc)
+				}
+				want = append(want, expect{"msg.bounce-failed", finding.Fail, r})
+				// The cause is what explain gives for the recipient.
+				if c, ok := finding.Diagnose(rc.Diagnostic + " " + rc.Status + " " + r).Best(); ok {
+					if !slices.Equal(rc.Findings, []string{c.Entry.ID}) {
+						t.Errorf("recipient %s: findings %v, explain gives %s", r, rc.Findings, c.Entry.ID)
+					}
+					want = append(want, expect{c.Entry.ID, c.Entry.Severity, r})
+				} else if len(rc.Findings) > 0 {
+					t.Errorf("recipient %s: findings %v, explain gives none", r, rc.Findings)
+				}
+			}
+			checkFindings(t, a, want...)
+			// A bounce is judged on its recipients, not on its own
+			// authentication.
+			for _, f := range a.Findings {
+				if strings.HasPrefix(f.ID, "msg.dkim") || strings.HasPrefix(f.ID, "msg.spf") || strings.HasPrefix(f.ID, "msg.dmarc") {
+					t.Errorf("bounce analysed as a message: %s", f.ID)
+				}
+			}
+		})
+	}
+}
+
+// TestBounceCausesFromExplain: the two rejections every support desk
+// meets, Gmail's 5.7.26 and Exchange Online's 5.7.509, each come with the
+// cause `mailcheck explain` finds for them.
+func TestBounceCausesFromExplain(t *testing.T) {
+	for _, file := range []string{"postfix.eml", "exchange.eml"} {
+		data, err := os.ReadFile("../dsn/testdata/" + file)
+		if err != nil {
+			t.Fatal(err)
+		}
+		a := analyze(t, world(), data)
+		last := a.Message.Bounce.Recipients[len(a.Message.Bounce.Recipients)-1]
+		if len(last.Findings) != 1 {
+			t.Errorf("%s: %s (%s): no cause found for %q", file, last.Recipient, last.Status, last.Diagnostic)
+		}
+	}
+}
+
+// TestPastedBounce: the status lines of a bounce pasted without its MIME
+// structure are still read.
+func TestPastedBounce(t *testing.T) {
+	pasted := "From: MAILER-DAEMON@mail.example.com\r\nSubject: Undelivered Mail Returned to Sender\r\n\r\n" +
+		"Final-Recipient: rfc822; bob@example.org\r\nAction: delayed\r\nStatus: 4.4.1\r\n" +
+		"Diagnostic-Code: X-Postfix; connect to mx1.example.org[192.0.2.25]:25: Connection timed out\r\n"
+	a := analyze(t, world(), []byte(pasted))
+	b := a.Message.Bounce
+	if b == nil || b.Structured || len(b.Recipients) != 1 || b.Recipients[0].Action != "delayed" {
+		t.Fatalf("bounce: %+v", b)
+	}
+	want := []expect{{"msg.bounce-delayed", finding.Warn, "bob@example.org"}}
+	if c, ok := finding.Diagnose(b.Recipients[0].Diagnostic + " 4.4.1 bob@example.org").Best(); ok {
+		want = append(want, expect{c.Entry.ID, c.Entry.Severity, "bob@example.org"})
+	}
+	checkFindings(t, a, want...)
+}
