@@ -10,11 +10,13 @@ package audit
 
 import (
 	"context"
+	"crypto/x509"
 	"slices"
 	"sync"
 	"time"
 
 	"github.com/mailcheck-cli/mailcheck/checks"
+	"github.com/mailcheck-cli/mailcheck/checks/dnsbl"
 	"github.com/mailcheck-cli/mailcheck/dialer"
 	"github.com/mailcheck-cli/mailcheck/facts"
 	"github.com/mailcheck-cli/mailcheck/finding"
@@ -64,7 +66,13 @@ type Options struct {
 	// the zero value guesses always.
 	DKIMGuess facts.GuessPolicy
 	Probe     ProbeMode
-	Verbose   bool
+	// DNSBL are the blocklists the mail addresses are looked up on
+	// (--dnsbl, default dnsbl.Default(); none with --no-dnsbl).
+	DNSBL []dnsbl.List
+	// NameServers say how the zone's name servers are asked (live DNS:
+	// directly, on port 53 or --port-map 53=Q).
+	NameServers facts.NSOptions
+	Verbose     bool
 	// Now is the clock of judges, probes and the policy's allow dates.
 	Now func() time.Time
 }
@@ -89,9 +97,10 @@ func New(o Options) *Auditor {
 	}
 	envOf := func(st *State, other *State) *facts.Env {
 		env := &facts.Env{Resolver: st.Resolver, Dialer: st.Dialer, Selectors: named, Guess: o.DKIMGuess,
-			MTASTSPolicyFile: st.MTASTSPolicyFile, Now: o.Now}
+			MTASTSPolicyFile: st.MTASTSPolicyFile, Now: o.Now, DNSBL: o.DNSBL, NameServers: o.NameServers}
 		if st.Zone != nil {
 			env.ZoneNames = st.Zone.NamesUnder
+			env.ZoneFiles = st.Zone
 		}
 		if other != nil && other.Zone != nil {
 			// Both states ask for every selector either publishes, so that
@@ -186,6 +195,8 @@ func (a *Auditor) side(ctx context.Context, env *facts.Env, st *State, domain st
 		onMX = func(mx *facts.MX) { s.probes, probeFindings = a.probeHosts(ctx, po, mx) }
 	}
 	s.facts = facts.GatherWith(ctx, env, domain, onMX)
+	// DANE matches the TLSA records against the chains the probes saw.
+	s.facts.DANE.Served = servedChains(s.probes)
 	res := checks.Run(s.facts)
 	s.findings = append(res.Findings, probeFindings...)
 	s.detail = res.Detail
@@ -206,4 +217,34 @@ func (a *Auditor) probeHosts(ctx context.Context, po probe.Options, mx *facts.MX
 	}
 	wg.Wait()
 	return slices.Concat(probes...), slices.Concat(fs...)
+}
+
+// servedChains are the certificate chains the MX hosts served after
+// STARTTLS on port 25, for DANE (RFC 7672 applies to SMTP between MTAs).
+func servedChains(probes []finding.Probe) []facts.ServedChain {
+	var out []facts.ServedChain
+	for _, p := range probes {
+		if p.Protocol == "smtp" && p.Status == probe.StatusOK && !p.StartTLS {
+			// The server answered and offered no STARTTLS: a DANE sender
+			// cannot deliver (RFC 7672 §2.2).
+			out = append(out, facts.ServedChain{Host: p.Host, Addr: p.Addr, NoTLS: true})
+			continue
+		}
+		if p.Protocol != "smtp" || p.TLS == nil || len(p.TLS.Chain) == 0 {
+			continue
+		}
+		c := facts.ServedChain{Host: p.Host, Addr: p.Addr}
+		for _, ci := range p.TLS.Chain {
+			cert, err := x509.ParseCertificate(ci.DER)
+			if err != nil {
+				c.Chain = nil
+				break
+			}
+			c.Chain = append(c.Chain, cert)
+		}
+		if len(c.Chain) > 0 {
+			out = append(out, c)
+		}
+	}
+	return out
 }

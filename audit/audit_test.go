@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/mailcheck-cli/mailcheck/checks/dnsbl"
 	"github.com/mailcheck-cli/mailcheck/finding"
 	"github.com/mailcheck-cli/mailcheck/fixtures"
 	"github.com/mailcheck-cli/mailcheck/resolver"
@@ -12,7 +13,12 @@ import (
 
 func defaultState(t *testing.T) State {
 	t.Helper()
-	sc, err := fixtures.Load(fixtures.Default)
+	return scenarioState(t, fixtures.Default)
+}
+
+func scenarioState(t *testing.T, name string) State {
+	t.Helper()
+	sc, err := fixtures.Load(name)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -30,7 +36,7 @@ func TestReportRecords(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	rep := New(Options{Proposed: st}).Domain(ctx, "example.test")
-	for _, area := range []string{"mx", "spf", "dmarc", "dkim", "mtasts", "tlsrpt", "dnssec", "ptr"} {
+	for _, area := range []string{"mx", "spf", "dmarc", "dkim", "mtasts", "tlsrpt", "dnssec", "ptr", "ns", "dane", "bimi"} {
 		rs := rep.Records[area]
 		if len(rs) == 0 {
 			t.Errorf("no %s records in the report", area)
@@ -70,5 +76,31 @@ func TestBaselinePipeline(t *testing.T) {
 	}
 	if worst, inc := rep.Worst(); worst > finding.Pass || inc {
 		t.Errorf("nothing may count: worst %s, inconclusive %v", worst, inc)
+	}
+}
+
+// The blocklists' answers are in the report too: each list's answer for
+// each address, with where the address came from and the verdict.
+func TestReportRecordsBlocklists(t *testing.T) {
+	st := scenarioState(t, "dnsbl-listed")
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	lists := []dnsbl.List{dnsbl.Custom("zen.dnsbl.test"), dnsbl.Custom("bl.dnsbl.test")}
+	rep := New(Options{Proposed: st, DNSBL: lists}).Domain(ctx, "example.test")
+	listed := map[string]bool{}
+	for _, r := range rep.Records["dnsbl"] {
+		for _, tg := range r.Tags {
+			if tg.Name == "verdict" && tg.Value == "listed" {
+				listed[r.Name] = true
+			}
+		}
+	}
+	for _, name := range []string{"25.2.0.192.zen.dnsbl.test", "7.100.51.198.bl.dnsbl.test"} {
+		if !listed[name] {
+			t.Errorf("%s is not in the records as listed: %+v", name, rep.Records["dnsbl"])
+		}
+	}
+	if len(rep.Records["dnsbl"]) != 4 {
+		t.Errorf("%d blocklist records, want 2 lists × 2 addresses: %+v", len(rep.Records["dnsbl"]), rep.Records["dnsbl"])
 	}
 }

@@ -408,6 +408,10 @@ func (z *synthetic) lookup(name string, qtype uint16) ([]dns.RR, string, bool) {
 		return []dns.RR{z.soa(d)}, d, true
 	case prefix == "" && qtype == dns.TypeMX:
 		return one(fmt.Sprintf("%s 300 IN MX 10 mail.%s", d, d))
+	case prefix == "" && qtype == dns.TypeNS:
+		// Two name servers, as every zone should have (RFC 2182 §5); a
+		// list audit reads them without asking each (--ns-check auto).
+		return []dns.RR{rr(fmt.Sprintf("%s 300 IN NS ns1.bench.test.", d)), rr(fmt.Sprintf("%s 300 IN NS ns2.bench.test.", d))}, d, true
 	case prefix == "" && qtype == dns.TypeTXT:
 		return one(fmt.Sprintf(`%s 300 IN TXT "v=spf1 mx -all"`, d))
 	case prefix == "":

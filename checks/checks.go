@@ -38,6 +38,10 @@ var All = []Judge{
 	{"tlsrpt", judgeTLSRPT},
 	{"dnssec", judgeDNSSEC},
 	{"ptr", judgePTR},
+	{"ns", judgeNS},
+	{"dane", judgeDANE},
+	{"bimi", judgeBIMI},
+	{"dnsbl", judgeDNSBL},
 }
 
 // Run judges every standard and returns the findings in the order of All.

@@ -76,10 +76,15 @@ func judgeDKIM(d *facts.Domain) Result {
 				f.Evidence = append(f.Evidence, "CNAME "+trimDot(s.Name())+" → "+strings.Join(mapTrimDot(s.Lookup.Chain), " → "))
 				out = append(out, f)
 			}
-		case len(s.Keys()) == 0 || (s.FromWildcard && !given):
+		case len(dkimKeyRecords(s)) == 0 || (s.FromWildcard && !given):
 			if given {
 				out = append(out, dkimMissingGiven(s))
 			}
+		case len(dkimKeyRecords(s)) > 1:
+			if !given {
+				found++
+			}
+			out = append(out, dkimMultiple(s))
 		default:
 			if !given {
 				found++
@@ -90,6 +95,12 @@ func judgeDKIM(d *facts.Domain) Result {
 
 	if failed > 0 {
 		res.Detail = append(res.Detail, fmt.Sprintf("DKIM: %d of %d guessed selector lookups failed (first: %s)", failed, tried, errText(firstErr.Err)))
+	}
+	if f, ok := dkimWildcardRevoked(k); ok {
+		// A revoked key answers every selector: no selector holds a key,
+		// and that is known, not guessed (M3AAWG parked domains).
+		out = append(out, f)
+		found++
 	}
 	if !named && found == 0 && tried > 0 {
 		switch {
@@ -151,6 +162,60 @@ func dkimNoneGuessed(domain string, guessed, failed int) finding.Finding {
 	return f
 }
 
+// dkimKeyRecords are the TXT records at a selector that are meant as key
+// records (v=DKIM1 first, or a tag-list with p=): a verification token or
+// an SPF record published there is not a key, and a verifier ignores it.
+func dkimKeyRecords(s *facts.DKIMSelector) []facts.TXT {
+	var out []facts.TXT
+	for _, t := range s.Keys() {
+		if dkim.LooksLikeKey(t.Text) {
+			out = append(out, t)
+		}
+	}
+	return out
+}
+
+// dkimMultiple reports a selector with several key records. RFC 6376
+// §3.6.2.2: "TXT RRs MUST be unique for a particular selector name; that
+// is, if there are multiple records in an RRset, the results are
+// undefined." Each verifier picks one, so signatures pass at some and fail
+// at others: one finding, whatever each record is worth.
+func dkimMultiple(s *facts.DKIMSelector) finding.Finding {
+	recs := dkimKeyRecords(s)
+	ev := texts(recs)
+	f := finding.New("dkim.multiple", Subject(s.Name(), dns.TypeTXT),
+		finding.T("%d key records at DKIM selector %s: each verifier picks one, so signatures pass or fail at random", len(recs), s.Selector), ev...)
+	for i, k := range dkim.ReadSelector(ev).Keys {
+		switch {
+		case k.Err != nil:
+			f.Note(finding.T("record %d is not usable: %s", i+1, k.Err))
+		case k.Record.Revoked():
+			f.Note(finding.T("record %d is a revoked key (empty p=)", i+1))
+		}
+	}
+	f.SetFix(finding.T("Keep the one record of the key you sign with at %s and delete the others; publish a new key under a new selector, never beside the old one", trimDot(s.Name())))
+	locate(&f, &s.Lookup, recs[0].Index)
+	return f
+}
+
+// dkimWildcardRevoked reports a revoked key published at *._domainkey,
+// found at the random selector, as the conclusive set-up it is.
+func dkimWildcardRevoked(k *facts.DKIM) (finding.Finding, bool) {
+	w := k.Wildcard
+	if w == nil || w.Lookup.Err != nil {
+		return finding.Finding{}, false
+	}
+	txts := texts(w.Keys())
+	if dkim.ReadWildcard(txts) != dkim.RevokedWildcard {
+		return finding.Finding{}, false
+	}
+	f := finding.New("dkim.wildcard-revoked", Subject("_domainkey."+k.Domain, dns.TypeTXT),
+		finding.T("Every DKIM selector of %s answers with a revoked key: signatures claiming the domain fail", k.Domain), txts...)
+	f.SetFix(finding.T("Nothing to do if %s sends no mail; if it does, publish the key at the selector the signer uses (a record at that name takes precedence over the wildcard)", k.Domain))
+	locate(&f, &w.Lookup, 0)
+	return f, true
+}
+
 // dkimKeyFindings judges every TXT record at a selector that has some.
 // RFC 6376 §6.1.2 lets a verifier use any of several records, so each is
 // judged; dkim.ok is reported for a selector whose records are all sound.
@@ -158,7 +223,7 @@ func dkimKeyFindings(l *facts.DKIMSelector) []finding.Finding {
 	subject := Subject(l.Name(), dns.TypeTXT)
 	var out []finding.Finding
 	var oks []finding.Text
-	for _, t := range l.Keys() {
+	for _, t := range dkimKeyRecords(l) {
 		add := func(f finding.Finding) {
 			if len(l.Lookup.Chain) > 0 {
 				f.Evidence = append(f.Evidence, "CNAME "+trimDot(l.Name())+" → "+strings.Join(mapTrimDot(l.Lookup.Chain), " → "))

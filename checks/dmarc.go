@@ -46,7 +46,7 @@ func judgeDMARC(d *facts.Domain) Result {
 	}
 	l := pol.Applying
 	if l.ParseErr != nil {
-		f := finding.New("dmarc.syntax", dmarcSubject(l), finding.T("DMARC record does not parse: %s", l.ParseErr.Error()), l.Records[0].Text)
+		f := finding.New("dmarc.syntax", dmarcSubject(l), finding.T("DMARC record does not parse: %s", l.ParseErr), l.Records[0].Text)
 		f.SetFix(dmarcSyntaxFix(l))
 		locate(&f, &l.Lookup, l.Location())
 		res.Findings = []finding.Finding{f}
@@ -57,6 +57,9 @@ func judgeDMARC(d *facts.Domain) Result {
 			finding.T("No DMARC record at _dmarc.%s: the policy of %s applies", domain, l.Domain), l.Records[0].Text)
 		if l.Record.PSD == "y" {
 			f.SetTitle(finding.T("No DMARC record at _dmarc.%s: the public suffix policy of %s applies (psd=y)", domain, l.Domain))
+		}
+		if from := pol.AppliedFrom(); from.Tag == "np" {
+			f.Note(finding.T("%s does not exist (no A, AAAA or MX record): receivers apply np=%s, the policy for non-existent subdomains (RFC 9989)", domain, from.Policy))
 		}
 		f.SetFix(finding.T("Nothing to do if %s's policy is the one you want; otherwise publish your own at _dmarc.%s", l.Domain, domain))
 		locate(&f, &l.Lookup, l.Location())
@@ -119,14 +122,14 @@ func dmarcPolicyFindings(domain string, pol *facts.DMARC) []finding.Finding {
 		locate(&f, &l.Lookup, l.Location())
 		out = append(out, f)
 	}
-	if pol.Applied() == dmarc.None {
+	if from := pol.AppliedFrom(); from.Policy == dmarc.None {
 		title := finding.T("DMARC policy is p=none: spoofed mail is delivered")
-		fix := dmarc.Format(r.With("p", string(dmarc.Quarantine)))
+		// Strengthen the tag the policy came from (RFC 9989: np, then sp,
+		// then p for a name that does not exist; sp, then p for one that
+		// does).
+		fix := dmarc.Format(r.With(from.Tag, string(dmarc.Quarantine)))
 		if inherited {
-			title = finding.T("The DMARC policy that applies to %s through %s is none: spoofed mail is delivered", domain, l.Domain)
-			if r.SubdomainPolicy != "" {
-				fix = dmarc.Format(r.With("sp", string(dmarc.Quarantine)))
-			}
+			title = finding.T("The DMARC policy that applies to %s through %s is none (%s=none): spoofed mail is delivered", domain, l.Domain, from.Tag)
 		}
 		f := finding.New("dmarc.policy-none", dmarcSubject(l), title, l.Records[0].Text)
 		f.SetFix(finding.T("Once the aggregate reports show your own mail passing, publish at _dmarc.%s: %q (then p=reject)", l.Domain, fix))

@@ -100,30 +100,5 @@ func dnssecVerifyKeys(keys []*dns.DNSKEY, sigs []*dns.RRSIG, now time.Time) (boo
 	for i, k := range keys {
 		rrset[i] = k
 	}
-	var problems []string
-	for _, s := range sigs {
-		desc := fmt.Sprintf("RRSIG DNSKEY %s key tag %d", dns.AlgorithmToString[s.Algorithm], s.KeyTag)
-		var key *dns.DNSKEY
-		for _, k := range keys {
-			if k.KeyTag() == s.KeyTag && k.Algorithm == s.Algorithm {
-				key = k
-				break
-			}
-		}
-		if key == nil {
-			problems = append(problems, desc+": no DNSKEY with that tag and algorithm")
-			continue
-		}
-		if err := s.Verify(key, rrset); err != nil {
-			problems = append(problems, desc+": the signature does not verify ("+err.Error()+")")
-			continue
-		}
-		if !s.ValidityPeriod(now) {
-			problems = append(problems, fmt.Sprintf("%s: valid only from %s to %s",
-				desc, dns.TimeToString(s.Inception), dns.TimeToString(s.Expiration)))
-			continue
-		}
-		return true, nil
-	}
-	return false, problems
+	return verifyRRset(rrset, sigs, keys, now)
 }

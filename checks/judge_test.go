@@ -4,6 +4,7 @@ import (
 	"context"
 	"time"
 
+	"github.com/mailcheck-cli/mailcheck/checks/dnsbl"
 	"github.com/mailcheck-cli/mailcheck/dialer"
 	"github.com/mailcheck-cli/mailcheck/facts"
 	"github.com/mailcheck-cli/mailcheck/resolver"
@@ -20,12 +21,23 @@ type Env struct {
 	// Zone holds the zone files in zone mode: their DKIM selectors are
 	// looked up, as the CLI does with --zone.
 	Zone *resolver.Zone
+	// DNSBL are the blocklist zones asked (fixture lists only).
+	DNSBL []string
+	// NSPort, when set, has the name servers asked directly on that port.
+	NSPort int
 }
 
 func (e *Env) facts() *facts.Env {
 	fe := &facts.Env{Resolver: e.Resolver, Dialer: e.Dialer, MTASTSPolicyFile: e.MTASTSPolicyFile, Now: e.Now}
 	if e.Zone != nil {
 		fe.ZoneNames = e.Zone.NamesUnder
+		fe.ZoneFiles = e.Zone
+	}
+	for _, z := range e.DNSBL {
+		fe.DNSBL = append(fe.DNSBL, dnsbl.Custom(z))
+	}
+	if e.NSPort != 0 {
+		fe.NameServers = facts.NSOptions{Ask: true, Port: e.NSPort}
 	}
 	for _, s := range e.DKIMSelectors {
 		fe.Selectors = append(fe.Selectors, facts.Selector{Name: s, Source: facts.FromFlag})
@@ -55,6 +67,10 @@ var (
 	checkTLSRPT = judgeWith(judgeTLSRPT)
 	checkDNSSEC = judgeWith(judgeDNSSEC)
 	checkPTR    = judgeWith(judgePTR)
+	checkNS     = judgeWith(judgeNS)
+	checkDANE   = judgeWith(judgeDANE)
+	checkBIMI   = judgeWith(judgeBIMI)
+	checkDNSBL  = judgeWith(judgeDNSBL)
 )
 
 // audit gathers every fact of domain and runs every judge.

@@ -52,7 +52,7 @@ func judgeMTASTS(d *facts.Domain) Result {
 		locate(&f, &m.Lookup, m.Records[1].Index)
 		out = append(out, f)
 	} else if _, err := mtasts.ParseRecord(m.Records[0].Text); err != nil {
-		f := finding.New("mtasts.syntax", subject, finding.T("MTA-STS record is invalid: %s; senders ignore it", err.Error()), m.Records[0].Text)
+		f := finding.New("mtasts.syntax", subject, finding.T("MTA-STS record is invalid: %s; senders ignore it", err), m.Records[0].Text)
 		f.SetFix(finding.T("Publish %s IN TXT \"v=STSv1; id=%s\" (id: 1 to 32 letters and digits, changed whenever the policy changes)", name, mtastsNewID(d)))
 		locate(&f, &m.Lookup, m.Records[0].Index)
 		out = append(out, f)
@@ -70,11 +70,11 @@ func judgeMTASTS(d *facts.Domain) Result {
 	case errors.As(err, &fe):
 		out = append(out, mtastsUnreachable(domain, url, fe, mxs))
 	case errors.As(err, &pe):
-		f := finding.New("mtasts.syntax", url, finding.T("MTA-STS policy is invalid: %s; senders ignore it", err.Error()), mtastsExcerpt(p.Body, pe.Line))
+		f := finding.New("mtasts.syntax", url, finding.T("MTA-STS policy is invalid: %s; senders ignore it", err), mtastsExcerpt(p.Body, pe.Line))
 		f.SetFix(finding.T("Serve a policy of this form (LF or CRLF line ends):\n%s", mtastsSuggestedPolicy(mxs, mtasts.ModeTesting)))
 		out = append(out, f)
 	case err != nil:
-		out = append(out, finding.New("mtasts.policy-unreachable", url, finding.T("MTA-STS policy cannot be fetched: %s", err.Error())))
+		out = append(out, finding.New("mtasts.policy-unreachable", url, finding.T("MTA-STS policy cannot be fetched: %s", fetchReason(err))))
 	}
 	policy := p.Parsed
 	if policy == nil {

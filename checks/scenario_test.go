@@ -15,6 +15,7 @@ import (
 	"github.com/mailcheck-cli/mailcheck/finding"
 	"github.com/mailcheck-cli/mailcheck/fixtures"
 	"github.com/mailcheck-cli/mailcheck/pki"
+	"github.com/mailcheck-cli/mailcheck/refserver"
 	"github.com/mailcheck-cli/mailcheck/resolver"
 )
 
@@ -33,20 +34,35 @@ func scenarioResolver(t testing.TB, sc *fixtures.Scenario) (resolver.Resolver, *
 
 // scenarioEnv builds the Env of a --no-probe audit of the scenario: DNS
 // from its zones, and HTTPS on port 443 (mapped to an in-test server)
-// serving its mta-sts.txt with a certificate for mta-sts.<domain> from a
-// test CA, or 404 when the scenario has none.
+// serving, as the reference server does, its mta-sts.txt at
+// mta-sts.<domain> and its BIMI documents at bimi.<domain>, with a
+// certificate for both from a test CA; 404 for anything else.
 func scenarioEnv(t testing.TB, sc *fixtures.Scenario, res resolver.Resolver) *Env {
 	t.Helper()
 	ca, err := pki.NewRoot("mailcheck scenario test CA")
 	if err != nil {
 		t.Fatal(err)
 	}
-	cert, err := ca.Issue(pki.LeafOptions{Names: []string{"mta-sts." + sc.Domain}})
+	cert, err := ca.Issue(pki.LeafOptions{Names: []string{"mta-sts." + sc.Domain, refserver.BIMIHost(sc.Domain)}})
 	if err != nil {
 		t.Fatal(err)
 	}
 	policy, policyErr := sc.File("mta-sts.txt")
 	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		host := r.Host
+		if h, _, err := net.SplitHostPort(host); err == nil {
+			host = h
+		}
+		if host == refserver.BIMIHost(sc.Domain) {
+			body, mediaType, ok, err := refserver.BIMIDocument(sc, ca, r.URL.Path)
+			if err != nil || !ok {
+				http.NotFound(w, r)
+				return
+			}
+			w.Header().Set("Content-Type", mediaType)
+			w.Write(body)
+			return
+		}
 		if r.URL.Path != "/.well-known/mta-sts.txt" || policyErr != nil {
 			http.NotFound(w, r)
 			return
@@ -71,6 +87,7 @@ func scenarioEnv(t testing.TB, sc *fixtures.Scenario, res resolver.Resolver) *En
 			StepTimeout: 5 * time.Second,
 		},
 		DKIMSelectors: sc.DKIMSelectors,
+		DNSBL:         sc.DNSBL,
 	}
 }
 
@@ -107,7 +124,7 @@ func TestScenarios(t *testing.T) {
 					t.Errorf("finding %s is not in the catalogue", f.ID)
 				}
 			}
-			m := sc.Compare(res.Findings, fixtures.DNSOnly)
+			m := sc.CompareZoneFiles(res.Findings)
 			for _, e := range m.Missing {
 				t.Errorf("expected %s at %s (subject containing %q), not found", e.ID, e.Severity, e.Subject)
 			}
@@ -140,5 +157,51 @@ func TestDefaultScenarioIsClean(t *testing.T) {
 		if f.Location == nil || !strings.HasSuffix(f.Location.File, "example.test.zone") || f.Location.Line <= 0 {
 			t.Errorf("%s has no zone file location: %+v", id, f.Location)
 		}
+	}
+}
+
+// A CNAME chain mailcheck stops following is its own limit, not a server
+// failure: the finding says so, in English and in French, and never
+// SERVFAIL.
+func TestChainLimitIsNotServfail(t *testing.T) {
+	_, res := runScenario(t, "cname-chain-too-long")
+	f := findingByID(res.Findings, "dns.lookup-failed")
+	if f == nil {
+		t.Fatalf("no dns.lookup-failed:\n%s", listFindings(res.Findings))
+	}
+	fr := f.In(finding.French)
+	for _, title := range []string{f.Title, fr.Title} {
+		if strings.Contains(title, "SERVFAIL") || !strings.Contains(title, "CNAME") {
+			t.Errorf("title %q: want the CNAME limit named, never SERVFAIL", title)
+		}
+	}
+}
+
+// The parsers' reasons reach a French report in French: the part of a
+// syntax finding's title after "does not parse:" (the term at fault and
+// why) is translated with the sentence that holds it.
+func TestParserErrorsInFrench(t *testing.T) {
+	for _, tc := range []struct{ scenario, id string }{
+		{"spf-syntax", "spf.syntax"}, {"dmarc-syntax", "dmarc.syntax"}, {"dkim-syntax", "dkim.syntax"},
+		{"mtasts-syntax", "mtasts.syntax"}, {"mtasts-policy-syntax", "mtasts.syntax"},
+		{"tlsrpt-syntax", "tlsrpt.syntax"}, {"bimi-syntax", "bimi.syntax"},
+	} {
+		t.Run(tc.scenario, func(t *testing.T) {
+			_, res := runScenario(t, tc.scenario)
+			f := findingByID(res.Findings, tc.id)
+			if f == nil {
+				t.Fatalf("no %s:\n%s", tc.id, listFindings(res.Findings))
+			}
+			_, reason, ok := strings.Cut(f.Title, ": ")
+			if !ok {
+				t.Fatalf("title %q has no reason", f.Title)
+			}
+			reason, _, _ = strings.Cut(reason, "; senders ignore it")
+			// The end of the reason is the parser's words, not the data.
+			tail := reason[max(0, len(reason)-15):]
+			if fr := f.In(finding.French).Title; strings.Contains(fr, tail) {
+				t.Errorf("French title %q keeps the English reason %q", fr, reason)
+			}
+		})
 	}
 }

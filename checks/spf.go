@@ -36,7 +36,7 @@ func judgeSPF(d *facts.Domain) Result {
 		res.Findings = []finding.Finding{f}
 		return res
 	case root.SyntaxErr != nil:
-		f := finding.New("spf.syntax", subject, finding.T("SPF record does not parse: %s", root.SyntaxErr.Error()), root.Records[0])
+		f := finding.New("spf.syntax", subject, finding.T("SPF record does not parse: %s", root.SyntaxErr), root.Records[0])
 		f.SetFix(spfSyntaxFix(root.SyntaxErr))
 		locateSPF(&f, root)
 		res.Findings = []finding.Finding{f}
@@ -47,6 +47,7 @@ func judgeSPF(d *facts.Domain) Result {
 	tree.Walk(func(n *facts.SPFNode) { out = append(out, spfNodeFindings(n)...) })
 	out = append(out, spfLimitFindings(tree, subject)...)
 	out = append(out, spfAllFindings(root, subject)...)
+	out = append(out, spfMXFindings(d, subject)...)
 
 	if highestSeverity(out) < finding.Warn {
 		n, exact := tree.LookupCount()
@@ -149,6 +150,17 @@ func spfNodeFindings(n *facts.SPFNode) []finding.Finding {
 		locateSPF(&f, n)
 		out = append(out, f)
 	}
+	if after := n.Record.AfterAll(); len(after) > 0 {
+		// RFC 7208 §5.1: "Mechanisms after "all" will never be tested".
+		var texts []string
+		for _, t := range after {
+			texts = append(texts, t.Text)
+		}
+		f := finding.New("spf.after-all", subject, finding.T("SPF record of %s has terms after %s that are never evaluated: %s", n.Domain, n.Record.All().Text, strings.Join(texts, " ")), n.Records[0])
+		f.SetFix(finding.T("Move %s before %s if those senders are still used, or delete them: %q", strings.Join(texts, " "), n.Record.All().Text, spfAllLast(n.Record)))
+		locateSPF(&f, n)
+		out = append(out, f)
+	}
 	for _, over := range n.MXOver {
 		// §4.6.4: each mx evaluation may look up at most 10 address
 		// names; more is a permerror when the term is reached. A sender
@@ -200,6 +212,23 @@ func spfLimitFindings(tree *facts.SPFTree, subject string) []finding.Finding {
 		}
 		locateSPF(&f, root)
 		out = append(out, f)
+	}
+	if voids := tree.Voids(); voids > 0 && voids <= facts.SPFMaxVoids {
+		// Under the limit each void term is still a sender that no longer
+		// exists: name it. Includes and redirects to nothing are reported
+		// as spf.include-missing already.
+		tree.Walk(func(n *facts.SPFNode) {
+			for _, v := range n.Voids {
+				if slices.ContainsFunc(n.Children, func(c *facts.SPFNode) bool { return c.Via == v }) {
+					continue
+				}
+				f := finding.New("spf.void-lookup", Subject(n.Domain, dns.TypeTXT), finding.T("%s in the SPF record of %s looks up a name with no record: it authorises no one", v, n.Domain), n.Records[0])
+				f.Note(finding.T("%d of the %d void lookups receivers allow are used (RFC 7208 §4.6.4)", voids, facts.SPFMaxVoids))
+				f.SetFix(finding.T("Remove %s from the record of %s, or correct the name it looks up", v, n.Domain))
+				locateSPF(&f, n)
+				out = append(out, f)
+			}
+		})
 	}
 	if voids := tree.Voids(); voids > facts.SPFMaxVoids {
 		var ev []string
@@ -297,6 +326,64 @@ func spfIncludedPassAll(n *facts.SPFNode) *facts.SPFNode {
 		}
 	}
 	return nil
+}
+
+// spfAllLast writes rec with every mechanism before all and all last,
+// modifiers kept where they were.
+func spfAllLast(rec *spf.Record) string {
+	terms := []string{"v=spf1"}
+	var all string
+	for _, t := range rec.Terms {
+		if t.Mechanism == spf.All && all == "" {
+			all = t.Text
+			continue
+		}
+		if t.Mechanism == spf.All {
+			continue // a second all is dead too
+		}
+		terms = append(terms, t.Text)
+	}
+	return strings.Join(append(terms, all), " ")
+}
+
+// spfMXFindings reports the domain's own MX hosts that its SPF policy does
+// not authorise, evaluated as receivers do (check_host() with the domain as
+// sender; after a redirect, a and mx speak of the target, RFC 7208 §6.1).
+// Info: the MX hosts may only receive mail. Evaluations that end in an
+// error are left to the findings that name the error.
+func spfMXFindings(d *facts.Domain, subject string) []finding.Finding {
+	root := d.SPF.Root
+	var ev []string
+	redirected := ""
+	for _, c := range d.SPF.MXChecks {
+		switch c.Outcome.Result {
+		case spf.Pass, spf.TempError, spf.PermError:
+			continue
+		}
+		line := fmt.Sprintf("%s (%s): %s", c.Host, c.Addr, c.Outcome.Result)
+		if m := c.Outcome.Matched; m != nil {
+			line += fmt.Sprintf(" by %s", m.Text)
+		}
+		if c.Outcome.Domain != d.Name {
+			line += fmt.Sprintf(" in the record of %s", c.Outcome.Domain)
+		}
+		for _, p := range c.Outcome.Path {
+			if strings.HasPrefix(strings.ToLower(p), spf.Redirect+"=") {
+				redirected = p
+			}
+		}
+		ev = append(ev, line)
+	}
+	if len(ev) == 0 {
+		return nil
+	}
+	f := finding.New("spf.mx-not-authorized", subject, finding.T("The SPF policy of %s does not authorise its own MX hosts to send its mail", d.Name), append([]string{root.Records[0]}, ev...)...)
+	if redirected != "" {
+		f.Note(finding.T("after %s, a and mx in the target's record name the target's own hosts, not those of %s (RFC 7208 §6.1)", redirected, d.Name))
+	}
+	f.SetFix(finding.T("Nothing to do if the MX hosts only receive mail; if they send the domain's mail too, add mx (or their ip4:/ip6: addresses) before the all of the record of %s", d.Name))
+	locateSPF(&f, root)
+	return []finding.Finding{f}
 }
 
 func spfReplaceAllFix(n *facts.SPFNode, with string) finding.Text {

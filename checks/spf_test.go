@@ -141,14 +141,46 @@ func TestSPF(t *testing.T) {
 			want:    []want{{"spf.void-limit", finding.Fail, "example.com TXT"}},
 		},
 		{
-			name:    "two void lookups are allowed",
+			// RFC 7208 §4.6.4: two are allowed, but each authorises no one.
+			name:    "two void lookups are under the limit and each is named",
 			records: append(mx, spfTXT("example.com", "v=spf1 a:gone1.example.com mx:gone2.example.com -all")),
-			want:    []want{{"spf.ok", finding.Pass, ""}},
+			want:    []want{{"spf.void-lookup", finding.Warn, "example.com TXT"}},
+			notWant: []string{"spf.void-limit", "spf.ok"},
 		},
 		{
 			name:    "AAAA-only host is not void",
 			records: append(mx, spfTXT("example.com", "v=spf1 a:v6.example.com a:gone1.example.com a:gone2.example.com -all"), "v6.example.com. AAAA 2001:db8::1"),
-			want:    []want{{"spf.ok", finding.Pass, ""}},
+			want:    []want{{"spf.void-lookup", finding.Warn, "example.com TXT"}},
+			notWant: []string{"spf.void-limit"},
+		},
+		{
+			// RFC 7208 §5.1: include:_spf2 is never evaluated nor counted.
+			name:    "terms after all",
+			records: append(mx, spfTXT("example.com", "v=spf1 mx -all include:_spf2.example.net")),
+			want:    []want{{"spf.after-all", finding.Warn, "example.com TXT"}},
+			notWant: []string{"spf.ok", "spf.include-missing", "spf.void-lookup"},
+		},
+		{
+			// RFC 7208 §6: modifiers are not mechanisms; nothing is ignored.
+			name:    "modifiers after all",
+			records: append(mx, spfTXT("example.com", "v=spf1 mx -all ra=postmaster exp=explain.example.com")),
+			want:    []want{{"spf.ok", finding.Pass, "example.com TXT"}},
+			notWant: []string{"spf.after-all"},
+		},
+		{
+			// RFC 7208 §6.1: after the redirect, mx is the target's MX.
+			name: "redirect leaves the domain's MX out",
+			records: append(mx, spfTXT("example.com", "v=spf1 redirect=provider.example.net"),
+				spfTXT("provider.example.net", "v=spf1 mx -all"), "provider.example.net. MX 10 out.provider.example.net.",
+				"out.provider.example.net. A 198.51.100.5"),
+			want: []want{{"spf.mx-not-authorized", finding.Info, "example.com TXT"}, {"spf.ok", finding.Pass, ""}},
+		},
+		{
+			name: "redirect that lists the domain's MX",
+			records: append(mx, spfTXT("example.com", "v=spf1 redirect=provider.example.net"),
+				spfTXT("provider.example.net", "v=spf1 mx:example.com ~all")),
+			want:    []want{{"spf.ok", finding.Pass, "example.com TXT"}},
+			notWant: []string{"spf.mx-not-authorized"},
 		},
 		{
 			name:    "macros counted, not resolved",

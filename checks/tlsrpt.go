@@ -40,7 +40,7 @@ func judgeTLSRPT(d *facts.Domain) Result {
 	}
 	rec, err := tlsrpt.ParseRecord(records[0])
 	if err != nil {
-		f := finding.New("tlsrpt.syntax", subject, finding.T("TLS-RPT record is invalid: %s; senders ignore it", err.Error()), records[0])
+		f := finding.New("tlsrpt.syntax", subject, finding.T("TLS-RPT record is invalid: %s; senders ignore it", err), records[0])
 		f.SetFix(finding.T("Publish %s (report URIs are mailto: or https:, separated by commas)", suggested))
 		locate(&f, &t.Lookup, t.Records[0].Index)
 		return Result{Findings: []finding.Finding{f}}

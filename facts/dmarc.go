@@ -88,6 +88,11 @@ type DMARC struct {
 	// Reports are the rua/ruf destinations outside the Organizational
 	// Domain and whether each authorised reports (RFC 9990 §3).
 	Reports []*ReportAuth
+	// NonExistent is set when the domain does not exist for DMARC: its A,
+	// AAAA and MX lookups all returned NXDOMAIN or NODATA (RFC 9989's np,
+	// after RFC 9091 §2.7). An inherited policy then comes from np. Unknown
+	// counts as existing; DiscoverDMARC alone does not look.
+	NonExistent bool
 }
 
 // ReportAuth is the authorisation check of one external report
@@ -124,16 +129,17 @@ func (d *DMARC) Record() *dmarc.Record {
 }
 
 // Applied is the policy that applies to the domain: p where the record is
-// the domain's own, sp (else p) when inherited. "" when none applies.
-func (d *DMARC) Applied() dmarc.Policy {
+// the domain's own; when inherited, sp (else p) for a domain that exists,
+// np (else sp, else p) for one that does not. "" when none applies.
+func (d *DMARC) Applied() dmarc.Policy { return d.AppliedFrom().Policy }
+
+// AppliedFrom is Applied with the tag the policy was read from.
+func (d *DMARC) AppliedFrom() dmarc.Applied {
 	r := d.Record()
 	if r == nil {
-		return ""
+		return dmarc.Applied{}
 	}
-	if d.Inherited() {
-		return r.EffectiveSubdomainPolicy()
-	}
-	return r.Policy
+	return r.PolicyFor(d.Inherited(), !d.NonExistent)
 }
 
 // Err is the lookup failure that keeps the policy from being known: the

@@ -17,6 +17,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/mailcheck-cli/mailcheck/checks/dmarc"
+	"github.com/mailcheck-cli/mailcheck/checks/dnsbl"
 	"github.com/mailcheck-cli/mailcheck/dialer"
 	"github.com/mailcheck-cli/mailcheck/resolver"
 )
@@ -41,7 +43,16 @@ type Env struct {
 	// MTASTSPolicyFile is read as the domain's MTA-STS policy instead of
 	// fetching it (--mta-sts-policy, or the baseline's policy file).
 	MTASTSPolicyFile string
-	Now              func() time.Time
+	// ZoneFiles are this state's zone files (nil for live DNS): whether a
+	// domain's data comes from them, and the parent's delegation they hold.
+	ZoneFiles *resolver.Zone
+	// NameServers say whether the zone's servers are asked directly.
+	NameServers NSOptions
+	// DNSBL are the blocklists the mail addresses are looked up on; none:
+	// no blocklist is asked (--no-dnsbl, and every test but the DNSBL
+	// scenarios: real lists are never queried by tests).
+	DNSBL []dnsbl.List
+	Now   func() time.Time
 }
 
 // Domain is everything gathered about one domain.
@@ -55,6 +66,13 @@ type Domain struct {
 	TLSRPT TLSRPT
 	DNSSEC DNSSEC
 	PTR    PTR
+	// Self is the domain's own A and AAAA lookup: with the MX lookup, it
+	// tells whether the domain exists for DMARC's np (RFC 9091 §2.7).
+	Self  Addrs
+	NS    NS
+	DANE  DANE
+	BIMI  BIMI
+	DNSBL DNSBL
 	// Gathered is when gathering ended: the judges' clock for validity
 	// periods, so that judging is a pure function of the facts.
 	Gathered time.Time
@@ -78,21 +96,47 @@ func GatherWith(ctx context.Context, env *Env, domain string, onMX func(*MX)) *D
 	if dl == nil {
 		dl = &dialer.Dialer{Resolver: r}
 	}
+	// Lookups that need the answers of others wait on these; everything
+	// else starts at once.
+	mxDone, spfDone, dmarcDone := make(chan struct{}), make(chan struct{}), make(chan struct{})
 	var wg sync.WaitGroup
 	wg.Go(func() {
 		d.MX = GatherMX(ctx, r, d.Name)
+		close(mxDone)
 		if onMX != nil {
 			wg.Go(func() { onMX(&d.MX) })
 		}
+		wg.Go(func() { d.DANE = gatherDANE(ctx, r, &d.MX) })
 		d.PTR = gatherPTR(ctx, r, d.MX.Targets())
 	})
-	wg.Go(func() { d.SPF = GatherSPF(ctx, r, d.Name) })
-	wg.Go(func() { d.DMARC = DiscoverDMARC(ctx, r, d.Name) })
+	wg.Go(func() { d.Self = askAddrs(ctx, r, d.Name) })
+	wg.Go(func() {
+		d.SPF = GatherSPF(ctx, r, d.Name)
+		close(spfDone)
+	})
+	wg.Go(func() {
+		d.DMARC = DiscoverDMARC(ctx, r, d.Name)
+		close(dmarcDone)
+	})
 	wg.Go(func() { d.DKIM = gatherDKIM(ctx, r, d.Name, env.selectors(d.Name), env.Guess == GuessUnlessNamed) })
 	wg.Go(func() { d.MTASTS = gatherMTASTS(ctx, r, dl, d.Name, env.MTASTSPolicyFile) })
 	wg.Go(func() { d.TLSRPT = gatherTLSRPT(ctx, r, d.Name) })
 	wg.Go(func() { d.DNSSEC = gatherDNSSEC(ctx, r, d.Name) })
+	wg.Go(func() { d.NS = gatherNS(ctx, env, d.Name) })
+	wg.Go(func() {
+		d.BIMI = gatherBIMI(ctx, r, dl, d.Name, func() string {
+			<-dmarcDone
+			return d.DMARC.OrgDomain
+		})
+	})
+	wg.Go(func() {
+		<-mxDone
+		<-spfDone
+		wg.Go(func() { d.SPF.MXChecks = checkMXAuthorized(ctx, r, d.Name, &d.MX, d.SPF) })
+		d.DNSBL = gatherDNSBL(ctx, r, env.DNSBL, &d.MX, d.SPF)
+	})
 	wg.Wait()
+	d.DMARC.NonExistent = nonExistent(&d.MX.Lookup, &d.Self)
 	d.Gathered = time.Now()
 	if env.Now != nil {
 		d.Gathered = env.Now()
@@ -158,4 +202,16 @@ func (d *Domain) ZoneFile() string {
 		}
 	}
 	return ""
+}
+
+// nonExistent applies RFC 9091 §2.7, which RFC 9989 takes for np: a domain
+// does not exist when its A, AAAA and MX queries all returned NXDOMAIN or
+// NODATA. A failed query leaves it unknown, and unknown counts as existing.
+func nonExistent(mx *Lookup, self *Addrs) bool {
+	for _, l := range []*Lookup{mx, &self.A, &self.AAAA} {
+		if !l.OK() {
+			return false
+		}
+	}
+	return dmarc.NonExistent(len(self.V4()) > 0, len(self.V6()) > 0, len(mx.RRs()) > 0)
 }

@@ -2,14 +2,17 @@ package facts
 
 import (
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 
 	"github.com/miekg/dns"
 
+	"github.com/mailcheck-cli/mailcheck/checks/bimi"
 	"github.com/mailcheck-cli/mailcheck/checks/dkim"
 	"github.com/mailcheck-cli/mailcheck/checks/spf"
 	"github.com/mailcheck-cli/mailcheck/finding"
+	"github.com/mailcheck-cli/mailcheck/nameserver"
 	"github.com/mailcheck-cli/mailcheck/resolver"
 )
 
@@ -18,7 +21,11 @@ import (
 // the negative answer or failure where there was none.
 func Records(d *Domain) map[string][]finding.Record {
 	out := map[string][]finding.Record{}
-	add := func(area string, rs ...finding.Record) { out[area] = append(out[area], rs...) }
+	add := func(area string, rs ...finding.Record) {
+		if len(rs) > 0 {
+			out[area] = append(out[area], rs...)
+		}
+	}
 
 	add("mx", lookupRecords(&d.MX.Lookup, "", nil)...)
 	for _, h := range d.MX.Hosts {
@@ -105,6 +112,18 @@ func Records(d *Domain) map[string][]finding.Record {
 		}
 		add("dnssec", r)
 	}
+	add("ns", nsRecords(&d.NS)...)
+	for _, h := range d.DANE.Hosts {
+		add("dane", lookupRecords(&h.Lookup, "TLSA of MX host "+h.Host+tlsaSecurity(h), func(t string) ([]finding.Tag, bool) {
+			f := strings.Fields(t)
+			if len(f) != 4 {
+				return nil, true
+			}
+			return []finding.Tag{{Name: "usage", Value: f[0]}, {Name: "selector", Value: f[1]}, {Name: "matching", Value: f[2]}, {Name: "data", Value: f[3]}}, true
+		})...)
+	}
+	add("bimi", bimiRecords(&d.BIMI)...)
+	add("dnsbl", dnsblRecords(&d.DNSBL)...)
 	for _, rl := range d.PTR.Addrs {
 		note := rl.Addr.String() + ", address of " + strings.Join(rl.Hosts, ", ")
 		if rl.ReverseErr != nil {
@@ -230,4 +249,126 @@ func sourceText(s SelectorSource) string {
 		parts = append(parts, "a common selector")
 	}
 	return strings.Join(parts, ", ")
+}
+
+// nsRecords lists the zone's name servers: each address's answer when the
+// servers were asked (its status, the SOA serial it serves), the NS RRset
+// otherwise.
+func nsRecords(n *NS) []finding.Record {
+	s := n.Survey
+	if s == nil {
+		return nil
+	}
+	if s.ZoneErr != nil {
+		return []finding.Record{{Name: trimDot(s.Domain), Type: "SOA", Status: Failed.String(), Error: s.ZoneErr.Error()}}
+	}
+	if !n.Asked {
+		return lookupRecords(&n.Child, "name servers of "+trimDot(s.Zone)+" (not asked)", nil)
+	}
+	var out []finding.Record
+	for _, srv := range s.Servers {
+		var sides []string
+		if srv.InParent {
+			sides = append(sides, "parent's delegation")
+		}
+		if srv.InChild {
+			sides = append(sides, "zone's NS records")
+		}
+		note := "listed in the " + strings.Join(sides, " and the ")
+		if len(srv.Replies) == 0 {
+			r := finding.Record{Name: trimDot(srv.Host), Type: "NS", Status: NoData.String(), Note: note + "; no address"}
+			if srv.AddrErr != nil {
+				r.Status, r.Error = Failed.String(), srv.AddrErr.Error()
+			}
+			out = append(out, r)
+		}
+		for _, rep := range srv.Replies {
+			r := finding.Record{Name: trimDot(srv.Host), Type: "NS", Source: rep.Addr.String(), Note: note,
+				Value: rep.Status.String(), Status: Answered.String()}
+			switch rep.Status {
+			case nameserver.Authoritative:
+				r.Tags = []finding.Tag{{Name: "serial", Value: strconv.FormatUint(uint64(rep.Serial), 10)}}
+			case nameserver.Unreachable:
+				r.Status = Failed.String()
+				if rep.Err != nil {
+					r.Error = rep.Err.Error()
+				}
+			}
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
+// tlsaSecurity says how the TLSA answer is protected, for the note.
+func tlsaSecurity(h *TLSAHost) string {
+	switch {
+	case len(h.Records)+len(h.Bad) == 0:
+		return ""
+	case h.Validated():
+		return "; validated by the resolver (AD bit)"
+	case len(h.Sigs) > 0:
+		return fmt.Sprintf("; %d RRSIG over them", len(h.Sigs))
+	}
+	return "; unsigned"
+}
+
+// bimiRecords lists the BIMI record and the documents fetched.
+func bimiRecords(b *BIMI) []finding.Record {
+	l := b.Decided()
+	note := ""
+	if b.Org != nil {
+		note = "the Organizational Domain's record (the domain has none)"
+	}
+	out := lookupRecords(l, note, func(t string) ([]finding.Tag, bool) {
+		if !bimi.IsBIMI(t) {
+			return nil, false
+		}
+		return tagList(t), true
+	})
+	for _, doc := range []*Fetched{b.Logo, b.Evidence} {
+		if doc == nil {
+			continue
+		}
+		r := finding.Record{Name: doc.URL, Type: "document", Source: doc.URL, Status: Answered.String(),
+			Value: fmt.Sprintf("%d bytes", len(doc.Body))}
+		if doc.Err != nil {
+			r.Status, r.Error, r.Value = Failed.String(), doc.Err.Error(), ""
+		}
+		out = append(out, r)
+	}
+	return out
+}
+
+// dnsblRecords lists each blocklist's answer for each address.
+func dnsblRecords(b *DNSBL) []finding.Record {
+	var out []finding.Record
+	for _, a := range b.Answers {
+		note := b.ListName(a.List) + ": " + a.Addr.String()
+		if i := slices.IndexFunc(b.Addrs, func(x BlockAddr) bool { return x.Addr == a.Addr }); i >= 0 {
+			note += " (" + strings.Join(b.Addrs[i].SourceStrings(), ", ") + ")"
+		}
+		recs := lookupRecords(&a.Lookup, note, nil)
+		for i := range recs {
+			if a.Lookup.Err == nil {
+				recs[i].Tags = []finding.Tag{{Name: "verdict", Value: a.Result.Verdict.String()}}
+			}
+		}
+		out = append(out, recs...)
+	}
+	return out
+}
+
+// tagList splits a tag=value; record into its tags.
+func tagList(t string) []finding.Tag {
+	var tags []finding.Tag
+	for _, part := range strings.Split(t, ";") {
+		name, value, _ := strings.Cut(part, "=")
+		name = strings.TrimSpace(name)
+		if name == "" {
+			continue
+		}
+		tags = append(tags, finding.Tag{Name: name, Value: strings.TrimSpace(value)})
+	}
+	return tags
 }

@@ -33,6 +33,9 @@ const (
 // lookups. Build it with GatherSPF.
 type SPFTree struct {
 	Root *SPFNode
+	// MXChecks are check_host() evaluated for each address of the
+	// domain's MX hosts (see SPFCheck).
+	MXChecks []SPFCheck
 }
 
 // SPFNode is one SPF record of the tree: the root domain's, or the target
@@ -187,15 +190,12 @@ func (w *spfWalker) visit(ctx context.Context, n *SPFNode, path []string) {
 
 	var wg sync.WaitGroup
 	var mu sync.Mutex // guards n's Voids, VoidErrs, MXOver
-	slots := make([]*SPFNode, len(rec.Terms))
-	for i, term := range rec.Terms {
-		if !term.CountsLookup() {
-			continue
-		}
-		if term.Modifier == spf.Redirect && rec.RedirectIgnored() {
-			// RFC 7208 §6.1: never followed, so it costs nothing.
-			continue
-		}
+	// Only what check_host() can reach is walked and counted: mechanisms
+	// after all are never evaluated (RFC 7208 §5.1), and a redirect beside
+	// an all is never followed (§6.1).
+	terms := rec.LookupTerms()
+	slots := make([]*SPFNode, len(terms))
+	for i, term := range terms {
 		n.Own++
 		if term.HasMacro() {
 			n.Macros = append(n.Macros, term.Text)

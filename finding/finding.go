@@ -376,6 +376,10 @@ type CertInfo struct {
 	DNSNames []string  `json:"dns_names,omitempty"`
 	KeyType  string    `json:"key_type,omitempty"` // "RSA", "ECDSA", "Ed25519"
 	KeyBits  int       `json:"key_bits,omitempty"`
+	// DER is the certificate as served, for checks that need the whole
+	// certificate (DANE matches it against TLSA records). Not in the JSON
+	// report.
+	DER []byte `json:"-"`
 }
 
 // LoginSettings are the client settings `mailcheck login` recommends, and

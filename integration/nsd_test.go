@@ -110,6 +110,13 @@ func launchNSD(t *testing.T, ip string, port int, zones []nsdZone) (*nsdInstance
 	return inst, nil
 }
 
+// portMap is the --port-map value that sends mailcheck's direct questions
+// to a zone's name servers (port 53) to NSD's port.
+func (n *nsdInstance) portMap() string {
+	_, port, _ := net.SplitHostPort(n.Addr)
+	return "53=" + port
+}
+
 // freeUDPAndTCPPort returns a port free for both UDP and TCP on 127.0.0.1.
 func freeUDPAndTCPPort(t *testing.T) int {
 	t.Helper()
@@ -188,7 +195,7 @@ func TestNSDMatchesZoneFiles(t *testing.T) {
 			for _, s := range sc.DKIMSelectors {
 				args = append(args, "--dkim-selector", s)
 			}
-			live := mailcheckJSON(t, []int{0, 1, 3}, append(slices.Clone(args), "--resolver", ns.Addr)...)
+			live := mailcheckJSON(t, []int{0, 1, 3}, append(slices.Clone(args), "--resolver", ns.Addr, "--port-map", ns.portMap())...)
 			zoneArgs := slices.Clone(args)
 			for _, z := range ns.ZoneFiles {
 				zoneArgs = append(zoneArgs, "--zone", z)
@@ -220,7 +227,7 @@ func TestNSDMatchesZoneFiles(t *testing.T) {
 // a failed lookup.
 func TestNSDDMARCMissingIsNotALookupFailure(t *testing.T) {
 	ns := startNSD(t, "dmarc-missing")
-	rep := mailcheckJSON(t, []int{1}, "domain", "example.test", "--no-probe", "--resolver", ns.Addr, "--dkim-selector", "s2026", "--timeout", "15s")
+	rep := mailcheckJSON(t, []int{1}, "domain", "example.test", "--no-probe", "--resolver", ns.Addr, "--port-map", ns.portMap(), "--dkim-selector", "s2026", "--timeout", "15s")
 	if !rep.has("dmarc.missing", "fail", "_dmarc.example.test TXT") {
 		t.Errorf("no dmarc.missing fail at _dmarc.example.test TXT: %v", rep.ids())
 	}
@@ -379,7 +386,7 @@ func TestNSDReferralsAreLookupFailures(t *testing.T) {
 	}
 
 	args := []string{"domain", "example.test", "--no-probe", "--timeout", "15s"}
-	viaNSD := mailcheckJSON(t, []int{1, 3}, append(slices.Clone(args), "--resolver", w.nsd1.Addr)...)
+	viaNSD := mailcheckJSON(t, []int{1, 3}, append(slices.Clone(args), "--resolver", w.nsd1.Addr, "--port-map", w.nsd1.portMap())...)
 	zoneArgs := slices.Clone(args)
 	for _, z := range w.nsd1.ZoneFiles {
 		zoneArgs = append(zoneArgs, "--zone", z)
@@ -451,5 +458,49 @@ func TestNSDLameServers(t *testing.T) {
 	// One authoritative server: nothing to disagree with, nothing stale.
 	if len(s.Disagreements()) != 0 || len(s.Stale()) != 0 {
 		t.Errorf("disagreements %v, stale %v", s.Disagreements(), s.Stale())
+	}
+}
+
+// mailcheck domain on a zone whose listed name servers include a lame and
+// an unreachable one: asked directly (live DNS, through NSD 2 as the
+// resolver and --port-map 53=PORT to reach each server), ns1.sub answers
+// authoritatively, ns2.sub (NSD 1, which only refers to the child) is
+// ns.lame and ns3.sub ns.unreachable. Read from the same zone file with
+// --zone, every other finding is the same; the servers themselves are not
+// asked there (zone files are the proposed state), so the name-server
+// verdict is the files' own: three servers listed, ns.ok.
+func TestNSDLameServerFindings(t *testing.T) {
+	w := startDelegationWorld(t)
+	args := []string{"domain", "sub.example.test", "--no-probe", "--timeout", "15s"}
+	live := mailcheckJSON(t, []int{1, 3}, append(slices.Clone(args), "--resolver", w.nsd2.Addr, "--port-map", w.nsd2.portMap())...)
+	for _, want := range []struct{ id, sev string }{{"ns.lame", "fail"}, {"ns.unreachable", "warn"}} {
+		if !live.has(want.id, want.sev, "sub.example.test NS") {
+			t.Errorf("live: no %s %s at sub.example.test NS: %v", want.id, want.sev, live.ids())
+		}
+	}
+	for _, f := range live.Findings {
+		if f.ID == "ns.lame" && !strings.Contains(f.Title, "ns2.sub.example.test (127.0.0.1)") {
+			t.Errorf("ns.lame names another server: %+v", f)
+		}
+		if f.ID == "ns.unreachable" && !strings.Contains(f.Title, "ns3.sub.example.test (127.0.0.3)") {
+			t.Errorf("ns.unreachable names another server: %+v", f)
+		}
+	}
+	zoneArgs := append(slices.Clone(args), "--zone", w.nsd2.ZoneFiles[0])
+	offline := mailcheckJSON(t, []int{0, 1, 3}, zoneArgs...)
+	if !offline.has("ns.ok", "pass", "sub.example.test NS") {
+		t.Errorf("--zone: want ns.ok from the zone file's three servers: %v", offline.ids())
+	}
+	withoutNS := func(r report) []string {
+		var out []string
+		for _, id := range r.ids() {
+			if !strings.HasPrefix(id, "ns.") {
+				out = append(out, id)
+			}
+		}
+		return out
+	}
+	if got, want := withoutNS(live), withoutNS(offline); !slices.Equal(got, want) {
+		t.Errorf("findings other than the name servers' differ\n  --resolver: %v\n  --zone:     %v", got, want)
 	}
 }

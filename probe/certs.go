@@ -75,7 +75,7 @@ func tlsState(v handshakeView, host string, roots *x509.CertPool, now time.Time)
 		kt, bits := keyInfo(c)
 		out.Chain = append(out.Chain, finding.CertInfo{
 			Subject: c.Subject.String(), Issuer: c.Issuer.String(), NotAfter: c.NotAfter.UTC(),
-			DNSNames: c.DNSNames, KeyType: kt, KeyBits: bits,
+			DNSNames: c.DNSNames, KeyType: kt, KeyBits: bits, DER: c.Raw,
 		})
 	}
 	if len(v.Certs) == 0 {

@@ -37,8 +37,8 @@ func newCertSet(domain string) (*certSet, error) {
 		inter: inter,
 		// The names clients use: the MX/client host, the MTA-STS policy
 		// host (RFC 8461 §3.3), the autoconfig host, and the bare domain
-		// for the well-known autoconfig URL.
-		names:   []string{"mail." + domain, "mta-sts." + domain, "autoconfig." + domain, domain},
+		// for the well-known autoconfig URL; the BIMI documents' host.
+		names:   []string{"mail." + domain, "mta-sts." + domain, "autoconfig." + domain, BIMIHost(domain), domain},
 		aiaBase: "http://mail." + domain + "/ca/",
 		leaves:  map[string]*tls.Certificate{},
 	}, nil

@@ -24,6 +24,9 @@ func (s *Server) startDNS() error {
 		return err
 	}
 	s.dnsAddr = pc.LocalAddr().String()
+	// In the port map too: mailcheck asks a zone's name servers directly
+	// on port 53, which --port-map 53=Q sends here.
+	s.portMap[PortDNS] = pc.LocalAddr().(*net.UDPAddr).Port
 	servers := []*dns.Server{
 		{PacketConn: pc, Handler: zone, ReadTimeout: 2 * time.Second, WriteTimeout: 2 * time.Second},
 		{Listener: ln, Handler: zone, ReadTimeout: 5 * time.Second, WriteTimeout: 5 * time.Second,

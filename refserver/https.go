@@ -72,6 +72,8 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 		w.Header().Set("Content-Type", "application/xml; charset=utf-8")
 		w.Write(cfg)
+	case host == BIMIHost(s.domain):
+		s.serveBIMI(w, r) // bimi.go
 	default:
 		http.NotFound(w, r)
 	}

@@ -125,6 +125,8 @@ type Server struct {
 
 	msgMu    sync.Mutex
 	messages []Message
+
+	bimi bimiDocs // bimi.go
 }
 
 // Start listens on every service of the scenario and serves until Close or
@@ -241,6 +243,9 @@ func (s *Server) startAll() error {
 		return err
 	}
 	s.endpoints = append(s.endpoints, Endpoint{Service: "dns", StdPort: PortDNS, Addr: s.dnsAddr})
+	if err := s.startSecondaries(); err != nil { // secondary.go
+		return err
+	}
 	return nil
 }
 
@@ -356,8 +361,9 @@ func (s *Server) logf(format string, args ...any) {
 // DNSAddr is the DNS server's address; it answers over UDP and TCP.
 func (s *Server) DNSAddr() string { return s.dnsAddr }
 
-// PortMap maps each standard port (25 465 587 110 995 143 993 443) to the
-// port the server listens on: the value of mailcheck's --port-map.
+// PortMap maps each standard port (25 465 587 110 995 143 993 443, and 53
+// for DNS) to the port the server listens on: the value of mailcheck's
+// --port-map.
 func (s *Server) PortMap() map[int]int {
 	m := make(map[int]int, len(s.portMap))
 	for k, v := range s.portMap {
@@ -366,10 +372,10 @@ func (s *Server) PortMap() map[int]int {
 	return m
 }
 
-// PortMapFlag renders PortMap as a --port-map value: "25=10025,465=10465,...".
+// PortMapFlag renders PortMap as a --port-map value: "25=10025,465=10465,...,53=10053".
 func (s *Server) PortMapFlag() string {
 	var parts []string
-	for _, p := range MailPorts {
+	for _, p := range append(slices.Clone(MailPorts), PortDNS) {
 		if q, ok := s.portMap[p]; ok {
 			parts = append(parts, fmt.Sprintf("%d=%d", p, q))
 		}

@@ -79,6 +79,11 @@ func (z *Zone) respond(r *dns.Msg) *dns.Msg {
 	for _, rr := range rrs {
 		m.Answer = append(m.Answer, dns.Copy(rr))
 	}
+	if opt := r.IsEdns0(); opt != nil && opt.Do() && q.Qtype != dns.TypeRRSIG && len(rrs) > 0 {
+		// RFC 4035 §3.1.1: a signed zone's server answers a DO query with
+		// the signatures over the RRsets it returns.
+		m.Answer = append(m.Answer, zd.signatures(name, rrs)...)
+	}
 	if len(m.Answer) == 0 && zd.soa != nil {
 		soa := dns.Copy(zd.soa).(*dns.SOA)
 		// RFC 2308 §3: the negative TTL is the lesser of the SOA's TTL and
@@ -138,4 +143,25 @@ func (z *Zone) referral(name string, qtype uint16) *referral {
 		return ref
 	}
 	return nil
+}
+
+// signatures returns the zone's RRSIGs at name that cover the types of
+// rrs, for a DO answer (a zone file signed beforehand, or at load time by
+// SignZone).
+func (zd *zoneData) signatures(name string, rrs []dns.RR) []dns.RR {
+	sigs, _, _ := zd.lookup(name, dns.TypeRRSIG)
+	var out []dns.RR
+	for _, rr := range sigs {
+		s, ok := rr.(*dns.RRSIG)
+		if !ok {
+			continue
+		}
+		for _, a := range rrs {
+			if a.Header().Rrtype == s.TypeCovered {
+				out = append(out, dns.Copy(s))
+				break
+			}
+		}
+	}
+	return out
 }

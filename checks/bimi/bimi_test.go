@@ -60,7 +60,8 @@ func TestParseRecord(t *testing.T) {
 			}
 		})
 	}
-	if !IsBIMI("v=BIMI1; l=") || IsBIMI("l=x") || IsBIMI("") {
+	// A wildcard's SPF record at default._bimi is not a BIMI record.
+	if !IsBIMI("v=BIMI1; l=") || !IsBIMI("v=bimi1; l=") || IsBIMI("l=x") || IsBIMI("") || IsBIMI("v=spf1 -all") {
 		t.Error("IsBIMI")
 	}
 	if RecordName(DefaultSelector, "example.com.") != "default._bimi.example.com" {

@@ -9,11 +9,12 @@
 package bimi
 
 import (
-	"fmt"
 	"net/url"
 	"strings"
 
 	"github.com/mailcheck-cli/mailcheck/checks/dmarc"
+	"github.com/mailcheck-cli/mailcheck/checks/internal/reason"
+	"github.com/mailcheck-cli/mailcheck/finding"
 )
 
 // DefaultSelector is the selector receivers use when a message names none.
@@ -43,23 +44,33 @@ func (r *Record) Declined() bool { return r.Location == "" && r.Evidence == "" }
 // SyntaxError names the tag at fault.
 type SyntaxError struct {
 	Tag    string // "l", "a"; "" for the record as a whole
-	Reason string
+	Reason finding.Text
 }
 
-func (e *SyntaxError) Error() string {
+func (e *SyntaxError) Error() string { return e.text().String() }
+
+// In writes the error in language l: a judge's sentence that holds it is
+// translated whole.
+func (e *SyntaxError) In(l finding.Lang) string { return e.text().In(l) }
+
+func (e *SyntaxError) text() finding.Text {
 	if e.Tag == "" {
 		return e.Reason
 	}
-	return e.Tag + "=: " + e.Reason
+	return finding.T("%s=: %s", e.Tag, e.Reason)
 }
 
-// IsBIMI reports whether a TXT record is a BIMI assertion record: it
-// starts with a v tag, which receivers check for the current version;
-// other records at the name are discarded.
+// IsBIMI reports whether a TXT record is meant as a BIMI assertion
+// record: its first tag is v=BIMI1, in any case. The draft has receivers
+// ignore records that do not start with the v tag of the current version,
+// so that other TXT records at the name (a wildcard's "v=spf1 -all", a
+// verification token) are no BIMI record at all; a v=bimi1 in the wrong
+// case is kept, and ParseRecord reports it, since receivers must not fix
+// it.
 func IsBIMI(txt string) bool {
 	first, _, _ := strings.Cut(txt, ";")
-	name, _, ok := strings.Cut(first, "=")
-	return ok && strings.Trim(name, " \t") == "v"
+	name, value, ok := strings.Cut(first, "=")
+	return ok && strings.Trim(name, " \t") == "v" && strings.EqualFold(strings.Trim(value, " \t"), "BIMI1")
 }
 
 // ParseRecord parses an assertion record, its TXT strings already joined.
@@ -78,34 +89,34 @@ func ParseRecord(txt string) (*Record, error) {
 		}
 		name, value, ok := strings.Cut(part, "=")
 		if !ok {
-			return nil, &SyntaxError{Reason: fmt.Sprintf("%q is not a tag=value pair", part)}
+			return nil, &SyntaxError{Reason: finding.T("%q is not a tag=value pair", part)}
 		}
 		name = strings.Trim(name, " \t\r\n")
 		value = strings.Trim(value, " \t\r\n")
 		if seen[name] {
 			// The record uses DKIM's tag-list syntax, where a repeated
 			// tag invalidates the list (RFC 6376 §3.2).
-			return nil, &SyntaxError{Tag: name, Reason: "the tag appears twice"}
+			return nil, &SyntaxError{Tag: name, Reason: finding.T("the tag appears twice")}
 		}
 		seen[name] = true
 		if i == 0 {
 			if name != "v" || value != "BIMI1" {
-				return nil, &SyntaxError{Tag: "v", Reason: fmt.Sprintf("the record must start with v=BIMI1, not %q", part)}
+				return nil, &SyntaxError{Tag: "v", Reason: finding.T("the record must start with v=BIMI1, not %q", part)}
 			}
 			continue
 		}
 		switch name {
 		case "v":
-			return nil, &SyntaxError{Tag: "v", Reason: "v must be the first tag"}
+			return nil, &SyntaxError{Tag: "v", Reason: finding.T("v must be the first tag")}
 		case "l":
 			hasL = true
 			if err := checkURI(value); err != nil {
-				return nil, &SyntaxError{Tag: "l", Reason: err.Error()}
+				return nil, &SyntaxError{Tag: "l", Reason: reason.Of(err)}
 			}
 			r.Location = value
 		case "a":
 			if err := checkURI(value); err != nil {
-				return nil, &SyntaxError{Tag: "a", Reason: err.Error()}
+				return nil, &SyntaxError{Tag: "a", Reason: reason.Of(err)}
 			}
 			r.Evidence = value
 		default:
@@ -113,10 +124,10 @@ func ParseRecord(txt string) (*Record, error) {
 		}
 	}
 	if !seen["v"] {
-		return nil, &SyntaxError{Tag: "v", Reason: "no v=BIMI1 tag"}
+		return nil, &SyntaxError{Tag: "v", Reason: finding.T("no v=BIMI1 tag")}
 	}
 	if !hasL {
-		return nil, &SyntaxError{Tag: "l", Reason: "no l= tag (leave it empty to decline BIMI)"}
+		return nil, &SyntaxError{Tag: "l", Reason: finding.T("no l= tag (leave it empty to decline BIMI)")}
 	}
 	return r, nil
 }
@@ -129,18 +140,18 @@ func checkURI(v string) error {
 		return nil
 	}
 	if strings.Contains(v, ",") {
-		return fmt.Errorf("%q holds a comma: one URI only (encode a comma in it as %%2C)", v)
+		return reason.New(finding.T("%q holds a comma: one URI only (encode a comma in it as %%2C)", v))
 	}
 	u, err := url.Parse(v)
 	if err != nil {
-		return fmt.Errorf("%q is not a URI", v)
+		return reason.New(finding.T("%q is not a URI", v))
 	}
 	if u.Scheme != "https" {
-		return fmt.Errorf("%q: only https is allowed", v)
+		return reason.New(finding.T("%q: only https is allowed", v))
 	}
 	host := u.Hostname()
 	if host == "" || !strings.Contains(strings.TrimSuffix(host, "."), ".") {
-		return fmt.Errorf("%q does not name a fully qualified host", v)
+		return reason.New(finding.T("%q does not name a fully qualified host", v))
 	}
 	return nil
 }

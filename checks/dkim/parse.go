@@ -9,9 +9,11 @@ import (
 	"crypto/rsa"
 	"crypto/x509"
 	"encoding/base64"
-	"fmt"
+	"errors"
 	"slices"
 	"strings"
+
+	"github.com/mailcheck-cli/mailcheck/finding"
 )
 
 // KeyType is the k= tag of a key record.
@@ -74,18 +76,24 @@ func (r *Record) SHA1Only() bool {
 // ParseError says why a key record cannot be used.
 type ParseError struct {
 	Tag    string // the tag at fault; "" for the record as a whole
-	Reason string
+	Reason finding.Text
 }
 
-func (e *ParseError) Error() string {
+func (e *ParseError) Error() string { return e.text().String() }
+
+// In writes the error in language l: a judge's sentence that holds it is
+// translated whole.
+func (e *ParseError) In(l finding.Lang) string { return e.text().In(l) }
+
+func (e *ParseError) text() finding.Text {
 	if e.Tag == "" {
 		return e.Reason
 	}
-	return e.Tag + "=: " + e.Reason
+	return finding.T("%s=: %s", e.Tag, e.Reason)
 }
 
-func errorf(tag, format string, args ...any) error {
-	return &ParseError{Tag: tag, Reason: fmt.Sprintf(format, args...)}
+func parseError(tag string, why finding.Text) error {
+	return &ParseError{Tag: tag, Reason: why}
 }
 
 // Tag is one tag=value pair of a tag-list, value without surrounding
@@ -107,23 +115,23 @@ func ParseTagList(s string) ([]Tag, error) {
 		}
 		name, value, ok := strings.Cut(spec, "=")
 		if !ok {
-			return nil, errorf("", "%q is not a tag=value pair", strings.TrimSpace(spec))
+			return nil, parseError("", finding.T("%q is not a tag=value pair", strings.TrimSpace(spec)))
 		}
 		name = strings.TrimSpace(name)
 		if !validTagName(name) {
-			return nil, errorf("", "%q is not a valid tag name", name)
+			return nil, parseError("", finding.T("%q is not a valid tag name", name))
 		}
 		if seen[name] {
 			// RFC 6376 §3.2: "if a tag name does occur more than once, the
 			// entire tag-list is invalid."
-			return nil, errorf(name, "the tag occurs more than once")
+			return nil, parseError(name, finding.T("the tag occurs more than once"))
 		}
 		seen[name] = true
 		value = strings.Trim(value, " \t\r\n")
 		for _, c := range []byte(value) {
 			// VALCHAR is %x21-3A / %x3C-7E; whitespace may separate tvals.
 			if (c < 0x21 || c > 0x7e) && c != ' ' && c != '\t' && c != '\r' && c != '\n' {
-				return nil, errorf(name, "the value holds byte 0x%02x, which a tag value may not", c)
+				return nil, parseError(name, finding.T("the value holds byte 0x%02x, which a tag value may not", c))
 			}
 		}
 		tags = append(tags, Tag{Name: name, Value: value})
@@ -154,7 +162,7 @@ func colonList(tag, v string) ([]string, error) {
 	for e := range strings.SplitSeq(v, ":") {
 		e = strings.ToLower(strings.TrimSpace(e))
 		if e == "" {
-			return nil, errorf(tag, "an empty element in the list %q", v)
+			return nil, parseError(tag, finding.T("an empty element in the list %q", v))
 		}
 		out = append(out, e)
 	}
@@ -178,10 +186,10 @@ func ParseRecord(txt string) (*Record, error) {
 			// RFC 6376 §3.6.1: "If specified, this tag MUST be set to
 			// "DKIM1" ... and MUST be the first tag in the record."
 			if i != 0 {
-				return nil, errorf("v", "v= must be the first tag of the record")
+				return nil, parseError("v", finding.T("v= must be the first tag of the record"))
 			}
 			if t.Value != "DKIM1" {
-				return nil, errorf("v", "version %q; only DKIM1 exists", t.Value)
+				return nil, parseError("v", finding.T("version %q; only DKIM1 exists", t.Value))
 			}
 			r.Version = t.Value
 		case "h":
@@ -207,17 +215,17 @@ func ParseRecord(txt string) (*Record, error) {
 		// be ignored").
 	}
 	if !havePublic {
-		return nil, errorf("p", "the record has no p= tag, so it holds no key")
+		return nil, parseError("p", finding.T("the record has no p= tag, so it holds no key"))
 	}
 	if r.KeyType != KeyRSA && r.KeyType != KeyEd25519 {
-		return nil, errorf("k", "unknown key type %q (rsa or ed25519)", r.KeyType)
+		return nil, parseError("k", finding.T("unknown key type %q (rsa or ed25519)", r.KeyType))
 	}
 	if r.Hashes != nil && !slices.Contains(r.Hashes, HashSHA1) && !slices.Contains(r.Hashes, HashSHA256) {
 		// Unknown algorithms are ignored, which leaves none.
-		return nil, errorf("h", "%q names no known hash algorithm (sha256)", strings.Join(r.Hashes, ":"))
+		return nil, parseError("h", finding.T("%q names no known hash algorithm (sha256)", strings.Join(r.Hashes, ":")))
 	}
 	if r.Services != nil && !slices.Contains(r.Services, "*") && !slices.Contains(r.Services, "email") {
-		return nil, errorf("s", "service types %q exclude email (use s=email or omit s=)", strings.Join(r.Services, ":"))
+		return nil, parseError("s", finding.T("service types %q exclude email (use s=email or omit s=)", strings.Join(r.Services, ":")))
 	}
 	// base64string allows folding whitespace between characters (RFC 6376
 	// §2.4).
@@ -226,8 +234,12 @@ func ParseRecord(txt string) (*Record, error) {
 		return r, nil
 	}
 	der, err := base64.StdEncoding.DecodeString(p)
+	var bad base64.CorruptInputError
+	if errors.As(err, &bad) {
+		return nil, parseError("p", finding.T("not valid base64 (at character %d of the key)", int64(bad)+1))
+	}
 	if err != nil {
-		return nil, errorf("p", "not valid base64: %v", err)
+		return nil, parseError("p", finding.T("not valid base64: %v", err))
 	}
 	switch r.KeyType {
 	case KeyRSA:
@@ -239,7 +251,7 @@ func ParseRecord(txt string) (*Record, error) {
 		// RFC 8463 §4.2: the raw 32-byte public key, not wrapped in a
 		// SubjectPublicKeyInfo.
 		if len(der) != ed25519.PublicKeySize {
-			return nil, errorf("p", "an Ed25519 key is %d bytes, this one is %d", ed25519.PublicKeySize, len(der))
+			return nil, parseError("p", finding.T("an Ed25519 key is %d bytes, this one is %d", ed25519.PublicKeySize, len(der)))
 		}
 		r.PublicKey = ed25519.PublicKey(der)
 	}
@@ -253,13 +265,13 @@ func parseRSA(der []byte) (*rsa.PublicKey, error) {
 	if pub, err := x509.ParsePKIXPublicKey(der); err == nil {
 		k, ok := pub.(*rsa.PublicKey)
 		if !ok {
-			return nil, errorf("p", "k=rsa but p= holds a %T key", pub)
+			return nil, parseError("p", finding.T("k=rsa but p= holds a %T key", pub))
 		}
 		return k, nil
 	}
 	k, err := x509.ParsePKCS1PublicKey(der)
 	if err != nil {
-		return nil, errorf("p", "not an RSA public key (neither SubjectPublicKeyInfo nor RSAPublicKey)")
+		return nil, parseError("p", finding.T("not an RSA public key (neither SubjectPublicKeyInfo nor RSAPublicKey)"))
 	}
 	return k, nil
 }

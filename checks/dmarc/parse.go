@@ -10,9 +10,11 @@
 package dmarc
 
 import (
-	"fmt"
 	"strconv"
 	"strings"
+
+	"github.com/mailcheck-cli/mailcheck/checks/internal/reason"
+	"github.com/mailcheck-cli/mailcheck/finding"
 )
 
 // Policy is the value of p, sp and np.
@@ -134,14 +136,20 @@ func (r *Record) With(name, value string) []Tag {
 // SyntaxError names the tag at fault.
 type SyntaxError struct {
 	Tag    string // "p=maybe"; "" for the record as a whole
-	Reason string
+	Reason finding.Text
 }
 
-func (e *SyntaxError) Error() string {
+func (e *SyntaxError) Error() string { return e.text().String() }
+
+// In writes the error in language l: a judge's sentence that holds it is
+// translated whole.
+func (e *SyntaxError) In(l finding.Lang) string { return e.text().In(l) }
+
+func (e *SyntaxError) text() finding.Text {
 	if e.Tag == "" {
 		return e.Reason
 	}
-	return fmt.Sprintf("%q: %s", e.Tag, e.Reason)
+	return finding.T("%q: %s", e.Tag, e.Reason)
 }
 
 // IsDMARC reports whether a TXT record is a DMARC record: its first tag is
@@ -163,7 +171,7 @@ const wsp = " \t"
 // repeated tag or a missing p is a *SyntaxError.
 func Parse(txt string) (*Record, error) {
 	if !IsDMARC(txt) {
-		return nil, &SyntaxError{Reason: `the record does not start with "v=DMARC1"`}
+		return nil, &SyntaxError{Reason: finding.T("the record does not start with %q", "v=DMARC1")}
 	}
 	r := &Record{Percent: 100, PSD: "u"}
 	seen := map[string]bool{}
@@ -176,18 +184,18 @@ func Parse(txt string) (*Record, error) {
 		}
 		name, value, ok := strings.Cut(part, "=")
 		if !ok {
-			return nil, &SyntaxError{Tag: part, Reason: "not a tag=value pair"}
+			return nil, &SyntaxError{Tag: part, Reason: finding.T("not a tag=value pair")}
 		}
 		name = strings.ToLower(strings.Trim(name, wsp))
 		value = strings.Trim(value, wsp)
 		tag := Tag{Name: name, Value: value}
 		if !isTagName(name) {
-			return nil, &SyntaxError{Tag: part, Reason: fmt.Sprintf("%q is not a valid tag name", name)}
+			return nil, &SyntaxError{Tag: part, Reason: finding.T("%q is not a valid tag name", name)}
 		}
 		// RFC 7489 §6.4 takes its tag-list syntax from DKIM, where a tag
 		// that appears twice makes the whole list invalid (RFC 6376 §3.2).
 		if seen[name] {
-			return nil, &SyntaxError{Tag: part, Reason: fmt.Sprintf("tag %s appears twice", name)}
+			return nil, &SyntaxError{Tag: part, Reason: finding.T("tag %s appears twice", name)}
 		}
 		seen[name] = true
 		if i == 0 {
@@ -195,7 +203,7 @@ func Parse(txt string) (*Record, error) {
 			continue
 		}
 		if err := r.set(tag); err != nil {
-			return nil, &SyntaxError{Tag: part, Reason: err.Error()}
+			return nil, &SyntaxError{Tag: part, Reason: reason.Of(err)}
 		}
 		r.Tags = append(r.Tags, tag)
 	}
@@ -203,7 +211,7 @@ func Parse(txt string) (*Record, error) {
 		// RFC 7489 §6.3: p is REQUIRED; a receiver following it discards a
 		// record without one (or, §6.6.3, falls back to p=none when rua is
 		// valid). RFC 9989 also reads a record without p as p=none.
-		return r, &SyntaxError{Reason: "no p tag: receivers treat the record as p=none or ignore it"}
+		return r, &SyntaxError{Reason: finding.T("no p tag: receivers treat the record as p=none or ignore it")}
 	}
 	return r, nil
 }
@@ -225,7 +233,7 @@ func (r *Record) set(t Tag) error {
 	v := t.Value
 	switch t.Name {
 	case "v":
-		return fmt.Errorf("v must be the first tag")
+		return reason.New(finding.T("v must be the first tag"))
 	case "p", "sp", "np":
 		p, err := parsePolicy(v)
 		if err != nil {
@@ -242,7 +250,7 @@ func (r *Record) set(t Tag) error {
 	case "adkim", "aspf":
 		lv := strings.ToLower(v)
 		if lv != "r" && lv != "s" {
-			return fmt.Errorf("%s must be r (relaxed) or s (strict)", t.Name)
+			return reason.New(finding.T("%s must be r (relaxed) or s (strict)", t.Name))
 		}
 		if t.Name == "adkim" {
 			r.ADKIM = lv
@@ -252,7 +260,7 @@ func (r *Record) set(t Tag) error {
 	case "pct":
 		n, err := strconv.Atoi(v)
 		if err != nil || n < 0 || n > 100 || strings.HasPrefix(v, "+") {
-			return fmt.Errorf("pct must be an integer from 0 to 100")
+			return reason.New(finding.T("pct must be an integer from 0 to 100"))
 		}
 		r.Percent, r.HasPercent = n, true
 	case "fo":
@@ -260,7 +268,7 @@ func (r *Record) set(t Tag) error {
 		for _, o := range strings.Split(v, ":") {
 			o = strings.Trim(o, wsp)
 			if o != "0" && o != "1" && o != "d" && o != "s" {
-				return fmt.Errorf("fo option %q is not one of 0, 1, d, s", o)
+				return reason.New(finding.T("fo option %q is not one of 0, 1, d, s", o))
 			}
 			r.FailureOptions = append(r.FailureOptions, o)
 		}
@@ -280,23 +288,23 @@ func (r *Record) set(t Tag) error {
 			r.Testing = true
 		case "n":
 		default:
-			return fmt.Errorf("t must be y or n")
+			return reason.New(finding.T("t must be y or n"))
 		}
 	case "psd":
 		lv := strings.ToLower(v)
 		if lv != "y" && lv != "n" && lv != "u" {
-			return fmt.Errorf("psd must be y, n or u")
+			return reason.New(finding.T("psd must be y, n or u"))
 		}
 		r.PSD = lv
 	case "ri":
 		// RFC 7489 §6.3: a 32-bit unsigned interval in seconds.
 		if _, err := strconv.ParseUint(v, 10, 32); err != nil {
-			return fmt.Errorf("ri must be a number of seconds")
+			return reason.New(finding.T("ri must be a number of seconds"))
 		}
 	case "rf":
 		for _, f := range strings.Split(v, ":") {
 			if !isTagName(strings.ToLower(strings.Trim(f, wsp))) {
-				return fmt.Errorf("rf format %q is not a keyword", f)
+				return reason.New(finding.T("rf format %q is not a keyword", f))
 			}
 		}
 	default:
@@ -310,13 +318,13 @@ func parsePolicy(v string) (Policy, error) {
 	case None, Quarantine, Reject:
 		return p, nil
 	}
-	return "", fmt.Errorf("policy %q is not none, quarantine or reject", v)
+	return "", reason.New(finding.T("policy %q is not none, quarantine or reject", v))
 }
 
 // parseURIs parses a comma-separated list of report URIs.
 func parseURIs(v string) ([]URI, error) {
 	if v == "" {
-		return nil, fmt.Errorf("empty list of report addresses")
+		return nil, reason.New(finding.T("empty list of report addresses"))
 	}
 	var out []URI
 	for _, raw := range strings.Split(v, ",") {
@@ -335,13 +343,13 @@ func ParseURI(raw string) (URI, error) {
 	u := URI{Raw: raw}
 	scheme, rest, ok := strings.Cut(raw, ":")
 	if !ok || !strings.EqualFold(scheme, "mailto") {
-		return u, fmt.Errorf("report address %q is not a mailto: URI", raw)
+		return u, reason.New(finding.T("report address %q is not a mailto: URI", raw))
 	}
 	// "!" cannot appear unescaped in a URI's addr-spec here: it starts the
 	// size suffix (RFC 7489 §6.2 dmarc-uri).
 	if addr, size, ok := strings.Cut(rest, "!"); ok {
 		if !isSize(size) {
-			return u, fmt.Errorf("size limit %q in %q is not a number with an optional k, m, g or t", size, raw)
+			return u, reason.New(finding.T("size limit %q in %q is not a number with an optional k, m, g or t", size, raw))
 		}
 		rest, u.Size = addr, size
 	}
@@ -351,11 +359,11 @@ func ParseURI(raw string) (URI, error) {
 	}
 	addr, err := percentDecode(rest)
 	if err != nil {
-		return u, fmt.Errorf("report address %q: %v", raw, err)
+		return u, reason.New(finding.T("report address %q: %s", raw, reason.Of(err)))
 	}
 	local, domain, ok := cutLast(addr, "@")
 	if !ok || local == "" || !isDomainName(domain) {
-		return u, fmt.Errorf("report address %q is not local-part@domain", raw)
+		return u, reason.New(finding.T("report address %q is not local-part@domain", raw))
 	}
 	u.Address = addr
 	u.Domain = strings.ToLower(strings.TrimSuffix(domain, "."))
@@ -394,11 +402,11 @@ func percentDecode(s string) (string, error) {
 			continue
 		}
 		if i+2 >= len(s) {
-			return "", fmt.Errorf("truncated %%-escape")
+			return "", reason.New(finding.T("truncated %%-escape"))
 		}
 		n, err := strconv.ParseUint(s[i+1:i+3], 16, 8)
 		if err != nil {
-			return "", fmt.Errorf("bad %%-escape %q", s[i:i+3])
+			return "", reason.New(finding.T("bad %%-escape %q", s[i:i+3]))
 		}
 		b.WriteByte(byte(n))
 		i += 2

@@ -10,6 +10,8 @@ import (
 	"strings"
 
 	"github.com/mailcheck-cli/mailcheck/checks/internal/fields"
+	"github.com/mailcheck-cli/mailcheck/checks/internal/reason"
+	"github.com/mailcheck-cli/mailcheck/finding"
 )
 
 // Version is the only version of the record and the policy.
@@ -35,18 +37,24 @@ const (
 // ParseError says what in a record or policy does not follow RFC 8461.
 type ParseError struct {
 	Line   int // policy line, 1-based; 0 for the TXT record
-	Reason string
+	Reason finding.Text
 }
 
-func (e *ParseError) Error() string {
+func (e *ParseError) Error() string { return e.text().String() }
+
+// In writes the error in language l: a judge's sentence that holds it is
+// translated whole.
+func (e *ParseError) In(l finding.Lang) string { return e.text().In(l) }
+
+func (e *ParseError) text() finding.Text {
 	if e.Line > 0 {
-		return fmt.Sprintf("line %d: %s", e.Line, e.Reason)
+		return finding.T("line %d: %s", e.Line, e.Reason)
 	}
 	return e.Reason
 }
 
-func recordErr(format string, args ...any) error {
-	return &ParseError{Reason: fmt.Sprintf(format, args...)}
+func recordErr(why finding.Text) error {
+	return &ParseError{Reason: why}
 }
 
 // Extension is a field neither RFC 8461 nor this package knows.
@@ -80,13 +88,13 @@ func ParseRecord(txt string) (*Record, error) {
 	seenID := false
 	for f, err := range fields.All(txt, Version) {
 		if err != nil {
-			return nil, recordErr("%s", err)
+			return nil, recordErr(reason.Of(err))
 		}
 		name, value := f.Name, f.Value
 		switch {
 		case name == "id":
 			if seenID {
-				return nil, recordErr("id= appears more than once")
+				return nil, recordErr(finding.T("id= appears more than once"))
 			}
 			seenID = true
 			if err := checkID(value); err != nil {
@@ -95,26 +103,26 @@ func ParseRecord(txt string) (*Record, error) {
 			r.ID = value
 		case fields.ValidExtensionName(name):
 			if !fields.ValidExtensionValue(value) {
-				return nil, recordErr("the value of %s= is empty or holds a character the record may not contain", name)
+				return nil, recordErr(finding.T("the value of %s= is empty or holds a character the record may not contain", name))
 			}
 			r.Extensions = append(r.Extensions, Extension{name, value})
 		default:
-			return nil, recordErr("%q is not a valid field name", name)
+			return nil, recordErr(finding.T("%q is not a valid field name", name))
 		}
 	}
 	if !seenID {
-		return nil, recordErr("the record has no id= field")
+		return nil, recordErr(finding.T("the record has no id= field"))
 	}
 	return r, nil
 }
 
 func checkID(id string) error {
 	if id == "" || len(id) > 32 {
-		return recordErr("id=%q must be 1 to 32 letters and digits", id)
+		return recordErr(finding.T("id=%q must be 1 to 32 letters and digits", id))
 	}
 	for _, c := range []byte(id) {
 		if !isAlnum(c) {
-			return recordErr("id=%q must be 1 to 32 letters and digits; %q is neither", id, c)
+			return recordErr(finding.T("id=%q must be 1 to 32 letters and digits; %q is neither", id, c))
 		}
 	}
 	return nil
@@ -145,7 +153,7 @@ type Policy struct {
 // deployed senders do, so that a stray empty line is not called fatal.
 func ParsePolicy(body []byte) (*Policy, error) {
 	if len(body) > MaxPolicySize {
-		return nil, &ParseError{Reason: fmt.Sprintf("the policy is %d bytes; senders read at most %d", len(body), MaxPolicySize)}
+		return nil, &ParseError{Reason: finding.T("the policy is %d bytes; senders read at most %d", len(body), MaxPolicySize)}
 	}
 	p := &Policy{Lines: map[string]int{}}
 	lines := strings.Split(string(body), "\n")
@@ -156,20 +164,20 @@ func ParsePolicy(body []byte) (*Policy, error) {
 			continue
 		}
 		if strings.ContainsRune(line, '\r') {
-			return nil, &ParseError{Line: n, Reason: "a bare CR inside a line; end lines with LF or CRLF"}
+			return nil, &ParseError{Line: n, Reason: finding.T("a bare CR inside a line; end lines with LF or CRLF")}
 		}
 		if line[0] == ' ' || line[0] == '\t' {
-			return nil, &ParseError{Line: n, Reason: "the line begins with whitespace"}
+			return nil, &ParseError{Line: n, Reason: finding.T("the line begins with whitespace")}
 		}
 		name, value, ok := strings.Cut(line, ":")
 		if !ok {
-			return nil, &ParseError{Line: n, Reason: fmt.Sprintf("%q is not a \"key: value\" line", line)}
+			return nil, &ParseError{Line: n, Reason: finding.T("%q is not a \"key: value\" line", line)}
 		}
 		// sts-policy-field-delim = ":" *WSP, and trailing *WSP is allowed;
 		// no whitespace may come before the colon.
 		value = strings.Trim(value, " \t")
 		if _, dup := p.Lines[name]; dup && name != "mx" {
-			return nil, &ParseError{Line: n, Reason: fmt.Sprintf("%s appears more than once (first on line %d)", name, p.Lines[name])}
+			return nil, &ParseError{Line: n, Reason: finding.T("%s appears more than once (first on line %d)", name, p.Lines[name])}
 		}
 		if _, seen := p.Lines[name]; !seen {
 			p.Lines[name] = n
@@ -177,7 +185,7 @@ func ParsePolicy(body []byte) (*Policy, error) {
 		switch name {
 		case "version":
 			if value != Version {
-				return nil, &ParseError{Line: n, Reason: fmt.Sprintf("version %q; it must be %s", value, Version)}
+				return nil, &ParseError{Line: n, Reason: finding.T("version %q; it must be %s", value, Version)}
 			}
 			p.Version = value
 		case "mode":
@@ -185,36 +193,36 @@ func ParsePolicy(body []byte) (*Policy, error) {
 			case ModeEnforce, ModeTesting, ModeNone:
 				p.Mode = m
 			default:
-				return nil, &ParseError{Line: n, Reason: fmt.Sprintf("mode %q; it must be enforce, testing or none (lower case)", value)}
+				return nil, &ParseError{Line: n, Reason: finding.T("mode %q; it must be enforce, testing or none (lower case)", value)}
 			}
 		case "max_age":
 			age, err := parseMaxAge(value)
 			if err != nil {
-				return nil, &ParseError{Line: n, Reason: err.Error()}
+				return nil, &ParseError{Line: n, Reason: reason.Of(err)}
 			}
 			p.MaxAge = age
 		case "mx":
 			if err := checkMXPattern(value); err != nil {
-				return nil, &ParseError{Line: n, Reason: err.Error()}
+				return nil, &ParseError{Line: n, Reason: reason.Of(err)}
 			}
 			p.MX = append(p.MX, strings.ToLower(value))
 		default:
 			if !fields.ValidExtensionName(name) {
-				return nil, &ParseError{Line: n, Reason: fmt.Sprintf("%q is not a valid field name", name)}
+				return nil, &ParseError{Line: n, Reason: finding.T("%q is not a valid field name", name)}
 			}
 			if value == "" {
-				return nil, &ParseError{Line: n, Reason: fmt.Sprintf("the field %s has no value", name)}
+				return nil, &ParseError{Line: n, Reason: finding.T("the field %s has no value", name)}
 			}
 			p.Extensions = append(p.Extensions, Extension{name, value})
 		}
 	}
 	for _, req := range []string{"version", "mode", "max_age"} {
 		if _, ok := p.Lines[req]; !ok {
-			return nil, &ParseError{Reason: fmt.Sprintf("the policy has no %s field", req)}
+			return nil, &ParseError{Reason: finding.T("the policy has no %s field", req)}
 		}
 	}
 	if len(p.MX) == 0 && p.Mode != ModeNone {
-		return nil, &ParseError{Reason: fmt.Sprintf("the policy has no mx field; mode %s needs at least one", p.Mode)}
+		return nil, &ParseError{Reason: finding.T("the policy has no mx field; mode %s needs at least one", p.Mode)}
 	}
 	return p, nil
 }
@@ -223,11 +231,11 @@ func ParsePolicy(body []byte) (*Policy, error) {
 // MaxAgeLimit.
 func parseMaxAge(v string) (int, error) {
 	if v == "" || len(v) > 10 || strings.TrimLeft(v, "0123456789") != "" {
-		return 0, fmt.Errorf("max_age %q must be a number of seconds", v)
+		return 0, reason.New(finding.T("max_age %q must be a number of seconds", v))
 	}
 	n, err := strconv.Atoi(v)
 	if err != nil || n > MaxAgeLimit {
-		return 0, fmt.Errorf("max_age %s exceeds the limit of %d seconds (one year)", v, MaxAgeLimit)
+		return 0, reason.New(finding.T("max_age %s exceeds the limit of %d seconds (one year)", v, MaxAgeLimit))
 	}
 	return n, nil
 }
@@ -237,17 +245,17 @@ func parseMaxAge(v string) (int, error) {
 func checkMXPattern(v string) error {
 	d := strings.TrimPrefix(v, "*.")
 	if d == "" {
-		return fmt.Errorf("mx %q names no host", v)
+		return reason.New(finding.T("mx %q names no host", v))
 	}
 	if strings.HasSuffix(d, ".") {
-		return fmt.Errorf("mx %q ends in a dot; write it without (senders compare names without the root)", v)
+		return reason.New(finding.T("mx %q ends in a dot; write it without (senders compare names without the root)", v))
 	}
 	for label := range strings.SplitSeq(d, ".") {
 		if !validLabel(label) {
 			if strings.Contains(label, "*") {
-				return fmt.Errorf("mx %q: a wildcard is allowed only as the whole leftmost label (\"*.example.com\")", v)
+				return reason.New(finding.T("mx %q: a wildcard is allowed only as the whole leftmost label (\"*.example.com\")", v))
 			}
-			return fmt.Errorf("mx %q is not a host name (label %q)", v, label)
+			return reason.New(finding.T("mx %q is not a host name (label %q)", v, label))
 		}
 	}
 	return nil

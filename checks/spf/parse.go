@@ -5,10 +5,12 @@
 package spf
 
 import (
-	"fmt"
 	"net/netip"
 	"strconv"
 	"strings"
+
+	"github.com/mailcheck-cli/mailcheck/checks/internal/reason"
+	"github.com/mailcheck-cli/mailcheck/finding"
 )
 
 // Qualifier is a mechanism's prefix (RFC 7208 §4.6.2). A mechanism without
@@ -123,14 +125,20 @@ func (r *Record) String() string {
 // SyntaxError says which term of a record is malformed and why.
 type SyntaxError struct {
 	Term   string // the offending term; "" when the record as a whole is at fault
-	Reason string
+	Reason finding.Text
 }
 
-func (e *SyntaxError) Error() string {
+func (e *SyntaxError) Error() string { return e.text().String() }
+
+// In writes the error in language l: a judge's sentence that holds it is
+// translated whole.
+func (e *SyntaxError) In(l finding.Lang) string { return e.text().In(l) }
+
+func (e *SyntaxError) text() finding.Text {
 	if e.Term == "" {
 		return e.Reason
 	}
-	return fmt.Sprintf("%q: %s", e.Term, e.Reason)
+	return finding.T("%q: %s", e.Term, e.Reason)
 }
 
 // IsSPF reports whether a TXT record is an SPF record: RFC 7208 §4.5 keeps
@@ -148,7 +156,7 @@ func IsSPF(txt string) bool {
 // permerror for the whole record.
 func Parse(txt string) (*Record, error) {
 	if !IsSPF(txt) {
-		return nil, &SyntaxError{Reason: `the record does not start with "v=spf1"`}
+		return nil, &SyntaxError{Reason: finding.T("the record does not start with %q", "v=spf1")}
 	}
 	r := &Record{}
 	// RFC 7208 §12: terms are separated by 1*SP; only spaces are allowed.
@@ -168,12 +176,12 @@ func Parse(txt string) (*Record, error) {
 		case Redirect:
 			// RFC 7208 §6: redirect and exp MUST NOT appear more than once.
 			if r.Redirect != nil {
-				return nil, &SyntaxError{Term: t.Text, Reason: "a second redirect modifier (RFC 7208 §6)"}
+				return nil, &SyntaxError{Term: t.Text, Reason: finding.T("a second redirect modifier (RFC 7208 §6)")}
 			}
 			r.Redirect = t
 		case Exp:
 			if r.Exp != nil {
-				return nil, &SyntaxError{Term: t.Text, Reason: "a second exp modifier (RFC 7208 §6)"}
+				return nil, &SyntaxError{Term: t.Text, Reason: finding.T("a second exp modifier (RFC 7208 §6)")}
 			}
 			r.Exp = t
 		}
@@ -202,21 +210,21 @@ func parseTerm(s string) (Term, error) {
 		hasArg = true
 	}
 	t.Mechanism = strings.ToLower(name)
-	bad := func(format string, a ...any) (Term, error) {
-		return Term{}, &SyntaxError{Term: s, Reason: fmt.Sprintf(format, a...)}
+	bad := func(why finding.Text) (Term, error) {
+		return Term{}, &SyntaxError{Term: s, Reason: why}
 	}
 	switch t.Mechanism {
 	case All:
 		if hasArg {
-			return bad("all takes no argument")
+			return bad(finding.T("all takes no argument"))
 		}
 	case Include, Exists:
 		if !strings.HasPrefix(arg, ":") || len(arg) < 2 {
-			return bad("%s needs a domain: %s:example.com", t.Mechanism, t.Mechanism)
+			return bad(finding.T("%s needs a domain: %s:example.com", t.Mechanism, t.Mechanism))
 		}
 		t.Domain = arg[1:]
 		if err := checkDomainSpec(t.Domain); err != nil {
-			return bad("%v", err)
+			return bad(reason.Of(err))
 		}
 	case A, MX:
 		spec, cidr := arg, ""
@@ -225,40 +233,40 @@ func parseTerm(s string) (Term, error) {
 		}
 		if spec != "" {
 			if !strings.HasPrefix(spec, ":") || len(spec) < 2 {
-				return bad("expected :domain after %s", t.Mechanism)
+				return bad(finding.T("expected :domain after %s", t.Mechanism))
 			}
 			t.Domain = spec[1:]
 			if err := checkDomainSpec(t.Domain); err != nil {
-				return bad("%v", err)
+				return bad(reason.Of(err))
 			}
 		}
 		if cidr != "" {
 			var err error
 			if t.CIDR4, t.CIDR6, err = parseDualCIDR(cidr); err != nil {
-				return bad("%v", err)
+				return bad(reason.Of(err))
 			}
 		}
 	case PTR:
 		if hasArg {
 			if !strings.HasPrefix(arg, ":") || len(arg) < 2 {
-				return bad("expected :domain after ptr")
+				return bad(finding.T("expected :domain after %s", t.Mechanism))
 			}
 			t.Domain = arg[1:]
 			if err := checkDomainSpec(t.Domain); err != nil {
-				return bad("%v", err)
+				return bad(reason.Of(err))
 			}
 		}
 	case IP4, IP6:
 		if !strings.HasPrefix(arg, ":") {
-			return bad("%s needs an address: %s:192.0.2.0/24", t.Mechanism, t.Mechanism)
+			return bad(finding.T("%s needs an address: %s:192.0.2.0/24", t.Mechanism, t.Mechanism))
 		}
 		p, err := parseNetwork(t.Mechanism, arg[1:])
 		if err != nil {
-			return bad("%v", err)
+			return bad(reason.Of(err))
 		}
 		t.Prefix = p
 	default:
-		return bad("unknown mechanism %q (RFC 7208 §5)", name)
+		return bad(finding.T("unknown mechanism %q (RFC 7208 §5)", name))
 	}
 	return t, nil
 }
@@ -266,23 +274,23 @@ func parseTerm(s string) (Term, error) {
 func parseModifier(t Term, name, value string) (Term, error) {
 	// RFC 7208 §12: name = ALPHA *( ALPHA / DIGIT / "-" / "_" / "." ).
 	if !isModifierName(name) {
-		return Term{}, &SyntaxError{Term: t.Text, Reason: fmt.Sprintf("%q is not a valid modifier name", name)}
+		return Term{}, &SyntaxError{Term: t.Text, Reason: finding.T("%q is not a valid modifier name", name)}
 	}
 	t.Modifier = strings.ToLower(name)
 	t.Domain = value
 	switch t.Modifier {
 	case Redirect, Exp:
 		if value == "" {
-			return Term{}, &SyntaxError{Term: t.Text, Reason: t.Modifier + " needs a domain"}
+			return Term{}, &SyntaxError{Term: t.Text, Reason: finding.T("%s needs a domain", t.Modifier)}
 		}
 		if err := checkDomainSpec(value); err != nil {
-			return Term{}, &SyntaxError{Term: t.Text, Reason: err.Error()}
+			return Term{}, &SyntaxError{Term: t.Text, Reason: reason.Of(err)}
 		}
 	default:
 		// RFC 7208 §6: unknown modifiers are ignored, but their value
 		// must still be a macro-string (§12 unknown-modifier).
 		if _, err := checkMacroString(value, false); err != nil {
-			return Term{}, &SyntaxError{Term: t.Text, Reason: err.Error()}
+			return Term{}, &SyntaxError{Term: t.Text, Reason: reason.Of(err)}
 		}
 	}
 	return t, nil
@@ -326,16 +334,16 @@ func parseDualCIDR(s string) (v4, v6 int, err error) {
 // max (RFC 7208 §12).
 func parseCIDRLength(s string, max int) (int, error) {
 	if s == "" || len(s) > 3 || (len(s) > 1 && s[0] == '0') {
-		return 0, fmt.Errorf("bad CIDR length %q", s)
+		return 0, reason.New(finding.T("bad CIDR length %q", s))
 	}
 	for i := range len(s) {
 		if !isDigit(s[i]) {
-			return 0, fmt.Errorf("bad CIDR length %q", s)
+			return 0, reason.New(finding.T("bad CIDR length %q", s))
 		}
 	}
 	n, _ := strconv.Atoi(s)
 	if n > max {
-		return 0, fmt.Errorf("CIDR length /%d is longer than %d", n, max)
+		return 0, reason.New(finding.T("CIDR length /%d is longer than %d", n, max))
 	}
 	return n, nil
 }
@@ -344,7 +352,7 @@ func parseNetwork(mech, s string) (netip.Prefix, error) {
 	addr, cidr, hasCIDR := strings.Cut(s, "/")
 	a, err := netip.ParseAddr(addr)
 	if err != nil || a.Zone() != "" {
-		return netip.Prefix{}, fmt.Errorf("%q is not an IP address", addr)
+		return netip.Prefix{}, reason.New(finding.T("%q is not an IP address", addr))
 	}
 	bits := 32
 	if mech == IP6 {
@@ -352,10 +360,10 @@ func parseNetwork(mech, s string) (netip.Prefix, error) {
 		// RFC 7208 §5.6: ip6 takes an IPv6 address; an IPv4-mapped
 		// form is IPv6 syntax and allowed.
 		if !a.Is6() {
-			return netip.Prefix{}, fmt.Errorf("%q is not an IPv6 address", addr)
+			return netip.Prefix{}, reason.New(finding.T("%q is not an IPv6 address", addr))
 		}
 	} else if !a.Is4() {
-		return netip.Prefix{}, fmt.Errorf("%q is not an IPv4 address", addr)
+		return netip.Prefix{}, reason.New(finding.T("%q is not an IPv4 address", addr))
 	}
 	n := bits
 	if hasCIDR {
@@ -379,17 +387,17 @@ func checkDomainSpec(s string) error {
 	name := strings.TrimSuffix(s, ".")
 	i := strings.LastIndexByte(name, '.')
 	if i < 0 {
-		return fmt.Errorf("%q is not a fully qualified domain name", s)
+		return reason.New(finding.T("%q is not a fully qualified domain name", s))
 	}
 	if !isTopLabel(name[i+1:]) {
-		return fmt.Errorf("%q does not end in a valid top-level label", s)
+		return reason.New(finding.T("%q does not end in a valid top-level label", s))
 	}
 	for _, label := range strings.Split(name, ".") {
 		if label == "" && !strings.Contains(name, "%") {
-			return fmt.Errorf("%q has an empty label", s)
+			return reason.New(finding.T("%q has an empty label", s))
 		}
 		if len(label) > 63 {
-			return fmt.Errorf("%q has a label longer than 63 octets", s)
+			return reason.New(finding.T("%q has a label longer than 63 octets", s))
 		}
 	}
 	return nil
@@ -444,14 +452,14 @@ func checkMacroString(s string, explain bool) (endsInMacro bool, err error) {
 		if c != '%' {
 			// macro-literal = %x21-24 / %x26-7E: visible ASCII but "%".
 			if c < 0x21 || c > 0x7e {
-				return false, fmt.Errorf("character %q is not allowed in a domain-spec", c)
+				return false, reason.New(finding.T("character %q is not allowed in a domain-spec", c))
 			}
 			i++
 			endsInMacro = false
 			continue
 		}
 		if i+1 >= len(s) {
-			return false, fmt.Errorf("%q ends in a lone %%", s)
+			return false, reason.New(finding.T("%q ends in a lone %%", s))
 		}
 		switch s[i+1] {
 		case '%', '_', '-':
@@ -460,14 +468,14 @@ func checkMacroString(s string, explain bool) (endsInMacro bool, err error) {
 			continue
 		case '{':
 		default:
-			return false, fmt.Errorf("%q: %%%c is not a macro; write %%%% for a literal %%", s, s[i+1])
+			return false, reason.New(finding.T("%q: %%%c is not a macro; write %%%% for a literal %%", s, s[i+1]))
 		}
 		end := strings.IndexByte(s[i:], '}')
 		if end < 0 {
-			return false, fmt.Errorf("%q: macro %s is not closed with }", s, s[i:])
+			return false, reason.New(finding.T("%q: macro %s is not closed with }", s, s[i:]))
 		}
 		if err := checkMacroBody(s[i+2:i+end], explain); err != nil {
-			return false, fmt.Errorf("%q: %v", s, err)
+			return false, reason.New(finding.T("%q: %s", s, reason.Of(err)))
 		}
 		i += end + 1
 		endsInMacro = true
@@ -480,7 +488,7 @@ func checkMacroString(s string, explain bool) (endsInMacro bool, err error) {
 // "." / "-" / "+" / "," / "/" / "_" / "=" (RFC 7208 §7.1).
 func checkMacroBody(b string, explain bool) error {
 	if b == "" {
-		return fmt.Errorf("empty macro %%{}")
+		return reason.New(finding.T("empty macro %%{}"))
 	}
 	letter := b[0] | 0x20 // macro-letters are case-insensitive (§7.1: uppercase URL-escapes)
 	letters := macroLetters
@@ -488,7 +496,7 @@ func checkMacroBody(b string, explain bool) error {
 		letters += "crt"
 	}
 	if !strings.ContainsRune(letters, rune(letter)) {
-		return fmt.Errorf("unknown macro letter %q", b[0])
+		return reason.New(finding.T("unknown macro letter %q", b[0]))
 	}
 	rest := b[1:]
 	digits := 0
@@ -499,7 +507,7 @@ func checkMacroBody(b string, explain bool) error {
 		// RFC 7208 §7.3: the number of parts to keep; it must be nonzero.
 		n, err := strconv.Atoi(rest[:digits])
 		if err != nil || n == 0 {
-			return fmt.Errorf("bad transformer %q in %%{%s}", rest[:digits], b)
+			return reason.New(finding.T("bad transformer %q in %%{%s}", rest[:digits], b))
 		}
 	}
 	rest = rest[digits:]
@@ -508,7 +516,7 @@ func checkMacroBody(b string, explain bool) error {
 	}
 	for i := range len(rest) {
 		if !strings.ContainsRune(".-+,/_=", rune(rest[i])) {
-			return fmt.Errorf("bad delimiter %q in %%{%s}", rest[i], b)
+			return reason.New(finding.T("bad delimiter %q in %%{%s}", rest[i], b))
 		}
 	}
 	return nil

@@ -3,12 +3,13 @@
 package tlsrpt
 
 import (
-	"fmt"
 	"net/mail"
 	"net/url"
 	"strings"
 
 	"github.com/mailcheck-cli/mailcheck/checks/internal/fields"
+	"github.com/mailcheck-cli/mailcheck/checks/internal/reason"
+	"github.com/mailcheck-cli/mailcheck/finding"
 )
 
 // Version is the only version of the record.
@@ -16,13 +17,17 @@ const Version = "TLSRPTv1"
 
 // ParseError says what in a record does not follow RFC 8460 §3.
 type ParseError struct {
-	Reason string
+	Reason finding.Text
 }
 
-func (e *ParseError) Error() string { return e.Reason }
+func (e *ParseError) Error() string { return e.Reason.String() }
 
-func errorf(format string, args ...any) error {
-	return &ParseError{Reason: fmt.Sprintf(format, args...)}
+// In writes the error in language l: a judge's sentence that holds it is
+// translated whole.
+func (e *ParseError) In(l finding.Lang) string { return e.Reason.In(l) }
+
+func parseError(why finding.Text) error {
+	return &ParseError{Reason: why}
 }
 
 // Extension is a field RFC 8460 does not define.
@@ -58,13 +63,13 @@ func ParseRecord(txt string) (*Record, error) {
 	seenRUA := false
 	for f, err := range fields.All(txt, Version) {
 		if err != nil {
-			return nil, errorf("%s", err)
+			return nil, parseError(reason.Of(err))
 		}
 		name, value := f.Name, f.Value
 		switch {
 		case name == "rua":
 			if seenRUA {
-				return nil, errorf("rua= appears more than once; list every destination in one rua=, separated by commas")
+				return nil, parseError(finding.T("rua= appears more than once; list every destination in one rua=, separated by commas"))
 			}
 			seenRUA = true
 			for u := range strings.SplitSeq(value, ",") {
@@ -76,15 +81,15 @@ func ParseRecord(txt string) (*Record, error) {
 			}
 		case fields.ValidExtensionName(name):
 			if !fields.ValidExtensionValue(value) {
-				return nil, errorf("the value of %s= is empty or holds a character the record may not contain", name)
+				return nil, parseError(finding.T("the value of %s= is empty or holds a character the record may not contain", name))
 			}
 			r.Extensions = append(r.Extensions, Extension{name, value})
 		default:
-			return nil, errorf("%q is not a valid field name", name)
+			return nil, parseError(finding.T("%q is not a valid field name", name))
 		}
 	}
 	if !seenRUA {
-		return nil, errorf("the record has no rua= field, so no report can be sent")
+		return nil, parseError(finding.T("the record has no rua= field, so no report can be sent"))
 	}
 	return r, nil
 }
@@ -93,11 +98,11 @@ func ParseRecord(txt string) (*Record, error) {
 // (RFC 6068) and https: only.
 func parseDestination(s string) (*url.URL, error) {
 	if s == "" {
-		return nil, errorf("an empty report URI in rua=")
+		return nil, parseError(finding.T("an empty report URI in rua="))
 	}
 	u, err := url.Parse(s)
 	if err != nil {
-		return nil, errorf("rua URI %q does not parse: %v", s, err)
+		return nil, parseError(finding.T("rua URI %q does not parse: %v", s, err))
 	}
 	switch strings.ToLower(u.Scheme) {
 	case "mailto":
@@ -106,19 +111,19 @@ func parseDestination(s string) (*url.URL, error) {
 			addr = u.Path
 		}
 		if addr, err = url.PathUnescape(addr); err != nil || addr == "" {
-			return nil, errorf("rua URI %q holds no address", s)
+			return nil, parseError(finding.T("rua URI %q holds no address", s))
 		}
 		if _, err := mail.ParseAddress(addr); err != nil || !strings.Contains(addr, "@") {
-			return nil, errorf("rua URI %q: %q is not a mail address", s, addr)
+			return nil, parseError(finding.T("rua URI %q: %q is not a mail address", s, addr))
 		}
 	case "https":
 		if u.Host == "" {
-			return nil, errorf("rua URI %q names no host", s)
+			return nil, parseError(finding.T("rua URI %q names no host", s))
 		}
 	case "":
-		return nil, errorf("rua %q is not a URI: write mailto:%s or an https:// URL", s, s)
+		return nil, parseError(finding.T("rua %q is not a URI: write mailto:%s or an https:// URL", s, s))
 	default:
-		return nil, errorf("rua URI %q: the scheme must be mailto or https", s)
+		return nil, parseError(finding.T("rua URI %q: the scheme must be mailto or https", s))
 	}
 	return u, nil
 }

@@ -8,6 +8,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/mailcheck-cli/mailcheck/audit"
+	"github.com/mailcheck-cli/mailcheck/checks/dnsbl"
 	"github.com/mailcheck-cli/mailcheck/finding"
 	"github.com/mailcheck-cli/mailcheck/fixtures"
 	"github.com/mailcheck-cli/mailcheck/progress"
@@ -99,6 +100,12 @@ func auditReference(ctx context.Context, n *Net, srv *refserver.Server, sc *fixt
 		Probe:     audit.ProbeMX,
 		Verbose:   n.Verbose(),
 		Now:       time.Now,
+	}
+	// As a user running serve's printed command would: the name servers
+	// asked through --port-map 53=Q, the scenario's fixture blocklists.
+	o.NameServers, _ = nameServerOptions(n, "always", false)
+	for _, z := range sc.DNSBL {
+		o.DNSBL = append(o.DNSBL, dnsbl.Custom(z))
 	}
 	if !sc.Probe {
 		o.Probe = audit.NoProbe

@@ -43,6 +43,8 @@ type DomainOptions struct {
 	Shard       string
 	Order       string
 	DKIMGuess   string
+	// DNSBL are the blocklist flags (dnsbl.go).
+	DNSBL DNSBLFlags
 }
 
 // NewCmdDomain builds `mailcheck domain`. runF replaces the run function in
@@ -91,6 +93,7 @@ func NewCmdDomain(io *IOStreams, runF func(context.Context, *DomainOptions) erro
 		finding.T("the proposed MTA-STS policy file (mta-sts.txt), when it is kept beside the zone").In(l))
 	fl.StringVar(&opts.BaselineMTASTSPolicy, "baseline-mta-sts-policy", "",
 		finding.T("the baseline's MTA-STS policy file (default: fetched from the published URL)").In(l))
+	opts.DNSBL.register(cmd, l)
 	return cmd
 }
 
@@ -137,6 +140,13 @@ func domainRun(ctx context.Context, opts *DomainOptions) error {
 		Probe:     audit.ProbeMX,
 		Verbose:   n.Verbose(),
 		Now:       time.Now,
+	}
+	bulk := opts.File != ""
+	if o.DNSBL, err = opts.DNSBL.lists(bulk); err != nil {
+		return err
+	}
+	if o.NameServers, err = nameServerOptions(n, opts.DNSBL.NSCheck, bulk); err != nil {
+		return err
 	}
 	if opts.NoProbe {
 		o.Probe = audit.NoProbe

@@ -11,6 +11,8 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/mailcheck-cli/mailcheck/audit"
+	"github.com/mailcheck-cli/mailcheck/checks/dnsbl"
+	"github.com/mailcheck-cli/mailcheck/facts"
 	"github.com/mailcheck-cli/mailcheck/finding"
 	"github.com/mailcheck-cli/mailcheck/fixtures"
 	"github.com/mailcheck-cli/mailcheck/login"
@@ -131,17 +133,15 @@ func runScenario(ctx context.Context, sc *fixtures.Scenario, timeout time.Durati
 	res := ScenarioResult{Scenario: sc.Name}
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
-	zone, err := resolver.ScenarioZone(sc)
-	if err != nil {
-		res.Error = err.Error()
-		return res
-	}
 	srv, err := refserver.Start(ctx, refserver.Options{Scenario: sc, TarpitDelay: timeout})
 	if err != nil {
 		res.Error = err.Error()
 		return res
 	}
 	defer srv.Close()
+	// The zones as served: TLSA data for the server's certificates, and
+	// the signatures of a scenario signed at start-up.
+	zone := srv.Zone()
 	n := &Net{Timeout: min(timeout, 8*time.Second)}
 	n.setResolver(&resolver.Chain{Zone: zone}, srv.PortMap(), srv.CA().Pool())
 	o := audit.Options{
@@ -150,10 +150,16 @@ func runScenario(ctx context.Context, sc *fixtures.Scenario, timeout time.Durati
 		Probe:     audit.NoProbe,
 		Now:       time.Now,
 	}
+	for _, z := range sc.DNSBL {
+		o.DNSBL = append(o.DNSBL, dnsbl.Custom(z)) // fixture lists, in the scenario's zones
+	}
 	keep := fixtures.DNSOnly
 	if sc.Probe {
 		keep = nil
 		o.Probe = audit.ProbeAllPorts
+		// A server scenario is the live tier: the zone's name servers,
+		// which the reference server's DNS listeners are, are asked too.
+		o.NameServers = facts.NSOptions{Ask: true, AskZoneServers: true, Port: n.Dialer.Port(53)}
 	}
 	findings := audit.New(o).Domain(ctx, sc.Domain).Findings
 	if req, ok := login.ScenarioRequest(sc); ok {

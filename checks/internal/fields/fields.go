@@ -7,10 +7,11 @@
 package fields
 
 import (
-	"errors"
-	"fmt"
 	"iter"
 	"strings"
+
+	"github.com/mailcheck-cli/mailcheck/checks/internal/reason"
+	"github.com/mailcheck-cli/mailcheck/finding"
 )
 
 // Field is one name=value field, both sides as written.
@@ -28,12 +29,12 @@ func All(txt, version string) iter.Seq2[Field, error] {
 		// Both RFCs have senders discard records that do not begin with
 		// the version, case included.
 		if !strings.HasPrefix(txt, "v="+version) {
-			yield(Field{}, fmt.Errorf("the record must begin with v=%s", version))
+			yield(Field{}, reason.New(finding.T("the record must begin with v=%s", version)))
 			return
 		}
 		parts := strings.Split(txt, ";")
 		if strings.TrimRight(parts[0], " \t") != "v="+version {
-			yield(Field{}, fmt.Errorf("v=%s must be followed by \";\"", version))
+			yield(Field{}, reason.New(finding.T("v=%s must be followed by %q", version, ";")))
 			return
 		}
 		for i, f := range parts[1:] {
@@ -43,12 +44,12 @@ func All(txt, version string) iter.Seq2[Field, error] {
 				if i == len(parts)-2 {
 					return // the optional final delimiter
 				}
-				yield(Field{}, errors.New("an empty field between semicolons"))
+				yield(Field{}, reason.New(finding.T("an empty field between semicolons")))
 				return
 			}
 			name, value, ok := strings.Cut(f, "=")
 			if !ok {
-				yield(Field{}, fmt.Errorf("%q is not a name=value field", f))
+				yield(Field{}, reason.New(finding.T("%q is not a name=value field", f)))
 				return
 			}
 			if !yield(Field{name, value}, nil) {
