@@ -136,8 +136,6 @@ func mxHostFindings(m *facts.MX, h *facts.MXHost) []finding.Finding {
 		f.SetFix(finding.T("Point the MX at the canonical name: %s IN MX %d %s.", rr.Hdr.Name, rr.Preference, h.CNAMETarget))
 		locate(&f, &m.Lookup, h.Record.Index)
 		out = append(out, f)
-	} else if h.CNAME.Err != nil {
-		out = append(out, lookupProblem(finding.T("Whether MX host %s is a CNAME", host), &h.CNAME))
 	}
 	err4, err6 := h.Addrs.A.Err, h.Addrs.AAAA.Err
 	switch n := len(h.Addrs.All()); {

@@ -154,8 +154,15 @@ func gatherDKIM(ctx context.Context, r resolver.Resolver, domain string, selecto
 			first = append(first, ds)
 		}
 	}
-	d.Wildcard = &DKIMSelector{Selector: "mc-" + randomLabel()}
-	first = append(first, d.Wildcard)
+	// The random selector tells a wildcard from keys published for the
+	// selectors tried (and finds the revoked wildcard of a parked domain):
+	// needed when some selector is a guess or comes from the zone alone.
+	// When every selector was named, the record at each is the one a
+	// verifier uses, wildcard or not: one query a domain less in a list.
+	if len(selectors) == 0 || slices.ContainsFunc(selectors, func(s Selector) bool { return !s.Source.Named() }) {
+		d.Wildcard = &DKIMSelector{Selector: "mc-" + randomLabel()}
+		first = append(first, d.Wildcard)
+	}
 	sem := make(chan struct{}, dkimMaxConcurrent)
 	askAll := func(wg *sync.WaitGroup, list []*DKIMSelector) {
 		for _, s := range list {
@@ -183,6 +190,9 @@ func gatherDKIM(ctx context.Context, r resolver.Resolver, domain string, selecto
 		})
 	}
 	wg.Wait()
+	if d.Wildcard == nil {
+		return d
+	}
 	if wild := sortedTexts(d.Wildcard.Keys()); len(wild) > 0 {
 		for _, s := range d.Selectors {
 			if keys := sortedTexts(s.Keys()); len(keys) > 0 && slices.Equal(keys, wild) {

@@ -66,13 +66,10 @@ type Domain struct {
 	TLSRPT TLSRPT
 	DNSSEC DNSSEC
 	PTR    PTR
-	// Self is the domain's own A and AAAA lookup: with the MX lookup, it
-	// tells whether the domain exists for DMARC's np (RFC 9091 §2.7).
-	Self  Addrs
-	NS    NS
-	DANE  DANE
-	BIMI  BIMI
-	DNSBL DNSBL
+	NS     NS
+	DANE   DANE
+	BIMI   BIMI
+	DNSBL  DNSBL
 	// Gathered is when gathering ended: the judges' clock for validity
 	// periods, so that judging is a pure function of the facts.
 	Gathered time.Time
@@ -109,7 +106,6 @@ func GatherWith(ctx context.Context, env *Env, domain string, onMX func(*MX)) *D
 		wg.Go(func() { d.DANE = gatherDANE(ctx, r, &d.MX) })
 		d.PTR = gatherPTR(ctx, r, d.MX.Targets())
 	})
-	wg.Go(func() { d.Self = askAddrs(ctx, r, d.Name) })
 	wg.Go(func() {
 		d.SPF = GatherSPF(ctx, r, d.Name)
 		close(spfDone)
@@ -136,7 +132,7 @@ func GatherWith(ctx context.Context, env *Env, domain string, onMX func(*MX)) *D
 		d.DNSBL = gatherDNSBL(ctx, r, env.DNSBL, &d.MX, d.SPF)
 	})
 	wg.Wait()
-	d.DMARC.NonExistent = nonExistent(&d.MX.Lookup, &d.Self)
+	d.DMARC.NonExistent = nonExistent(&d.MX)
 	d.Gathered = time.Now()
 	if env.Now != nil {
 		d.Gathered = env.Now()
@@ -207,11 +203,21 @@ func (d *Domain) ZoneFile() string {
 // nonExistent applies RFC 9091 §2.7, which RFC 9989 takes for np: a domain
 // does not exist when its A, AAAA and MX queries all returned NXDOMAIN or
 // NODATA. A failed query leaves it unknown, and unknown counts as existing.
-func nonExistent(mx *Lookup, self *Addrs) bool {
-	for _, l := range []*Lookup{mx, &self.A, &self.AAAA} {
-		if !l.OK() {
-			return false
-		}
+func nonExistent(mx *MX) bool {
+	// The MX gathering already holds what decides: NXDOMAIN, MX records,
+	// or, without MX, the domain's own addresses (the implicit MX). No
+	// lookup of its own, and unknown (a failed lookup) counts as existing.
+	switch {
+	case !mx.Lookup.OK():
+		return false
+	case mx.Lookup.Answer.NXDomain():
+		return true
+	case len(mx.Lookup.RRs()) > 0 || mx.Implicit == nil:
+		return false
 	}
-	return dmarc.NonExistent(len(self.V4()) > 0, len(self.V6()) > 0, len(mx.RRs()) > 0)
+	self := mx.Implicit
+	if !self.A.OK() || !self.AAAA.OK() {
+		return false
+	}
+	return dmarc.NonExistent(len(self.V4()) > 0, len(self.V6()) > 0, false)
 }

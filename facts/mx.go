@@ -53,9 +53,9 @@ type MXRecord struct {
 type MXHost struct {
 	Name   string // lower case, without the trailing dot
 	Record MXRecord
-	// CNAME is the lookup of a CNAME at Name (RFC 2181 §10.3 forbids one);
-	// CNAMETarget is its target when there is one.
-	CNAME       Lookup
+	// CNAMETarget is where a CNAME at Name leads (RFC 2181 §10.3 forbids
+	// one), read from the chain the address lookups followed: "" when Name
+	// is no alias, or when neither address lookup answered.
 	CNAMETarget string
 	Addrs       Addrs
 }
@@ -94,7 +94,7 @@ func LookupMX(ctx context.Context, r resolver.Resolver, domain string) MX {
 }
 
 // GatherMX looks up the MX records and then, all at once, every host's
-// CNAME, A and AAAA (or the domain's own addresses when it has no MX): two
+// A and AAAA, CNAMEs followed (or the domain's own addresses when it has no MX): two
 // round trips whatever the number of hosts.
 func GatherMX(ctx context.Context, r resolver.Resolver, domain string) MX {
 	m := LookupMX(ctx, r, domain)
@@ -109,17 +109,16 @@ func GatherMX(ctx context.Context, r resolver.Resolver, domain string) MX {
 		})
 	}
 	for _, h := range m.Hosts {
-		// Follow chases CNAMEs for A and AAAA; the CNAME itself is asked
-		// to report it (RFC 2181 §10.3, RFC 5321 §5.1).
+		// The address lookups follow a CNAME and say so: no CNAME query of
+		// its own (RFC 2181 §10.3, RFC 5321 §5.1).
 		wg.Go(func() {
-			h.CNAME = askExact(ctx, r, h.Name, dns.TypeCNAME)
-			for _, rr := range h.CNAME.RRs() {
-				if c, ok := rr.(*dns.CNAME); ok {
-					h.CNAMETarget = trimDot(strings.ToLower(c.Target))
+			h.Addrs = askAddrs(ctx, r, h.Name)
+			for _, l := range []*Lookup{&h.Addrs.A, &h.Addrs.AAAA} {
+				if len(l.Chain) > 0 && h.CNAMETarget == "" {
+					h.CNAMETarget = trimDot(l.Chain[0])
 				}
 			}
 		})
-		wg.Go(func() { h.Addrs = askAddrs(ctx, r, h.Name) })
 	}
 	wg.Wait()
 	return m

@@ -59,9 +59,12 @@ func Follow(ctx context.Context, r Resolver, name string, qtype uint16) (*Answer
 		}
 		if target == "" || len(direct) > 0 {
 			if target != "" {
+				// The records came with the chain that leads to them:
+				// say which names it went through.
+				_, rest := ChainEnd(ans.RRs, cur)
 				out := *ans
 				out.RRs, out.Origins = direct, origins
-				return &out, chain, nil
+				return &out, append(chain, rest...), nil
 			}
 			return ans, chain, nil
 		}
