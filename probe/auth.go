@@ -8,6 +8,8 @@ import (
 	"strings"
 
 	"github.com/emersion/go-sasl"
+
+	"github.com/mailcheck-cli/mailcheck/finding"
 )
 
 // redacted replaces credentials in transcripts.
@@ -69,7 +71,7 @@ func respond(ctx context.Context, w *wire, c sasl.Client, challenge string) erro
 	ch, err := base64.StdEncoding.DecodeString(strings.TrimSpace(challenge))
 	if err != nil {
 		_ = w.writeLine(ctx, "*", "")
-		return &ProtocolError{Reason: "SASL challenge is not base64", Got: challenge}
+		return &ProtocolError{Reason: finding.T("SASL challenge is not base64"), Got: challenge}
 	}
 	resp, err := c.Next(ch)
 	if err != nil {
@@ -144,7 +146,7 @@ func (d *imapDialogue) authenticate(ctx context.Context, c sasl.Client, mech str
 			return &ReplyError{Reply: line}
 		case strings.HasPrefix(line, "* "):
 		default:
-			return &ProtocolError{Reason: "not an IMAP response line", Got: line}
+			return &ProtocolError{Reason: finding.T("not an IMAP response line"), Got: line}
 		}
 	}
 	return ErrTooManyLines
@@ -173,7 +175,7 @@ func (d *pop3Dialogue) authenticate(ctx context.Context, c sasl.Client, mech str
 				return err
 			}
 		default:
-			return &ProtocolError{Reason: "not a POP3 reply", Got: line}
+			return &ProtocolError{Reason: finding.T("not a POP3 reply"), Got: line}
 		}
 	}
 	return ErrTooManyLines

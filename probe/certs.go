@@ -159,24 +159,25 @@ func judgeChain(ctx context.Context, o Options, st *runState, host string, v han
 
 	// Validity periods, RFC 5280 §4.1.2.5.
 	for i, c := range certs {
-		what := "The certificate"
-		if i > 0 {
-			what = fmt.Sprintf("The chain certificate %q", c.Subject.CommonName)
-		}
-		ev := []string{fmt.Sprintf("subject %s, valid %s to %s", c.Subject, day(c.NotBefore), day(c.NotAfter))}
+		ev := finding.T("subject %s, valid %s to %s", c.Subject, day(c.NotBefore), day(c.NotAfter))
 		switch {
 		case now.After(c.NotAfter):
 			ago := int(now.Sub(c.NotAfter).Hours() / 24)
-			out = append(out, finding.New("tls.cert-expired", "",
-				finding.T("%s expired on %s (%d days ago)", what, day(c.NotAfter), ago), ev...))
+			title := finding.T("The certificate expired on %s (%d days ago)", day(c.NotAfter), ago)
+			if i > 0 {
+				title = finding.T("The chain certificate %q expired on %s (%d days ago)", c.Subject.CommonName, day(c.NotAfter), ago)
+			}
+			out = append(out, newFinding("tls.cert-expired", "", title, ev))
 		case now.Before(c.NotBefore):
-			f := finding.New("tls.cert-expired", "",
-				finding.T("%s is not valid before %s (check the server's clock or the issuance)", what, day(c.NotBefore)), ev...)
-			out = append(out, f)
+			title := finding.T("The certificate is not valid before %s (check the server's clock or the issuance)", day(c.NotBefore))
+			if i > 0 {
+				title = finding.T("The chain certificate %q is not valid before %s (check the server's clock or the issuance)", c.Subject.CommonName, day(c.NotBefore))
+			}
+			out = append(out, newFinding("tls.cert-expired", "", title, ev))
 		case i == 0 && c.NotAfter.Sub(now) < expiringWithin:
 			left := int(math.Ceil(c.NotAfter.Sub(now).Hours() / 24))
-			out = append(out, finding.New("tls.cert-expiring", "",
-				finding.T("The certificate expires in %d days, on %s", left, day(c.NotAfter)), ev...))
+			out = append(out, newFinding("tls.cert-expiring", "",
+				finding.T("The certificate expires in %d days, on %s", left, day(c.NotAfter)), ev))
 		}
 	}
 
@@ -193,19 +194,20 @@ func judgeChain(ctx context.Context, o Options, st *runState, host string, v han
 		for _, ip := range leaf.IPAddresses {
 			names = append(names, ip.String())
 		}
-		out = append(out, finding.New("tls.cert-hostname", "",
-			finding.T("The certificate does not cover %s; it names %s", host, orNone(names)),
-			"certificate names: "+orNone(names)))
+		title := finding.T("The certificate does not cover %s; it names %s", host, strings.Join(names, ", "))
+		if len(names) == 0 {
+			title = finding.T("The certificate does not cover %s; it names no names", host)
+		}
+		out = append(out, newFinding("tls.cert-hostname", "", title, finding.T("certificate names: %s", orNone(names))))
 	}
 
 	for i, c := range certs {
 		if k, ok := c.PublicKey.(*rsa.PublicKey); ok && k.N.BitLen() < minRSABits {
-			what := "The certificate's"
+			title := finding.T("The certificate's RSA key has %d bits; at least %d are needed", k.N.BitLen(), minRSABits)
 			if i > 0 {
-				what = fmt.Sprintf("The chain certificate %q's", c.Subject.CommonName)
+				title = finding.T("The chain certificate %q's RSA key has %d bits; at least %d are needed", c.Subject.CommonName, k.N.BitLen(), minRSABits)
 			}
-			out = append(out, finding.New("tls.weak-key", "",
-				finding.T("%s RSA key has %d bits; at least %d are needed", what, k.N.BitLen(), minRSABits)))
+			out = append(out, finding.New("tls.weak-key", "", title))
 		}
 	}
 
@@ -260,9 +262,9 @@ func judgeStaple(cv *chainVerdict, staple []byte, certs, fetched []*x509.Certifi
 	case ocsp.Revoked:
 		cv.ocsp.Status = "revoked"
 		cv.ocsp.RevokedAt = resp.RevokedAt.UTC()
-		return finding.New("tls.cert-revoked", "",
+		return newFinding("tls.cert-revoked", "",
 			finding.T("The certificate was revoked on %s, says the OCSP response the server staples", day(resp.RevokedAt)),
-			fmt.Sprintf("OCSP response produced %s, revocation reason: %s", day(resp.ProducedAt), revocationReason(resp.RevocationReason))), true
+			finding.T("OCSP response produced %s, revocation reason: %s", day(resp.ProducedAt), revocationReason(resp.RevocationReason))), true
 	default:
 		cv.ocsp.Status = "unknown"
 		cv.okNote = finding.T("OCSP stapling: the stapled response says the responder does not know the certificate")
@@ -316,30 +318,30 @@ const maxAIADepth = 3
 // an unknown CA. It returns the certificates it fetched.
 func trustFinding(ctx context.Context, o Options, st *runState, certs []*x509.Certificate, roots *x509.CertPool, now time.Time, verr error) (finding.Finding, []*x509.Certificate) {
 	leaf := certs[0]
-	ev := []string{"verification: " + verr.Error()}
+	ev := []finding.Text{finding.T("verification: %s", verr.Error())}
 	for i, c := range certs {
-		ev = append(ev, fmt.Sprintf("chain[%d]: subject %s; issuer %s", i, c.Subject, c.Issuer))
+		ev = append(ev, finding.T("chain[%d]: subject %s; issuer %s", i, c.Subject, c.Issuer))
 	}
 	if child, parent, err := badSignature(certs, nil); child != nil {
 		return badSignatureFinding(child, parent, err, ev), nil
 	}
 	if len(certs) == 1 && selfSigned(leaf) {
-		return finding.New("tls.cert-self-signed", "",
+		return newFinding("tls.cert-self-signed", "",
 			finding.T("The certificate is self-signed (%s) and no trusted CA vouches for it", leaf.Subject), ev...), nil
 	}
 	var ua x509.UnknownAuthorityError
 	if !errors.As(verr, &ua) {
-		return finding.New("tls.cert-untrusted", "", finding.T("The certificate chain is not valid: %s", verr.Error()), ev...), nil
+		return newFinding("tls.cert-untrusted", "", finding.T("The certificate chain is not valid: %s", verr.Error()), ev...), nil
 	}
 	top := certs[len(certs)-1]
 	if selfSigned(top) {
-		return finding.New("tls.cert-untrusted", "",
+		return newFinding("tls.cert-untrusted", "",
 			finding.T("The chain ends at the root %q, which is not a trusted CA", top.Subject.CommonName), ev...), nil
 	}
 	if len(top.IssuingCertificateURL) == 0 {
 		// Only the issuer's certificate could tell a missing intermediate
 		// from an unknown CA, and the certificate says nowhere where it is.
-		f := finding.New("tls.cert-untrusted", "",
+		f := newFinding("tls.cert-untrusted", "",
 			finding.T("Incomplete chain or unknown CA: the issuer %q of %q is neither sent by the server nor a trusted root, and the certificate gives no URL (AIA) to fetch it from",
 				top.Issuer.CommonName, top.Subject.CommonName), ev...)
 		f.SetFix(finding.T("Serve the full chain: the certificate followed by every intermediate up to (not including) the root — for most servers, the CA's fullchain.pem. If the CA is private, clients must be given its root (mailcheck: --ca)."))
@@ -361,8 +363,8 @@ func trustFinding(ctx context.Context, o Options, st *runState, certs []*x509.Ce
 		u := cur.IssuingCertificateURL[0]
 		got, err := st.fetchIssuer(ctx, o, u)
 		if err != nil {
-			ev = append(ev, fmt.Sprintf("AIA %s: %v", u, err))
-			f := finding.New("tls.cert-untrusted", "",
+			ev = append(ev, finding.T("AIA %s: %s", u, err))
+			f := newFinding("tls.cert-untrusted", "",
 				finding.T("Incomplete chain or unknown CA: the issuer %q of %q is neither sent by the server nor a trusted root, and its certificate could not be fetched from %s: %v",
 					cur.Issuer.CommonName, cur.Subject.CommonName, u, err), ev...)
 			f.SetFix(finding.T("Serve the full chain: the certificate followed by every intermediate up to (not including) the root — for most servers, the CA's fullchain.pem. If the CA is private, clients must be given its root (mailcheck: --ca)."))
@@ -371,7 +373,7 @@ func trustFinding(ctx context.Context, o Options, st *runState, certs []*x509.Ce
 		if from == "" {
 			from = u
 		}
-		ev = append(ev, fmt.Sprintf("AIA %s: %s", u, subjects(got)))
+		ev = append(ev, finding.T("AIA %s: %s", u, subjects(got)))
 		fetched = append(fetched, got...)
 		missing = append(missing, got[0])
 		if child, parent, err := badSignature(certs, fetched); child != nil {
@@ -382,17 +384,17 @@ func trustFinding(ctx context.Context, o Options, st *runState, certs []*x509.Ce
 			for i, c := range missing {
 				names[i] = fmt.Sprintf("%q", c.Subject.CommonName)
 			}
-			return finding.New("tls.chain-incomplete", "",
+			return newFinding("tls.chain-incomplete", "",
 				finding.T("The server does not send the intermediate certificate %s: clients that do not fetch it themselves (most mail clients and servers) reject the chain; mailcheck fetched it from %s and then the chain verifies",
 					strings.Join(names, ", "), from), ev...), fetched
 		}
 		cur = got[0]
 		if selfSigned(cur) {
-			return finding.New("tls.cert-untrusted", "",
+			return newFinding("tls.cert-untrusted", "",
 				finding.T("The chain leads to the root %q (published at %s), which is not a trusted CA", cur.Subject.CommonName, u), ev...), fetched
 		}
 	}
-	return finding.New("tls.cert-untrusted", "",
+	return newFinding("tls.cert-untrusted", "",
 		finding.T("The chain does not lead to a trusted CA: the certificate of %q fetched from %s does not help, its issuer %q is not trusted",
 			cur.Subject.CommonName, from, cur.Issuer.CommonName), ev...), fetched
 }
@@ -408,13 +410,13 @@ func revocationReason(code int) string {
 	return fmt.Sprintf("code %d", code)
 }
 
-func badSignatureFinding(child, parent *x509.Certificate, err error, ev []string) finding.Finding {
-	ev = append(ev, "signature check: "+err.Error())
+func badSignatureFinding(child, parent *x509.Certificate, err error, ev []finding.Text) finding.Finding {
+	ev = append(ev, finding.T("signature check: %s", err.Error()))
 	if child == parent {
-		return finding.New("tls.cert-bad-signature", "",
+		return newFinding("tls.cert-bad-signature", "",
 			finding.T("The signature of the self-signed certificate %q does not verify: the certificate is corrupt or forged", child.Subject.CommonName), ev...)
 	}
-	return finding.New("tls.cert-bad-signature", "",
+	return newFinding("tls.cert-bad-signature", "",
 		finding.T("The signature of %q does not verify with the key of its issuer %q: the certificate is corrupt, or was not issued by that CA", child.Subject.CommonName, parent.Subject.CommonName), ev...)
 }
 
@@ -440,9 +442,9 @@ func issuerName(c *x509.Certificate) string {
 	return c.Issuer.String()
 }
 
-func orNone(names []string) string {
+func orNone(names []string) finding.Text {
 	if len(names) == 0 {
-		return "no names"
+		return finding.T("no names")
 	}
-	return strings.Join(names, ", ")
+	return finding.Verbatim(strings.Join(names, ", "))
 }

@@ -14,6 +14,8 @@ import (
 	"net/http"
 	"net/url"
 	"sync"
+
+	"github.com/mailcheck-cli/mailcheck/finding"
 )
 
 // runState is shared by the probes of one run (Host, MX): issuer
@@ -102,7 +104,7 @@ const maxIssuerBytes = 64 << 10
 func downloadIssuer(ctx context.Context, o Options, rawURL string) ([]*x509.Certificate, error) {
 	u, err := url.Parse(rawURL)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") {
-		return nil, fmt.Errorf("not an http URL: %q", rawURL)
+		return nil, &textError{finding.T("not an http URL: %q", rawURL)}
 	}
 	ctx, cancel := o.dialer().Step(ctx)
 	defer cancel()
@@ -123,7 +125,7 @@ func downloadIssuer(ctx context.Context, o Options, rawURL string) ([]*x509.Cert
 		return nil, err
 	}
 	if len(body) > maxIssuerBytes {
-		return nil, fmt.Errorf("more than %d bytes", maxIssuerBytes)
+		return nil, &textError{finding.T("more than %d bytes", maxIssuerBytes)}
 	}
 	return parseIssuerCerts(body)
 }
@@ -154,7 +156,7 @@ func parseIssuerCerts(b []byte) ([]*x509.Certificate, error) {
 	if certs, err := parsePKCS7Certs(b); err == nil && len(certs) > 0 {
 		return certs, nil
 	}
-	return nil, errors.New("the file is not a certificate (DER, PEM or PKCS#7)")
+	return nil, &textError{finding.T("the file is not a certificate (DER, PEM or PKCS#7)")}
 }
 
 // parsePKCS7Certs extracts the certificates of a degenerate SignedData

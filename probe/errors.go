@@ -24,6 +24,12 @@ type StepError struct {
 func (e *StepError) Error() string { return e.Step + ": " + e.Err.Error() }
 func (e *StepError) Unwrap() error { return e.Err }
 
+// In writes the error in language l: the step's name translated, what
+// went wrong translated when mailcheck said it (a Go error stays as is).
+func (e *StepError) In(l finding.Lang) string {
+	return finding.T("%s: %s", stepLabel(e.Step), e.Err).In(l)
+}
+
 // ReplyError is a well-formed reply that refuses what was asked.
 type ReplyError struct {
 	Reply string // the reply as received, first line(s)
@@ -35,22 +41,42 @@ type ReplyError struct {
 	Busy bool
 }
 
-func (e *ReplyError) Error() string { return "server replied " + printable(e.Reply) }
+func (e *ReplyError) Error() string { return e.text().String() }
+
+// In writes the error in language l; the reply itself is data.
+func (e *ReplyError) In(l finding.Lang) string { return e.text().In(l) }
+
+func (e *ReplyError) text() finding.Text { return finding.T("server replied %s", printable(e.Reply)) }
 
 // ProtocolError means the peer does not speak the protocol expected on
 // the port: a TLS record where a greeting was expected, an SMTP greeting
 // on an IMAP port, a malformed reply.
 type ProtocolError struct {
-	Reason string
-	Got    string // what arrived instead, printable
+	Reason finding.Text // what is wrong, for people: "not an SMTP reply line"
+	Got    string       // what arrived instead, printable
 }
 
-func (e *ProtocolError) Error() string {
+func (e *ProtocolError) Error() string { return e.text().String() }
+
+// In writes the error in language l; what arrived is data.
+func (e *ProtocolError) In(l finding.Lang) string { return e.text().In(l) }
+
+func (e *ProtocolError) text() finding.Text {
 	if e.Got == "" {
 		return e.Reason
 	}
-	return e.Reason + ": " + printable(e.Got)
+	return finding.T("%s: %s", e.Reason, printable(e.Got))
 }
+
+// textError is an error mailcheck words itself (not one from Go or the
+// network): it can be written in the report's language wherever a finding
+// shows it.
+type textError struct{ text finding.Text }
+
+func (e *textError) Error() string { return e.text.String() }
+
+// In writes the error in language l.
+func (e *textError) In(l finding.Lang) string { return e.text.In(l) }
 
 // LimitKind names which of mailcheck's own bounds a peer ran past.
 type LimitKind int
@@ -78,6 +104,14 @@ func (e *LimitError) Error() string {
 		return fmt.Sprintf("literal of %d bytes exceeds the %d-byte bound", e.Got, e.Bound)
 	}
 	return fmt.Sprintf("line longer than %d bytes", e.Bound)
+}
+
+// In writes the error in language l.
+func (e *LimitError) In(l finding.Lang) string {
+	if l == finding.English || l == "" {
+		return e.Error()
+	}
+	return e.reason().In(l)
 }
 
 // reason says in a sentence what the server sent.
@@ -151,13 +185,40 @@ func isClosed(err error) bool {
 		errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE) || errors.Is(err, net.ErrClosed)
 }
 
-// stepName is a step of a dialogue as a title names it: protocol commands
-// stay as they are, the other words are translated.
-type stepName string
-
-var stepNamesFR = map[string]string{
-	"greeting": "bannière d'accueil", "TLS handshake": "négociation TLS", "dialogue": "dialogue", "connect": "connexion",
+// A step of a dialogue ("connect", "greeting", "EHLO", "TLS handshake",
+// "CAPABILITY after STARTTLS" ...) is named two ways in French: bare, as a
+// label ("bannière d'accueil : EOF"), and with its article inside a
+// sentence ("pendant la bannière d'accueil"). Protocol commands stay as
+// they are. Every French phrase starts with "la" or "l'", so that the
+// sentences can put "à", "de" or "pendant" before it without contraction.
+var stepNamesFR = map[string]struct{ bare, phrase string }{
+	"connect":     {"connexion", "la connexion"},
+	"greeting":    {"bannière d'accueil", "la bannière d'accueil"},
+	stepHandshake: {"négociation TLS", "la négociation TLS"},
+	"dialogue":    {"échange", "l'échange"},
 }
+
+// stepLabel is a step as a label: "greeting", "EHLO".
+type stepLabel string
+
+// In writes the step in language l.
+func (s stepLabel) In(l finding.Lang) string {
+	if l != finding.French {
+		return string(s)
+	}
+	if fr, ok := stepNamesFR[string(s)]; ok {
+		return fr.bare
+	}
+	if cmd, after, ok := strings.Cut(string(s), " after "); ok {
+		return cmd + " après " + after
+	}
+	return string(s)
+}
+
+// stepName is a step as a sentence names it: "the greeting" in English
+// formats that say "the %s", "la bannière d'accueil" or "la commande EHLO"
+// in French.
+type stepName string
 
 // In writes the step in language l.
 func (s stepName) In(l finding.Lang) string {
@@ -165,10 +226,7 @@ func (s stepName) In(l finding.Lang) string {
 		return string(s)
 	}
 	if fr, ok := stepNamesFR[string(s)]; ok {
-		return fr
+		return fr.phrase
 	}
-	if cmd, after, ok := strings.Cut(string(s), " after "); ok {
-		return cmd + " après " + after
-	}
-	return string(s)
+	return "la commande " + stepLabel(s).In(l)
 }

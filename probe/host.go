@@ -2,11 +2,14 @@ package probe
 
 import (
 	"context"
+	"errors"
 	"net/netip"
 	"slices"
 	"strconv"
 	"strings"
 	"sync"
+
+	"github.com/miekg/dns"
 
 	"github.com/mailcheck-cli/mailcheck/facts"
 	"github.com/mailcheck-cli/mailcheck/finding"
@@ -83,7 +86,7 @@ func MX(ctx context.Context, o Options, mx *facts.MX) ([]finding.Probe, []findin
 			return nil, []finding.Finding{finding.New("dns.not-checked", subject,
 				finding.T("MX servers not probed: %s is outside the given zones and no --resolver was given", mx.Domain))}
 		}
-		return nil, []finding.Finding{finding.New("dns.lookup-failed", subject, finding.T("MX servers not probed: %s", err.Error()))}
+		return nil, []finding.Finding{finding.New("dns.lookup-failed", subject, finding.T("MX servers not probed: %s", lookupError{err}))}
 	}
 	var pre []finding.Finding
 	var targets []Target
@@ -194,5 +197,22 @@ func addrFinding(host, subject string, err error) finding.Finding {
 	case resolver.IsOutOfZone(err):
 		return finding.New("dns.not-checked", subject, finding.T("Not probed: %s is outside the given zones and no --resolver was given", host))
 	}
-	return finding.New("dns.lookup-failed", subject, finding.T("Not probed: looking up %s failed: %v", host, err))
+	return finding.New("dns.lookup-failed", subject, finding.T("Not probed: looking up %s failed: %v", host, lookupError{err}))
+}
+
+// lookupError is a failed DNS lookup as findings show it: the resolver's
+// own words in English ("mail.example.com. A: SERVFAIL from
+// 192.0.2.53:53"), and in another language what went wrong (the Kind) and
+// on which name and type.
+type lookupError struct{ err error }
+
+func (e lookupError) Error() string { return e.err.Error() }
+
+// In writes the error in language l.
+func (e lookupError) In(l finding.Lang) string {
+	var re *resolver.Error
+	if l == finding.English || l == "" || !errors.As(e.err, &re) {
+		return e.err.Error()
+	}
+	return finding.T("%s looking up %s %s", re.Kind, strings.TrimSuffix(re.Name, "."), dns.TypeToString[re.Qtype]).In(l)
 }

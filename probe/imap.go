@@ -4,6 +4,8 @@ import (
 	"context"
 	"strconv"
 	"strings"
+
+	"github.com/mailcheck-cli/mailcheck/finding"
 )
 
 // imapDialogue speaks IMAP4rev1/rev2 (RFC 3501, RFC 9051) up to and
@@ -99,10 +101,10 @@ func (d *imapDialogue) command(ctx context.Context, cmd, shown string) (IMAPResp
 			case "NO", "BAD":
 				return resp, &ReplyError{Reply: line}
 			}
-			return resp, &ProtocolError{Reason: "tagged response is not OK, NO or BAD", Got: line}
+			return resp, &ProtocolError{Reason: finding.T("tagged response is not OK, NO or BAD"), Got: line}
 		}
 		if !strings.HasPrefix(line, "* ") && !strings.HasPrefix(line, "+") {
-			return resp, &ProtocolError{Reason: "not an IMAP response line", Got: line}
+			return resp, &ProtocolError{Reason: finding.T("not an IMAP response line"), Got: line}
 		}
 		resp.Untagged = append(resp.Untagged, line)
 	}
@@ -121,7 +123,7 @@ func (d *imapDialogue) greet(ctx context.Context) (string, Caps, bool, error) {
 	}
 	fields := strings.SplitN(line, " ", 3)
 	if len(fields) < 2 || fields[0] != "*" {
-		return line, Caps{}, false, &ProtocolError{Reason: "not an IMAP greeting", Got: line}
+		return line, Caps{}, false, &ProtocolError{Reason: finding.T("not an IMAP greeting"), Got: line}
 	}
 	switch strings.ToUpper(fields[1]) {
 	case "OK", "PREAUTH":
@@ -130,7 +132,7 @@ func (d *imapDialogue) greet(ctx context.Context) (string, Caps, bool, error) {
 	case "BYE":
 		return line, Caps{}, false, &ReplyError{Reply: line, Busy: true}
 	}
-	return line, Caps{}, false, &ProtocolError{Reason: "not an IMAP greeting", Got: line}
+	return line, Caps{}, false, &ProtocolError{Reason: finding.T("not an IMAP greeting"), Got: line}
 }
 
 // capabilities issues CAPABILITY (RFC 9051 §6.1.1). The tagged OK may

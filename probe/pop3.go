@@ -3,6 +3,8 @@ package probe
 import (
 	"context"
 	"strings"
+
+	"github.com/mailcheck-cli/mailcheck/finding"
 )
 
 // pop3Dialogue speaks POP3 (RFC 1939) with CAPA (RFC 2449) and STLS
@@ -23,7 +25,7 @@ func pop3Status(w *wire) (ok bool, line string, err error) {
 	case line == "-ERR" || strings.HasPrefix(line, "-ERR "):
 		return false, line, nil
 	}
-	return false, line, &ProtocolError{Reason: "not a POP3 status line", Got: line}
+	return false, line, &ProtocolError{Reason: finding.T("not a POP3 status line"), Got: line}
 }
 
 // readPOP3Multiline reads the lines after a "+OK" up to the terminating

@@ -135,8 +135,8 @@ func runPort(ctx context.Context, o Options, st *runState, t Target, subject str
 			pr := newProbe(t, "")
 			pr.Status = StatusProtocolError
 			pr.Error = fmt.Sprintf("no protocol given for non-standard port %d", t.Port)
-			return portOutcome{probe: pr, subject: subject, head: []finding.Finding{
-				finding.New("conn.protocol", subject, finding.T("%s (use --protocol)", pr.Error))}}
+			return portOutcome{probe: pr, subject: subject, head: []finding.Finding{finding.New("conn.protocol", subject,
+				finding.T("no protocol given for non-standard port %d (use --protocol)", t.Port))}}
 		}
 		t.Protocol = p
 	}
@@ -145,7 +145,7 @@ func runPort(ctx context.Context, o Options, st *runState, t Target, subject str
 		pr.Status = StatusProtocolError
 		pr.Error = fmt.Sprintf("unknown protocol %q", t.Protocol)
 		return portOutcome{probe: pr, subject: subject, head: []finding.Finding{finding.New("conn.protocol", subject,
-			finding.T("%s; use one of %s", pr.Error, strings.Join(Protocols, ", ")))}}
+			finding.T("unknown protocol %q; use one of %s", t.Protocol, strings.Join(Protocols, ", ")))}}
 	}
 	r := &result{t: t, subject: subject, o: o}
 	cfg := probeTLSConfig(t.name(), tls.VersionTLS10, tls.VersionTLS13)
@@ -395,10 +395,45 @@ func stepOf(err error) string {
 	return "dialogue"
 }
 
-// protocolNames is how findings name what the port should speak.
-var protocolNames = map[string]string{
-	"smtp": "SMTP", "submission": "SMTP submission", "smtps": "SMTP submission over implicit TLS",
-	"imap": "IMAP", "imaps": "IMAP over implicit TLS", "pop3": "POP3", "pop3s": "POP3 over implicit TLS",
+// protocolName is how findings name what a port should speak, given the
+// protocol's key ("smtps"): "SMTP submission over implicit TLS". It is
+// passed to finding.T as an argument and written in the report's language.
+type protocolName string
+
+func (p protocolName) String() string { return p.text().String() }
+
+// In writes the name in language l.
+func (p protocolName) In(l finding.Lang) string { return p.text().In(l) }
+
+func (p protocolName) text() finding.Text {
+	switch p {
+	case "smtp":
+		return finding.Verbatim("SMTP")
+	case "submission":
+		return finding.T("SMTP submission")
+	case "smtps":
+		return finding.T("SMTP submission over implicit TLS")
+	case "imap":
+		return finding.Verbatim("IMAP")
+	case "imaps":
+		return finding.T("IMAP over implicit TLS")
+	case "pop3":
+		return finding.Verbatim("POP3")
+	case "pop3s":
+		return finding.T("POP3 over implicit TLS")
+	}
+	return finding.Verbatim(string(p))
+}
+
+// newFinding is finding.New with evidence lines that are written in the
+// report's language: sentences, and labelled data ("banner: 220 ...")
+// whose label is translated and whose data is not.
+func newFinding(id, subject string, title finding.Text, evidence ...finding.Text) finding.Finding {
+	f := finding.New(id, subject, title)
+	for _, e := range evidence {
+		f.Note(e)
+	}
+	return f
 }
 
 // needsAuth: ports where users log in. Port 25 receives mail from other
@@ -410,13 +445,13 @@ func needsAuth(protocol string) bool { return protocol != "smtp" }
 func (r *result) findings() (head, tail []finding.Finding) {
 	subject := r.subject
 	s, err := r.s, r.err
-	proto := protocolNames[r.t.Protocol]
+	proto := protocolName(r.t.Protocol)
 	port := r.t.Port
 
 	// Connection.
 	switch {
 	case err == nil:
-		f := finding.New("conn.ok", subject, finding.T("%s answers on port %d", proto, port), evidenceBanner(s)...)
+		f := newFinding("conn.ok", subject, finding.T("%s answers on port %d", proto, port), evidenceBanner(s)...)
 		if r.retries > 0 {
 			f.Note(finding.T("The server turned the first %d connection(s) away as busy; a later one was served", r.retries))
 		}
@@ -431,17 +466,17 @@ func (r *result) findings() (head, tail []finding.Finding) {
 		f := finding.New("conn.timeout", subject, finding.T("Connecting to port %d failed: %v", port, errors.Unwrap(err)))
 		return []finding.Finding{f}, nil
 	case r.sniff.tls:
-		return []finding.Finding{finding.New("conn.protocol", subject,
+		return []finding.Finding{newFinding("conn.protocol", subject,
 			finding.T("Port %d speaks implicit TLS, but %s expects a plaintext greeting and STARTTLS", port, proto),
-			"no greeting within the step timeout; a TLS ClientHello on a new connection completed a handshake")}, nil
+			finding.T("no greeting within the step timeout; a TLS ClientHello on a new connection completed a handshake"))}, nil
 	case len(r.sniff.reply) > 0:
 		got := printable(firstLine(r.sniff.reply))
 		title := finding.T("Port %d does not speak %s: it sends no greeting, and it answered a TLS ClientHello with %q", port, proto, got)
 		if strings.HasPrefix(got, "HTTP/") {
 			title = finding.T("Port %d does not speak %s: an HTTP server answers there (%q)", port, proto, got)
 		}
-		return []finding.Finding{finding.New("conn.protocol", subject, title,
-			"no greeting within the step timeout; a TLS ClientHello on a new connection got: "+got)}, nil
+		return []finding.Finding{newFinding("conn.protocol", subject, title,
+			finding.T("no greeting within the step timeout; a TLS ClientHello on a new connection got: %s", got))}, nil
 	default:
 		head = append(head, r.failureFinding())
 	}
@@ -449,9 +484,9 @@ func (r *result) findings() (head, tail []finding.Finding) {
 	// TLS.
 	if !implicitTLS(r.t.Protocol) && s.HaveCapsBefore && !s.OffersTLS() {
 		cmd := s.startTLSCommand()
-		f := finding.New("tls.starttls-missing", subject,
+		f := newFinding("tls.starttls-missing", subject,
 			finding.T("Port %d offers no %s: everything, passwords included, crosses the network in clear", port, cmd),
-			"capabilities: "+capsText(s.CapsBeforeTLS))
+			finding.T("capabilities: %s", capsText(s.CapsBeforeTLS)))
 		if r.t.Protocol == "smtp" {
 			// Kept at fail on an MX too: without STARTTLS every
 			// message arrives readable by anyone on the path, and
@@ -505,11 +540,11 @@ func (r *result) legacyList() []string {
 	return out
 }
 
-func evidenceBanner(s *Session) []string {
+func evidenceBanner(s *Session) []finding.Text {
 	if s == nil || s.Banner == "" {
 		return nil
 	}
-	return []string{"banner: " + s.Banner}
+	return []finding.Text{finding.T("banner: %s", s.Banner)}
 }
 
 // failureFinding explains where a dialogue that had connected stopped.
@@ -517,7 +552,7 @@ func (r *result) failureFinding() finding.Finding {
 	s, err, subject, port := r.s, r.err, r.subject, r.t.Port
 	step := stepOf(err)
 	ev := evidenceBanner(s)
-	ev = append(ev, "error: "+err.Error())
+	ev = append(ev, finding.T("error: %s", err))
 	var re *ReplyError
 	var rh tls.RecordHeaderError
 	var pe *ProtocolError
@@ -526,15 +561,15 @@ func (r *result) failureFinding() finding.Finding {
 	case errors.As(err, &le):
 		// mailcheck's own bound stopped reading: the server closed
 		// nothing, and what it would have said next is unknown.
-		f := finding.New("conn.limit", subject,
+		f := newFinding("conn.limit", subject,
 			finding.T("mailcheck stopped reading at the %s on port %d: the server sent %s (inconclusive)", stepName(step), port, le.reason()), ev...)
 		if le.Kind == LimitLine && (r.t.Protocol == "smtp" || r.t.Protocol == "submission" || r.t.Protocol == "smtps") {
 			f.Note(finding.T("SMTP allows 512 bytes in a reply line (RFC 5321 §4.5.3.1.5)"))
 		}
 		return f
 	case errors.As(err, &re) && re.Busy:
-		f := finding.New("conn.rate-limited", subject,
-			finding.T("The server is busy or rate-limiting this client at %s: %s", step, printable(re.Reply)), ev...)
+		f := newFinding("conn.rate-limited", subject,
+			finding.T("The server is busy or rate-limiting this client at %s: %s", stepName(step), printable(re.Reply)), ev...)
 		if r.retries > 0 {
 			f.Note(finding.T("Tried %d more time(s) with backoff; the server stayed busy", r.retries))
 		}
@@ -543,7 +578,7 @@ func (r *result) failureFinding() finding.Finding {
 		// A 554 greeting: the server refuses this client (often a
 		// blocklisted address). That says more about the prober than
 		// about the server, so it is inconclusive like a 421.
-		f := finding.New("conn.rate-limited", subject,
+		f := newFinding("conn.rate-limited", subject,
 			finding.T("The server refuses service to this client: %s", printable(re.Reply)), ev...)
 		return f
 	case r.plaintextAfterGoAhead():
@@ -554,26 +589,25 @@ func (r *result) failureFinding() finding.Finding {
 			got = hs.firstBytes()
 		}
 		text := printable(firstLine(got))
-		f := finding.New("tls.handshake-failed", subject,
+		f := newFinding("tls.handshake-failed", subject,
 			finding.T("After accepting %s on port %d, the server sent plaintext (%q) instead of a TLS handshake", s.startTLSCommand(), port, text),
-			append(ev, "received after the go-ahead: "+text)...)
+			append(ev, finding.T("received after the go-ahead: %s", text))...)
 		f.SetFix(finding.T("Something writes plaintext after the server's reply to STARTTLS: look for a proxy, filter or antivirus that intercepts STARTTLS (a firewall's SMTP inspection such as Cisco ESMTP fixup), and at the server's TLS log"))
 		return f
 	case errors.As(err, &rh):
 		got := r.s.Banner
-		return finding.New("conn.protocol", subject,
-			finding.T("Port %d answers in plaintext (%q), but %s expects implicit TLS (RFC 8314)", port, got, protocolNames[r.t.Protocol]),
-			append(ev, "first bytes: "+got)...)
+		return newFinding("conn.protocol", subject,
+			finding.T("Port %d answers in plaintext (%q), but %s expects implicit TLS (RFC 8314)", port, got, protocolName(r.t.Protocol)),
+			append(ev, finding.T("first bytes: %s", got))...)
 	case errors.As(err, &pe):
-		return finding.New("conn.protocol", subject,
-			finding.T("Port %d does not speak %s at %s: %s", port, protocolNames[r.t.Protocol], step, pe.Error()), ev...)
+		return newFinding("conn.protocol", subject,
+			finding.T("Port %d does not speak %s at %s: %s", port, protocolName(r.t.Protocol), stepName(step), pe), ev...)
 	case isTimeout(err):
-		what := "waiting for the " + step
+		title := finding.T("Timed out waiting for the %s on port %d (inconclusive)", stepName(step), port)
 		if step == "greeting" && !s.silent() {
-			what = "in the middle of the greeting"
+			title = finding.T("Timed out in the middle of the greeting on port %d (inconclusive)", port)
 		}
-		f := finding.New("conn.timeout", subject,
-			finding.T("Timed out %s on port %d (inconclusive)", what, port), ev...)
+		f := newFinding("conn.timeout", subject, title, ev...)
 		if g := r.sniff.lateGreeting; len(g) > 0 {
 			f.Note(finding.T("A second connection got the greeting (%q) after the step timeout: the server is slow to greet; a longer --timeout may let the probe complete", printable(firstLine(g))))
 		}
@@ -582,20 +616,20 @@ func (r *result) failureFinding() finding.Finding {
 		// Announced but refused, typically "454 4.7.0 TLS not available
 		// due to local problem": a missing or unreadable certificate,
 		// which lasts until someone fixes it (RFC 3207 §4).
-		return finding.New("tls.handshake-failed", subject,
+		return newFinding("tls.handshake-failed", subject,
 			finding.T("Port %d announces %s but refuses it: %s", port, step, printable(re.Reply)), ev...)
 	case errors.As(err, &re):
-		return finding.New("conn.protocol", subject,
-			finding.T("The server refused %s on port %d: %s", step, port, printable(re.Reply)), ev...)
+		return newFinding("conn.protocol", subject,
+			finding.T("The server refused %s on port %d: %s", stepName(step), port, printable(re.Reply)), ev...)
 	case step == stepHandshake && !isClosed(err):
 		return r.handshakeFailure(ev)
 	}
 	// The server closed or reset the connection.
-	title := finding.T("The server closed the connection during the %s on port %d", step, port)
+	title := finding.T("The server closed the connection during the %s on port %d", stepName(step), port)
 	if step == stepHandshake && !implicitTLS(r.t.Protocol) {
 		title = finding.T("The server accepted STARTTLS on port %d, then closed the connection instead of completing the TLS handshake", port)
 	}
-	return finding.New("conn.protocol", subject, title, ev...)
+	return newFinding("conn.protocol", subject, title, ev...)
 }
 
 // plaintextAfterGoAhead: the server agreed to STARTTLS/STLS, then sent
@@ -610,9 +644,9 @@ func (r *result) plaintextAfterGoAhead() bool {
 // found what the server does accept, the title says it: a server that
 // offers only DHE suites completes no handshake with clients that dropped
 // them (crypto/tls, NSS-based clients such as Thunderbird since 2020).
-func (r *result) handshakeFailure(ev []string) finding.Finding {
+func (r *result) handshakeFailure(ev []finding.Text) finding.Finding {
 	port := r.t.Port
-	f := finding.New("tls.handshake-failed", r.subject,
+	f := newFinding("tls.handshake-failed", r.subject,
 		finding.T("The TLS handshake on port %d failed: %v", port, errors.Unwrap(r.err)), ev...)
 	if r.scan == nil {
 		return f
@@ -621,24 +655,24 @@ func (r *result) handshakeFailure(ev []string) finding.Finding {
 	if len(names) == 0 {
 		return f
 	}
-	shown := names
-	if len(shown) > 3 {
-		shown = append(slices.Clone(shown[:3]), fmt.Sprintf("and %d more", len(names)-3))
+	shown := finding.Verbatim(strings.Join(names, ", "))
+	if len(names) > 3 {
+		shown = finding.T("%s, and %d more", strings.Join(names[:3], ", "), len(names)-3)
 	}
 	if allDHE {
-		f.SetTitle(finding.T("The TLS handshake on port %d fails for clients without DHE: the server accepts only DHE suites (%s), which current clients such as Go programs and Thunderbird no longer offer", port, strings.Join(shown, ", ")))
+		f.SetTitle(finding.T("The TLS handshake on port %d fails for clients without DHE: the server accepts only DHE suites (%s), which current clients such as Go programs and Thunderbird no longer offer", port, shown))
 		f.SetFix(finding.T("Enable ECDHE suites and TLS 1.3 beside DHE (Postfix: remove the DHE-only cipher list and keep smtpd_tls_ciphers = medium; Dovecot: ssl_cipher_list and ssl_min_protocol = TLSv1.2); an ECDSA or RSA certificate works with ECDHE"))
 		return f
 	}
-	f.SetTitle(finding.T("The TLS handshake on port %d fails for current clients: the server accepts only %s", port, strings.Join(shown, ", ")))
+	f.SetTitle(finding.T("The TLS handshake on port %d fails for current clients: the server accepts only %s", port, shown))
 	return f
 }
 
-func capsText(c Caps) string {
+func capsText(c Caps) finding.Text {
 	if c.Len() == 0 {
-		return "none announced"
+		return finding.T("none announced")
 	}
-	return strings.Join(c.List(), ", ")
+	return finding.Verbatim(strings.Join(c.List(), ", "))
 }
 
 func firstLine(b []byte) string {
@@ -679,9 +713,9 @@ func (r *result) authFindings() []finding.Finding {
 		}
 		if len(bad) > 0 {
 			exposed = true
-			out = append(out, finding.New("auth.plaintext-exposed", subject,
+			out = append(out, newFinding("auth.plaintext-exposed", subject,
 				finding.T("Port %d offers %s before TLS: a client may send its password in clear", r.t.Port, strings.Join(bad, ", ")),
-				"capabilities before TLS: "+capsText(s.CapsBeforeTLS)))
+				finding.T("capabilities before TLS: %s", capsText(s.CapsBeforeTLS))))
 		}
 	}
 	if !s.HaveCaps {
@@ -695,9 +729,9 @@ func (r *result) authFindings() []finding.Finding {
 	mechs := s.d.mechanisms(s.CapsAfterTLS)
 	if needsAuth(r.t.Protocol) {
 		if len(mechs) == 0 {
-			return append(out, finding.New("auth.none-offered", subject,
+			return append(out, newFinding("auth.none-offered", subject,
 				finding.T("Port %d offers no authentication mechanism even over TLS: mail clients cannot log in", r.t.Port),
-				"capabilities after TLS: "+capsText(s.CapsAfterTLS)))
+				finding.T("capabilities after TLS: %s", capsText(s.CapsAfterTLS))))
 		}
 		oauthOnly := true
 		for _, m := range mechs {

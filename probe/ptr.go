@@ -35,7 +35,7 @@ func (rv reverse) finding() finding.Finding {
 	case rv.err != nil && resolver.IsOutOfZone(rv.err):
 		return finding.New("dns.not-checked", subject, finding.T("Reverse DNS of %s not checked: outside the given zones", rv.addr.String()))
 	case rv.err != nil:
-		return finding.New("dns.lookup-failed", subject, finding.T("Reverse DNS of %s could not be checked: %v", rv.addr, rv.err))
+		return finding.New("dns.lookup-failed", subject, finding.T("Reverse DNS of %s could not be checked: %v", rv.addr, lookupError{rv.err}))
 	case len(rv.names) == 0:
 		return finding.New("ptr.missing", subject, finding.T("%s has no PTR record", rv.addr.String()))
 	}

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"strings"
+
+	"github.com/mailcheck-cli/mailcheck/finding"
 )
 
 // SMTPReply is one reply: a three-digit code and the text of each line.
@@ -43,12 +45,12 @@ func readSMTPReply(src lineSource) (SMTPReply, error) {
 		}
 		code, more, text, ok := parseSMTPLine(line)
 		if !ok {
-			return r, &ProtocolError{Reason: "not an SMTP reply line", Got: line}
+			return r, &ProtocolError{Reason: finding.T("not an SMTP reply line"), Got: line}
 		}
 		if n == 0 {
 			r.Code = code
 		} else if code != r.Code {
-			return r, &ProtocolError{Reason: "reply code changed inside a multi-line reply", Got: line}
+			return r, &ProtocolError{Reason: finding.T("reply code changed inside a multi-line reply"), Got: line}
 		}
 		r.Lines = append(r.Lines, text)
 		if !more {

@@ -561,7 +561,7 @@ func refusalDetail(a helloAnswer) string {
 // probe's own handshake negotiated (0 if none).
 func (sr *scanResult) legacyFindings(subject string, mainVersion uint16) []finding.Finding {
 	var accepted, unknown []string
-	var ev []string
+	var ev []finding.Text
 	var why finding.Text
 	for _, v := range []uint16{tlswire.VersionSSL30, tlswire.VersionTLS10, tlswire.VersionTLS11} {
 		a, scanned := sr.versions[v]
@@ -569,7 +569,7 @@ func (sr *scanResult) legacyFindings(subject string, mainVersion uint16) []findi
 		case v == mainVersion || (scanned && a.result == helloAccepted):
 			accepted = append(accepted, tlswire.VersionName(v))
 			if scanned && a.result == helloAccepted {
-				ev = append(ev, fmt.Sprintf("%s: the server chose %s", tlswire.VersionName(v), tlswire.SuiteName(a.suite)))
+				ev = append(ev, finding.T("%s: the server chose %s", tlswire.VersionName(v), tlswire.SuiteName(a.suite)))
 			}
 		case scanned && a.result == helloInconclusive:
 			unknown = append(unknown, tlswire.VersionName(v))
@@ -580,7 +580,7 @@ func (sr *scanResult) legacyFindings(subject string, mainVersion uint16) []findi
 	}
 	switch {
 	case len(accepted) > 0:
-		f := finding.New("tls.version-legacy", subject,
+		f := newFinding("tls.version-legacy", subject,
 			finding.T("%s still accepted (deprecated by RFC 8996)", strings.Join(accepted, ", ")), ev...)
 		if accepted[0] == "SSL3.0" {
 			f.Severity = finding.Fail
@@ -646,9 +646,9 @@ func (sr *scanResult) cipherFindings(subject, protocol string, port int, tls13 b
 		}
 		out = append(out, f)
 	case len(unknown) > 0:
-		f := finding.New("tls.cipher-weak", subject,
+		f := newFinding("tls.cipher-weak", subject,
 			finding.T("Whether port %d accepts weak cipher suites could not be checked: %s (inconclusive)", port, why),
-			"not told: "+strings.Join(unknown, ", "))
+			finding.T("not told: %s", strings.Join(unknown, ", ")))
 		f.Severity = finding.Error
 		out = append(out, f)
 	}
@@ -671,8 +671,8 @@ func (sr *scanResult) cipherFindings(subject, protocol string, port int, tls13 b
 		if tls13 {
 			title = finding.T("Port %d offers forward secrecy only with TLS 1.3: its %s suites all use RSA or static key exchange", port, tlswire.VersionName(highest))
 		}
-		out = append(out, finding.New("tls.no-forward-secrecy", subject, title,
-			fmt.Sprintf("%s: the server chose %s", tlswire.VersionName(highest), tlswire.SuiteName(rsa.suite))))
+		out = append(out, newFinding("tls.no-forward-secrecy", subject, title,
+			finding.T("%s: the server chose %s", tlswire.VersionName(highest), tlswire.SuiteName(rsa.suite))))
 	}
 	return out
 }
