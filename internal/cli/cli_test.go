@@ -7,6 +7,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -374,45 +375,62 @@ func TestDemo(t *testing.T) {
 	}
 }
 
+// The command line serve prints audits the scenario as served: for the
+// healthy default, a clean run; for a blocklist scenario, its fixture
+// lists (the public ones are not reachable through the reference server).
 func TestServePrintsAWorkingCommandLine(t *testing.T) {
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	var out bytes.Buffer
-	ready := make(chan *refserver.Server, 1)
-	caOut := filepath.Join(t.TempDir(), "ca.pem")
-	done := make(chan error, 1)
-	go func() {
-		done <- serveRun(ctx, &ServeOptions{
-			IO: &IOStreams{Out: &out, ErrOut: &out, Getenv: os.Getenv}, Scenario: fixtures.Default,
-			CAOut: caOut, Ready: func(s *refserver.Server) { ready <- s },
+	for _, tt := range []struct {
+		scenario string
+		code     int
+		want     string
+	}{
+		{fixtures.Default, ExitOK, ""},
+		{"dnsbl-listed", ExitFindings, "dnsbl.listed"},
+	} {
+		t.Run(tt.scenario, func(t *testing.T) {
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			var out bytes.Buffer
+			ready := make(chan *refserver.Server, 1)
+			caOut := filepath.Join(t.TempDir(), "ca.pem")
+			done := make(chan error, 1)
+			go func() {
+				done <- serveRun(ctx, &ServeOptions{
+					IO: &IOStreams{Out: &out, ErrOut: &out, Getenv: os.Getenv}, Scenario: tt.scenario,
+					CAOut: caOut, Ready: func(s *refserver.Server) { ready <- s },
+				})
+			}()
+			select {
+			case <-ready:
+			case err := <-done:
+				t.Fatalf("serve stopped: %v", err)
+			case <-time.After(20 * time.Second):
+				t.Fatal("serve did not start")
+			}
+			var line string
+			for _, l := range strings.Split(out.String(), "\n") {
+				if strings.HasPrefix(strings.TrimSpace(l), "mailcheck domain ") {
+					line = strings.TrimSpace(l)
+				}
+			}
+			if line == "" {
+				t.Fatalf("no command line printed:\n%s", out.String())
+			}
+			args := strings.Fields(line)[1:]
+			r := run(t, nil, append(args, "--format", "json")...)
+			if r.code != tt.code {
+				t.Fatalf("the printed command %q exits %d, want %d: %s%s", line, r.code, tt.code, r.errOut, r.out)
+			}
+			if rep := decodeReport(t, r.out); tt.want != "" && !slices.ContainsFunc(rep.Findings, func(f finding.Finding) bool { return f.ID == tt.want }) {
+				t.Errorf("the printed command %q does not report %s:\n%s", line, tt.want, r.out)
+			}
+			cancel()
+			select {
+			case <-done:
+			case <-time.After(5 * time.Second):
+				t.Fatal("serve did not stop when its context ended")
+			}
 		})
-	}()
-	select {
-	case <-ready:
-	case err := <-done:
-		t.Fatalf("serve stopped: %v", err)
-	case <-time.After(20 * time.Second):
-		t.Fatal("serve did not start")
-	}
-	var line string
-	for _, l := range strings.Split(out.String(), "\n") {
-		if strings.HasPrefix(strings.TrimSpace(l), "mailcheck domain ") {
-			line = strings.TrimSpace(l)
-		}
-	}
-	if line == "" {
-		t.Fatalf("no command line printed:\n%s", out.String())
-	}
-	args := strings.Fields(line)[1:]
-	r := run(t, nil, append(args, "--format", "json")...)
-	if r.code != ExitOK {
-		t.Fatalf("the printed command %q exits %d: %s%s", line, r.code, r.errOut, r.out)
-	}
-	cancel()
-	select {
-	case <-done:
-	case <-time.After(5 * time.Second):
-		t.Fatal("serve did not stop when its context ended")
 	}
 }
 

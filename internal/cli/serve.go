@@ -210,6 +210,15 @@ func auditCommand(srv *refserver.Server, sc *fixtures.Scenario, caPath string) s
 	for _, s := range sc.DKIMSelectors {
 		cmd += " --dkim-selector " + s
 	}
+	// The reference server answers for its own zones only: the scenario's
+	// fixture blocklists, or none (the public lists are not reachable
+	// through it, and asking them would make every audit inconclusive).
+	for _, z := range sc.DNSBL {
+		cmd += " --dnsbl " + z
+	}
+	if len(sc.DNSBL) == 0 {
+		cmd += " --no-dnsbl"
+	}
 	return cmd
 }
 
