@@ -146,22 +146,7 @@ func (a *Addrs) Err() error {
 	return a.AAAA.Err
 }
 
-func addrsOf(l *Lookup) []netip.Addr {
-	var out []netip.Addr
-	for _, rr := range l.RRs() {
-		switch v := rr.(type) {
-		case *dns.A:
-			if ip, ok := netip.AddrFromSlice(v.A.To4()); ok {
-				out = append(out, ip)
-			}
-		case *dns.AAAA:
-			if ip, ok := netip.AddrFromSlice(v.AAAA.To16()); ok {
-				out = append(out, ip)
-			}
-		}
-	}
-	return out
-}
+func addrsOf(l *Lookup) []netip.Addr { return resolver.AddrsIn(l.RRs()) }
 
 // trimDot drops the trailing dot of a fully qualified name.
 func trimDot(name string) string {

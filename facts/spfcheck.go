@@ -53,7 +53,7 @@ func checkMXAuthorized(ctx context.Context, r resolver.Resolver, domain string, 
 			}
 		}
 	}
-	lookups := spfLookups{ctx: ctx, r: r}
+	lookups := SPFLookups{Ctx: ctx, Resolver: r}
 	var wg sync.WaitGroup
 	for i := range out {
 		wg.Go(func() {
@@ -67,59 +67,71 @@ func checkMXAuthorized(ctx context.Context, r resolver.Resolver, domain string, 
 	return out
 }
 
-// spfLookups gives check_host() the DNS answers it asks for, through the
-// run's resolver: NXDOMAIN and NODATA are empty answers, a failed lookup
-// an error (temperror).
-type spfLookups struct {
-	ctx context.Context
-	r   resolver.Resolver
+// SPFLookups gives check_host() (spf.CheckHost) the DNS answers it asks
+// for, as it asks them, through mailcheck's resolver (so --zone, --resolver
+// and the run's cache apply): NXDOMAIN and NODATA are empty answers, a
+// failed lookup an error (temperror). Which records an evaluation needs
+// depends on the IP, so they cannot all be gathered beforehand.
+type SPFLookups struct {
+	Ctx      context.Context
+	Resolver resolver.Resolver
+	// Observe, when set, sees each name asked with the TXT records found
+	// (nil for other types) or the lookup's error: to show the records an
+	// evaluation read, or to tell a name outside --zone.
+	Observe func(name string, txts []string, err error)
 }
 
-func (l spfLookups) TXT(name string) ([]string, error) {
-	txts, _, err := resolver.TXT(l.ctx, l.r, name)
-	return txts, err
+func (l SPFLookups) observe(name string, txts []string, err error) error {
+	if l.Observe != nil {
+		l.Observe(strings.ToLower(strings.TrimSuffix(name, ".")), txts, err)
+	}
+	return err
 }
 
-func (l spfLookups) Addrs(name string, ipv6 bool) ([]netip.Addr, error) {
+func (l SPFLookups) TXT(name string) ([]string, error) {
+	txts, _, err := resolver.TXT(l.Ctx, l.Resolver, name)
+	return txts, l.observe(name, txts, err)
+}
+
+func (l SPFLookups) Addrs(name string, ipv6 bool) ([]netip.Addr, error) {
 	qtype := dns.TypeA
 	if ipv6 {
 		qtype = dns.TypeAAAA
 	}
-	ans, _, err := resolver.Follow(l.ctx, l.r, name, qtype)
+	ans, _, err := resolver.Follow(l.Ctx, l.Resolver, name, qtype)
 	if err != nil {
-		return nil, err
+		return nil, l.observe(name, nil, err)
 	}
-	lk := Lookup{Answer: ans}
-	return addrsOf(&lk), nil
+	return resolver.AddrsIn(ans.RRs), nil
 }
 
-func (l spfLookups) MX(name string) ([]string, error) {
-	ans, _, err := resolver.Follow(l.ctx, l.r, name, dns.TypeMX)
+func (l SPFLookups) MX(name string) ([]string, error) {
+	ans, _, err := resolver.Follow(l.Ctx, l.Resolver, name, dns.TypeMX)
 	if err != nil {
-		return nil, err
+		return nil, l.observe(name, nil, err)
 	}
 	var out []string
 	for _, rr := range ans.RRs {
 		if mx, ok := rr.(*dns.MX); ok {
-			out = append(out, strings.ToLower(mx.Mx))
+			out = append(out, strings.ToLower(strings.TrimSuffix(mx.Mx, ".")))
 		}
 	}
 	return out, nil
 }
 
-func (l spfLookups) PTR(ip netip.Addr) ([]string, error) {
+func (l SPFLookups) PTR(ip netip.Addr) ([]string, error) {
 	rev, err := dns.ReverseAddr(ip.String())
 	if err != nil {
 		return nil, err
 	}
-	ans, _, err := resolver.Follow(l.ctx, l.r, rev, dns.TypePTR)
+	ans, _, err := resolver.Follow(l.Ctx, l.Resolver, rev, dns.TypePTR)
 	if err != nil {
-		return nil, err
+		return nil, l.observe(rev, nil, err)
 	}
 	var out []string
 	for _, rr := range ans.RRs {
 		if p, ok := rr.(*dns.PTR); ok {
-			out = append(out, strings.ToLower(p.Ptr))
+			out = append(out, strings.ToLower(strings.TrimSuffix(p.Ptr, ".")))
 		}
 	}
 	return out, nil

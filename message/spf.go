@@ -2,12 +2,10 @@ package message
 
 import (
 	"context"
-	"net/netip"
 	"strings"
 
-	"github.com/miekg/dns"
-
 	"github.com/mailcheck-cli/mailcheck/checks/spf"
+	"github.com/mailcheck-cli/mailcheck/facts"
 	"github.com/mailcheck-cli/mailcheck/finding"
 	"github.com/mailcheck-cli/mailcheck/resolver"
 )
@@ -66,8 +64,8 @@ func checkSPF(ctx context.Context, r resolver.Resolver, hops []received, trusted
 	}
 	scope.IP, scope.HELO = h.ip, h.hop.From
 	c.Domain, c.Sender = scope.Domain, scope.Sender
-	facts := &spfFacts{ctx: ctx, r: r, txt: map[string][]string{}}
-	out := spf.CheckHost(facts, scope)
+	seen := &spfSeen{txt: map[string][]string{}}
+	out := spf.CheckHost(facts.SPFLookups{Ctx: ctx, Resolver: r, Observe: seen.observe}, scope)
 	c.Result = string(out.Result)
 	c.Lookups, c.VoidLookups, c.Path, c.MatchedIn = out.Lookups, len(out.Voids), out.Path, out.Domain
 	if out.Matched != nil {
@@ -81,7 +79,7 @@ func checkSPF(ctx context.Context, r resolver.Resolver, hops []received, trusted
 			}
 		}
 	}
-	for _, t := range facts.txt[c.Domain] {
+	for _, t := range seen.txt[c.Domain] {
 		if spf.IsSPF(t) {
 			c.Record = t
 		}
@@ -103,8 +101,8 @@ func checkSPF(ctx context.Context, r resolver.Resolver, hops []received, trusted
 		f = finding.New("msg.spf-permerror", subject, finding.T("SPF permerror: the SPF policy of %s cannot be evaluated", c.Domain))
 		f.Evidence = append(f.Evidence, out.Reason)
 	case spf.TempError:
-		if facts.outOfZone != "" {
-			f = finding.New("msg.spf-not-checked", subject, finding.T("SPF not checked: %s lies outside the given zones", facts.outOfZone))
+		if seen.outOfZone != "" {
+			f = finding.New("msg.spf-not-checked", subject, finding.T("SPF not checked: %s lies outside the given zones", seen.outOfZone))
 		} else {
 			f = finding.New("msg.spf-temperror", subject, finding.T("SPF temperror: a DNS lookup for the SPF policy of %s failed", c.Domain))
 			f.Evidence = append(f.Evidence, out.Reason)
@@ -118,86 +116,21 @@ func checkSPF(ctx context.Context, r resolver.Resolver, hops []received, trusted
 	return c, []finding.Finding{f}
 }
 
-// spfFacts answers check_host()'s questions through mailcheck's resolver
-// as it asks them: which records an evaluation needs depends on the IP, so
-// they cannot all be gathered beforehand. It keeps the TXT answers (for the
-// record shown) and notes a name outside --zone, which makes a temperror
-// "not checked" rather than a failure.
-type spfFacts struct {
-	ctx       context.Context
-	r         resolver.Resolver
+// spfSeen keeps what an evaluation read: the TXT answers (for the record
+// shown) and the first name outside --zone, which makes a temperror "not
+// checked" rather than a failure.
+type spfSeen struct {
 	txt       map[string][]string
 	outOfZone string
 }
 
-func (f *spfFacts) note(err error, name string) error {
-	if err != nil && resolver.IsOutOfZone(err) && f.outOfZone == "" {
-		f.outOfZone = strings.TrimSuffix(name, ".")
+func (s *spfSeen) observe(name string, txts []string, err error) {
+	if txts != nil {
+		s.txt[name] = txts
 	}
-	return err
-}
-
-func (f *spfFacts) TXT(name string) ([]string, error) {
-	txts, _, err := resolver.TXT(f.ctx, f.r, name)
-	f.txt[strings.ToLower(strings.TrimSuffix(name, "."))] = txts
-	return txts, f.note(err, name)
-}
-
-func (f *spfFacts) Addrs(name string, ipv6 bool) ([]netip.Addr, error) {
-	qtype := dns.TypeA
-	if ipv6 {
-		qtype = dns.TypeAAAA
+	if err != nil && resolver.IsOutOfZone(err) && s.outOfZone == "" {
+		s.outOfZone = name
 	}
-	ans, _, err := resolver.Follow(f.ctx, f.r, name, qtype)
-	if err != nil {
-		return nil, f.note(err, name)
-	}
-	var out []netip.Addr
-	for _, rr := range ans.RRs {
-		switch v := rr.(type) {
-		case *dns.A:
-			if a, ok := netip.AddrFromSlice(v.A.To4()); ok {
-				out = append(out, a)
-			}
-		case *dns.AAAA:
-			if a, ok := netip.AddrFromSlice(v.AAAA.To16()); ok {
-				out = append(out, a)
-			}
-		}
-	}
-	return out, nil
-}
-
-func (f *spfFacts) MX(name string) ([]string, error) {
-	ans, _, err := resolver.Follow(f.ctx, f.r, name, dns.TypeMX)
-	if err != nil {
-		return nil, f.note(err, name)
-	}
-	var out []string
-	for _, rr := range ans.RRs {
-		if mx, ok := rr.(*dns.MX); ok {
-			out = append(out, strings.ToLower(strings.TrimSuffix(mx.Mx, ".")))
-		}
-	}
-	return out, nil
-}
-
-func (f *spfFacts) PTR(ip netip.Addr) ([]string, error) {
-	rev, err := dns.ReverseAddr(ip.String())
-	if err != nil {
-		return nil, err
-	}
-	ans, _, err := resolver.Follow(f.ctx, f.r, rev, dns.TypePTR)
-	if err != nil {
-		return nil, f.note(err, rev)
-	}
-	var out []string
-	for _, rr := range ans.RRs {
-		if p, ok := rr.(*dns.PTR); ok {
-			out = append(out, strings.ToLower(strings.TrimSuffix(p.Ptr, ".")))
-		}
-	}
-	return out, nil
 }
 
 // matchText says which term decided: "-all", "ip4:192.0.2.0/24",

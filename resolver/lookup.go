@@ -117,20 +117,27 @@ func Addrs(ctx context.Context, r Resolver, host string) ([]netip.Addr, error) {
 				errs[i] = err
 				return
 			}
-			for _, rr := range ans.RRs {
-				switch v := rr.(type) {
-				case *dns.A:
-					if a, ok := netip.AddrFromSlice(v.A.To4()); ok {
-						addrs[i] = append(addrs[i], a)
-					}
-				case *dns.AAAA:
-					if a, ok := netip.AddrFromSlice(v.AAAA.To16()); ok {
-						addrs[i] = append(addrs[i], a)
-					}
-				}
-			}
+			addrs[i] = AddrsIn(ans.RRs)
 		})
 	}
 	wg.Wait()
 	return append(addrs[0], addrs[1]...), cmp.Or(errs[0], errs[1])
+}
+
+// AddrsIn returns the addresses of the A and AAAA records among rrs.
+func AddrsIn(rrs []dns.RR) []netip.Addr {
+	var out []netip.Addr
+	for _, rr := range rrs {
+		switch v := rr.(type) {
+		case *dns.A:
+			if a, ok := netip.AddrFromSlice(v.A.To4()); ok {
+				out = append(out, a)
+			}
+		case *dns.AAAA:
+			if a, ok := netip.AddrFromSlice(v.AAAA.To16()); ok {
+				out = append(out, a)
+			}
+		}
+	}
+	return out
 }
