@@ -27,9 +27,19 @@ func (s *Server) startDNS() error {
 	// In the port map too: mailcheck asks a zone's name servers directly
 	// on port 53, which --port-map 53=Q sends here.
 	s.portMap[PortDNS] = pc.LocalAddr().(*net.UDPAddr).Port
+	if err := s.serveDNS(zone, pc, ln); err != nil {
+		return fmt.Errorf("refserver: dns on %s: %w", s.dnsAddr, err)
+	}
+	return nil
+}
+
+// serveDNS answers from h on pc (UDP) and ln (TCP) until the server
+// closes. It returns once both read from their sockets, so that a query
+// sent as soon as Start returns is answered; on a failure both are closed.
+func (s *Server) serveDNS(h dns.Handler, pc net.PacketConn, ln net.Listener) error {
 	servers := []*dns.Server{
-		{PacketConn: pc, Handler: zone, ReadTimeout: 2 * time.Second, WriteTimeout: 2 * time.Second},
-		{Listener: ln, Handler: zone, ReadTimeout: 5 * time.Second, WriteTimeout: 5 * time.Second,
+		{PacketConn: pc, Handler: h, ReadTimeout: 2 * time.Second, WriteTimeout: 2 * time.Second},
+		{Listener: ln, Handler: h, ReadTimeout: 5 * time.Second, WriteTimeout: 5 * time.Second,
 			IdleTimeout: func() time.Duration { return 10 * time.Second }},
 	}
 	for _, srv := range servers {
@@ -41,14 +51,12 @@ func (s *Server) startDNS() error {
 			defer s.wg.Done()
 			failed <- srv.ActivateAndServe()
 		}()
-		// Wait until the server reads from its socket, so a query sent as
-		// soon as Start returns is answered.
 		select {
 		case <-started:
 		case err := <-failed:
 			pc.Close()
 			ln.Close()
-			return fmt.Errorf("refserver: dns on %s: %w", s.dnsAddr, err)
+			return err
 		}
 		s.onClose(func() error {
 			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)

@@ -8,7 +8,6 @@ import (
 	"path"
 	"strconv"
 	"strings"
-	"time"
 
 	"github.com/miekg/dns"
 
@@ -73,31 +72,8 @@ func (s *Server) startSecondary(host, file string) error {
 		pc.Close()
 		return fmt.Errorf("refserver: second DNS server for %s on %s: %w", strings.TrimSuffix(host, "."), addr, err)
 	}
-	for _, srv := range []*dns.Server{
-		{PacketConn: pc, Handler: zone, ReadTimeout: 2 * time.Second, WriteTimeout: 2 * time.Second},
-		{Listener: ln, Handler: zone, ReadTimeout: 5 * time.Second, WriteTimeout: 5 * time.Second,
-			IdleTimeout: func() time.Duration { return 10 * time.Second }},
-	} {
-		started := make(chan struct{})
-		srv.NotifyStartedFunc = func() { close(started) }
-		failed := make(chan error, 1)
-		s.wg.Add(1)
-		go func() {
-			defer s.wg.Done()
-			failed <- srv.ActivateAndServe()
-		}()
-		select {
-		case <-started:
-		case err := <-failed:
-			pc.Close()
-			ln.Close()
-			return fmt.Errorf("refserver: second DNS server on %s: %w", addr, err)
-		}
-		s.onClose(func() error {
-			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-			defer cancel()
-			return srv.ShutdownContext(ctx)
-		})
+	if err := s.serveDNS(zone, pc, ln); err != nil {
+		return fmt.Errorf("refserver: second DNS server on %s: %w", addr, err)
 	}
 	s.endpoints = append(s.endpoints, Endpoint{Service: "dns", StdPort: PortDNS, Addr: addr})
 	s.logf("dns: %s serves %s on %s", strings.TrimSuffix(host, "."), file, addr)
