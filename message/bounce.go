@@ -3,6 +3,7 @@ package message
 import (
 	"bytes"
 	"errors"
+	"slices"
 
 	"github.com/mailcheck-cli/mailcheck/dsn"
 	"github.com/mailcheck-cli/mailcheck/finding"
@@ -71,6 +72,9 @@ func judgeBounce(rep *dsn.Report, structured bool) (*finding.Bounce, []finding.F
 			// The best cause only: the others are in `mailcheck explain`.
 			if c, ok := diagnose(rc.DiagnosticCode, rc.Status.String(), who); ok {
 				cause := finding.New(c.Entry.ID, who, finding.Text{})
+				if rc.Action == dsn.Delayed {
+					cause.Severity = deferredSeverity(c.Entry)
+				}
 				if c.Matched != "" {
 					cause.Evidence = append(cause.Evidence, c.Matched)
 				}
@@ -81,6 +85,16 @@ func judgeBounce(rep *dsn.Report, structured bool) (*finding.Bounce, []finding.F
 		b.Recipients = append(b.Recipients, br)
 	}
 	return b, fs
+}
+
+// deferredSeverity is the severity of a cause whose message is still being
+// retried: the catalogue's warn case where it has one (a full mailbox that
+// defers with 4.2.2 bounces nothing yet), otherwise its default.
+func deferredSeverity(e finding.Entry) finding.Severity {
+	if slices.Contains(e.PossibleSeverities(), finding.Warn) {
+		return finding.Warn
+	}
+	return e.Severity
 }
 
 func orUnknown(s string) string {

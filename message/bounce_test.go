@@ -12,18 +12,26 @@ import (
 // TestBounces reads the Postfix, Exchange Online and Gmail notifications
 // of the dsn package's test data: each failed recipient is a
 // msg.bounce-failed, and its diagnostic is mapped by the same engine as
-// `mailcheck explain`.
+// `mailcheck explain` to the cause a support agent would name: an unknown
+// recipient (Postfix and Gmail 5.1.1, Exchange's 5.1.10 RecipientNotFound
+// — not a null MX), an unauthenticated sender (Gmail's 5.7.26 "the sender
+// is unauthenticated" — not a missing DKIM key), a DMARC rejection
+// (Exchange's 5.7.509).
 func TestBounces(t *testing.T) {
 	for _, tt := range []struct {
 		file       string
 		recipients []string
 		statuses   []string
+		causes     []string
 		reporting  string
 		subject    string
 	}{
-		{"postfix.eml", []string{"bob@example.org", "carol@gmail.example"}, []string{"5.1.1", "5.7.26"}, "mail.example.com", "Quarterly figures"},
-		{"exchange.eml", []string{"erin@fabrikam.example", "frank@northwind.example"}, []string{"5.1.10", "5.7.509"}, "AM0PR04MB7123.eurprd04.prod.outlook.com", "Contract draft"},
-		{"gmail.eml", []string{"heidi@example.net"}, []string{"5.1.1"}, "googlemail.example", "Lunch on Friday?"},
+		{"postfix.eml", []string{"bob@example.org", "carol@gmail.example"}, []string{"5.1.1", "5.7.26"},
+			[]string{"smtp.recipient-unknown", "smtp.sender-unauthenticated"}, "mail.example.com", "Quarterly figures"},
+		{"exchange.eml", []string{"erin@fabrikam.example", "frank@northwind.example"}, []string{"5.1.10", "5.7.509"},
+			[]string{"smtp.recipient-unknown", "dmarc.unaligned"}, "AM0PR04MB7123.eurprd04.prod.outlook.com", "Contract draft"},
+		{"gmail.eml", []string{"heidi@example.net"}, []string{"5.1.1"},
+			[]string{"smtp.recipient-unknown"}, "googlemail.example", "Lunch on Friday?"},
 	} {
 		t.Run(tt.file, func(t *testing.T) {
 			data, err := os.ReadFile("../dsn/testdata/" + tt.file)
@@ -44,16 +52,15 @@ func TestBounces(t *testing.T) {
 				if rc.Recipient != r || rc.Status != tt.statuses[i] || rc.Action != "failed" {
 					t.Errorf("recipient %d: %+v", i, rc)
 				}
-				want = append(want, expect{"msg.bounce-failed", finding.Fail, r})
-				// The cause is what explain gives for the recipient.
-				if c, ok := finding.Diagnose(rc.Diagnostic + " " + rc.Status + " " + r).Best(); ok {
-					if !slices.Equal(rc.Findings, []string{c.Entry.ID}) {
-						t.Errorf("recipient %s: findings %v, explain gives %s", r, rc.Findings, c.Entry.ID)
-					}
-					want = append(want, expect{c.Entry.ID, c.Entry.Severity, r})
-				} else if len(rc.Findings) > 0 {
-					t.Errorf("recipient %s: findings %v, explain gives none", r, rc.Findings)
+				if !slices.Equal(rc.Findings, []string{tt.causes[i]}) {
+					t.Errorf("recipient %s (%s): causes %v, want %s", r, rc.Status, rc.Findings, tt.causes[i])
 				}
+				// The cause is what explain gives for the recipient.
+				if c, ok := finding.Diagnose(rc.Diagnostic + " " + rc.Status + " " + r).Best(); !ok || c.Entry.ID != tt.causes[i] {
+					t.Errorf("recipient %s: explain gives %+v, the bounce %s", r, c.Entry.ID, tt.causes[i])
+				}
+				e, _ := finding.Lookup(tt.causes[i])
+				want = append(want, expect{"msg.bounce-failed", finding.Fail, r}, expect{tt.causes[i], e.Severity, r})
 			}
 			checkFindings(t, a, want...)
 			// A bounce is judged on its recipients, not on its own
@@ -65,6 +72,18 @@ func TestBounces(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestDeferredBounceCause: a delay notice for a full mailbox (452 4.2.2)
+// names the cause at warn, as the delay itself is: the message is still
+// being retried, nothing bounced yet.
+func TestDeferredBounceCause(t *testing.T) {
+	pasted := "From: MAILER-DAEMON@mail.example.com\r\nSubject: Delayed Mail (still being retried)\r\n\r\n" +
+		"Final-Recipient: rfc822; dora@example.net\r\nAction: delayed\r\nStatus: 4.2.2\r\n" +
+		"Diagnostic-Code: smtp; 452-4.2.2 The email account that you tried to reach is over quota.\r\n"
+	a := analyze(t, world(), []byte(pasted))
+	checkFindings(t, a, expect{"msg.bounce-delayed", finding.Warn, "dora@example.net"},
+		expect{"smtp.mailbox-full", finding.Warn, "dora@example.net"})
 }
 
 // TestBounceCausesFromExplain: the two rejections every support desk

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/tls"
+	"encoding/json"
 	"net/smtp"
 	"os"
 	"path/filepath"
@@ -230,25 +231,37 @@ func sendMail(t *testing.T, srv *refserver.Server, addr, from, to, msg string) {
 
 // TestExplainReadsMIMEBounces: `explain -` reads whole notifications with
 // the dsn package: Exchange Online's quoted-printable and Gmail's base64
-// human parts around the delivery-status part.
+// human parts around the delivery-status part. Each failed recipient gets
+// its cause, with the fix of the provider that refused it.
 func TestExplainReadsMIMEBounces(t *testing.T) {
-	for file, want := range map[string][]string{
-		"exchange.eml": {"erin@fabrikam.example", "frank@northwind.example"},
-		"gmail.eml":    {"heidi@example.net"},
+	type cause struct{ recipient, id, provider string }
+	for file, want := range map[string][]cause{
+		"exchange.eml": {{"erin@fabrikam.example", "smtp.recipient-unknown", "microsoft"},
+			{"frank@northwind.example", "dmarc.unaligned", ""}},
+		"gmail.eml":   {{"heidi@example.net", "smtp.recipient-unknown", ""}},
+		"postfix.eml": {{"bob@example.org", "smtp.recipient-unknown", ""}, {"carol@gmail.example", "smtp.sender-unauthenticated", "google"}},
 	} {
 		data, err := os.ReadFile(filepath.Join("..", "..", "dsn", "testdata", file))
 		if err != nil {
 			t.Fatal(err)
 		}
 		r := runStdin(t, string(data), nil, "explain", "-", "--format", "json")
-		var got []string
-		for _, l := range strings.Split(r.out, "\n") {
-			if _, v, ok := strings.Cut(l, `"recipient": `); ok {
-				got = append(got, strings.Trim(strings.TrimSpace(v), `",`))
-			}
+		var ex explanation
+		if err := json.Unmarshal([]byte(r.out), &ex); r.code != ExitOK || err != nil {
+			t.Fatalf("%s: exit %d, %v\n%s%s", file, r.code, err, r.errOut, r.out)
 		}
-		if r.code != ExitOK || strings.Join(got, " ") != strings.Join(want, " ") {
-			t.Errorf("%s: exit %d, recipients %v, want %v\n%s%s", file, r.code, got, want, r.errOut, r.out)
+		if len(ex.Recipients) != len(want) {
+			t.Fatalf("%s: recipients %+v, want %v", file, ex.Recipients, want)
+		}
+		for i, w := range want {
+			rc := ex.Recipients[i]
+			if rc.Recipient != w.recipient || len(rc.Diagnosis.Candidates) == 0 {
+				t.Errorf("%s: recipient %d: %+v, want %v", file, i, rc, w)
+				continue
+			}
+			if c := rc.Diagnosis.Candidates[0]; c.ID != w.id || c.Provider != w.provider {
+				t.Errorf("%s: %s: %s with the fix for %q, want %s for %q", file, w.recipient, c.ID, c.Provider, w.id, w.provider)
+			}
 		}
 	}
 }
