@@ -122,3 +122,48 @@ func TestBounceHardNegatives(t *testing.T) {
 		})
 	}
 }
+
+// TestDiagnoseBounce: how one recipient of a bounce is read. The remote
+// server's words outrank the Status the reporting server wrote, the status
+// counts where the words name nothing better, the notice for the user is
+// read where neither names anything, and of the recipient only the domain
+// counts.
+func TestDiagnoseBounce(t *testing.T) {
+	for _, tt := range []struct {
+		name     string
+		b        BounceReport
+		want     string
+		provider string
+		not      string
+	}{
+		{"the reply outranks a guessed status",
+			BounceReport{Diagnostic: "550 RCPT TO:<fred@example.net> max message size exceeded", Status: "5.1.1", Recipient: "fred@example.net"},
+			"smtp.message-too-large", "", "smtp.recipient-unknown"},
+		{"the status outranks a hint",
+			BounceReport{Diagnostic: "550 Requested action not taken: mailbox unavailable", Status: "5.2.2", Recipient: "fred@example.net"},
+			"smtp.mailbox-full", "", ""},
+		{"the notice when the reply is missing",
+			BounceReport{Status: "5.0.0", Recipient: "fred@example.net", Notice: "Failed to deliver to '<fred@example.net>'\nLOCAL module(account fred) reports:\n account is full (quota exceeded)"},
+			"smtp.mailbox-full", "", ""},
+		{"the local part is no evidence",
+			BounceReport{Diagnostic: "452 4.2.2 Over quota", Status: "4.2.2", Recipient: "spam@example.net"},
+			"smtp.mailbox-full", "", "smtp.content-rejected"},
+		{"the domain reveals the provider",
+			BounceReport{Diagnostic: "550 5.2.2 mailbox full", Status: "5.2.2", Recipient: "fred@gmail.com"},
+			"smtp.mailbox-full", "google", ""},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			d := DiagnoseBounce(tt.b)
+			ids := d.IDs()
+			if len(ids) == 0 || ids[0] != tt.want {
+				t.Fatalf("DiagnoseBounce(%+v) = %v, want %s first", tt.b, ids, tt.want)
+			}
+			if d.Candidates[0].Entry.Provider != tt.provider {
+				t.Errorf("fix for %q, want %q", d.Candidates[0].Entry.Provider, tt.provider)
+			}
+			if tt.not != "" && slices.Contains(ids, tt.not) {
+				t.Errorf("DiagnoseBounce(%+v) = %v: %s is no candidate", tt.b, ids, tt.not)
+			}
+		})
+	}
+}

@@ -182,3 +182,40 @@ func Match(text string) []Entry {
 	}
 	return out
 }
+
+// BounceReport is what a delivery status notification says about one
+// recipient that was not delivered (RFC 3464 §2.3).
+type BounceReport struct {
+	// Diagnostic is the remote server's reply (Diagnostic-Code), Status
+	// the enhanced status code the reporting server gave, Recipient the
+	// address (its domain may reveal the receiving provider).
+	Diagnostic, Status, Recipient string
+	// Notice is the notification's text for the user, which some servers
+	// (CommuniGate Pro, Exchange for a local delivery) fill instead of a
+	// Diagnostic-Code; "" when unknown.
+	Notice string
+}
+
+// DiagnoseBounce is Diagnose for one recipient of a bounce. The remote
+// server's own words outrank the Status field: a reporting server that
+// gets a bare 550 at RCPT may write 5.1.1 whatever the reply said
+// ("550 RCPT TO:<x> max message size exceeded"), so the status joins the
+// evidence only when the reply names no cause by a phrase or better. The
+// notice is read when neither names any.
+//
+// Of the recipient only "@domain" is read, for the provider it reveals: a
+// local part is no evidence ("spam@", "unknown.recipient@").
+func DiagnoseBounce(b BounceReport) Diagnosis {
+	at := ""
+	if i := strings.LastIndexByte(b.Recipient, '@'); i >= 0 {
+		at = b.Recipient[i:]
+	}
+	if d := Diagnose(b.Diagnostic + " " + at); len(d.Candidates) > 0 && d.Candidates[0].Strength >= Phrase {
+		return d
+	}
+	d := Diagnose(b.Diagnostic + " " + b.Status + " " + at)
+	if len(d.Candidates) == 0 && strings.TrimSpace(b.Notice) != "" {
+		d = Diagnose(b.Notice + " " + b.Status + " " + at)
+	}
+	return d
+}

@@ -24,14 +24,6 @@ func readBounce(p *parsed) (rep *dsn.Report, structured bool) {
 	return dsn.Scan(string(p.body)), false
 }
 
-// diagnose maps a recipient's failure to its cause as `mailcheck explain -`
-// does for a pasted bounce: the reply, the status and the recipient (whose
-// domain may reveal the receiving provider) through the same engine. It is
-// the one place this package calls it.
-func diagnose(diagnostic, status, recipient string) (finding.Candidate, bool) {
-	return finding.Diagnose(diagnostic + " " + status + " " + recipient).Best()
-}
-
 // judgeBounce reports each recipient of a bounce: what happened, what the
 // status code means, and the cause the diagnostic points at.
 func judgeBounce(rep *dsn.Report, structured bool) (*finding.Bounce, []finding.Finding) {
@@ -70,7 +62,9 @@ func judgeBounce(rep *dsn.Report, structured bool) (*finding.Bounce, []finding.F
 		fs = append(fs, f)
 		if rc.Action == dsn.Failed || rc.Action == dsn.Delayed {
 			// The best cause only: the others are in `mailcheck explain`.
-			if c, ok := diagnose(rc.DiagnosticCode, rc.Status.String(), who); ok {
+			// The same engine as `mailcheck explain -` on a bounce.
+			if c, ok := finding.DiagnoseBounce(finding.BounceReport{Diagnostic: rc.DiagnosticCode,
+				Status: rc.Status.String(), Recipient: who, Notice: rep.HumanText}).Best(); ok {
 				cause := finding.New(c.Entry.ID, who, finding.Text{})
 				if rc.Action == dsn.Delayed {
 					cause.Severity = deferredSeverity(c.Entry)

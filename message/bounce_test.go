@@ -56,7 +56,7 @@ func TestBounces(t *testing.T) {
 					t.Errorf("recipient %s (%s): causes %v, want %s", r, rc.Status, rc.Findings, tt.causes[i])
 				}
 				// The cause is what explain gives for the recipient.
-				if c, ok := finding.Diagnose(rc.Diagnostic + " " + rc.Status + " " + r).Best(); !ok || c.Entry.ID != tt.causes[i] {
+				if c, ok := finding.DiagnoseBounce(finding.BounceReport{Diagnostic: rc.Diagnostic, Status: rc.Status, Recipient: r}).Best(); !ok || c.Entry.ID != tt.causes[i] {
 					t.Errorf("recipient %s: explain gives %+v, the bounce %s", r, c.Entry.ID, tt.causes[i])
 				}
 				e, _ := finding.Lookup(tt.causes[i])
@@ -115,8 +115,30 @@ func TestPastedBounce(t *testing.T) {
 		t.Fatalf("bounce: %+v", b)
 	}
 	want := []expect{{"msg.bounce-delayed", finding.Warn, "bob@example.org"}}
-	if c, ok := finding.Diagnose(b.Recipients[0].Diagnostic + " 4.4.1 bob@example.org").Best(); ok {
+	if c, ok := finding.DiagnoseBounce(finding.BounceReport{Diagnostic: b.Recipients[0].Diagnostic, Status: "4.4.1", Recipient: "bob@example.org"}).Best(); ok {
 		want = append(want, expect{c.Entry.ID, c.Entry.Severity, "bob@example.org"})
 	}
 	checkFindings(t, a, want...)
+}
+
+// noticeOnlyBounce is a notification in the shape CommuniGate Pro sends for
+// a local delivery: the reason is in the text for the user, the
+// delivery-status part has no Diagnostic-Code.
+const noticeOnlyBounce = "From: MAILER-DAEMON@mx.example.net\r\n" +
+	"To: alice@example.com\r\n" +
+	"Subject: Undeliverable mail: Minutes\r\n" +
+	"MIME-Version: 1.0\r\n" +
+	"Content-Type: multipart/report; report-type=\"delivery-status\"; boundary=\"b1\"\r\n\r\n" +
+	"--b1\r\nContent-Type: text/plain; charset=\"utf-8\"\r\n\r\n" +
+	"Failed to deliver to '<fred@example.net>'\r\nLOCAL module(account fred) reports:\r\n account is full (quota exceeded)\r\n\r\n" +
+	"--b1\r\nContent-Type: message/delivery-status\r\n\r\n" +
+	"Reporting-MTA: dns; mx.example.net\r\n\r\n" +
+	"Original-Recipient: rfc822;<fred@example.net>\r\nFinal-Recipient: LOCAL;<fred>\r\nAction: failed\r\nStatus: 5.0.0\r\n\r\n" +
+	"--b1--\r\n"
+
+// TestBounceReasonInNotice: without a Diagnostic-Code the cause is read
+// from the notification's text.
+func TestBounceReasonInNotice(t *testing.T) {
+	a := analyze(t, world(), []byte(noticeOnlyBounce))
+	checkFindings(t, a, expect{"msg.bounce-failed", finding.Fail, "fred"}, expect{"smtp.mailbox-full", finding.Fail, "fred"})
 }

@@ -229,7 +229,8 @@ func explainText(text string, l finding.Lang) explanation {
 			// The recipient's domain may reveal the receiving provider,
 			// whose fix then applies (a Microsoft block list, Gmail's
 			// sender guidelines).
-			d := finding.Diagnose(r.diagnostic + " " + r.status + " " + r.recipient)
+			d := finding.DiagnoseBounce(finding.BounceReport{Diagnostic: r.diagnostic, Status: r.status,
+				Recipient: r.recipient, Notice: r.human})
 			ex.Recipients = append(ex.Recipients, recipientJSON{
 				Recipient: r.recipient, Action: r.action, Status: r.status,
 				Diagnostic: r.diagnostic, Diagnosis: toJSON(d, l),

@@ -15,6 +15,10 @@ import (
 // bounceRecipient is one recipient a bounce reports as not delivered.
 type bounceRecipient struct {
 	recipient, action, status, diagnostic string
+	// human is the notification's text for the user, which some servers
+	// use instead of a Diagnostic-Code; "" for a paste without its MIME
+	// structure, where it cannot be told from the returned message.
+	human string
 }
 
 // maxBounceRecipients bounds the recipients explained from one paste.
@@ -24,8 +28,11 @@ const maxBounceRecipients = 50
 // delivery-status blocks in text (RFC 3464 §2.3), nil when it has none.
 func bounceRecipients(text string) []bounceRecipient {
 	rep, err := dsn.Parse(strings.NewReader(text))
+	human := ""
 	if err != nil {
 		rep = dsn.Scan(text)
+	} else {
+		human = rep.HumanText
 	}
 	if rep == nil {
 		return nil
@@ -40,7 +47,7 @@ func bounceRecipients(text string) []bounceRecipient {
 			who = r.OriginalRecipient
 		}
 		status, _, _ := strings.Cut(strings.TrimSpace(r.StatusText), " ")
-		out = append(out, bounceRecipient{recipient: who, action: string(r.Action), status: status, diagnostic: r.DiagnosticCode})
+		out = append(out, bounceRecipient{recipient: who, action: string(r.Action), status: status, diagnostic: r.DiagnosticCode, human: human})
 		if len(out) == maxBounceRecipients {
 			break
 		}

@@ -106,6 +106,30 @@ func TestExplainBounceFromStdin(t *testing.T) {
 	}
 }
 
+// A notification that gives the reason only in its text for the user (no
+// Diagnostic-Code, as CommuniGate Pro sends for a local delivery) is still
+// explained; a Status the reporting server guessed does not outrank the
+// reply's own words.
+func TestExplainBounceReasonOutsideDiagnostic(t *testing.T) {
+	notice := "From: MAILER-DAEMON@mx.example.net\r\nSubject: Undeliverable mail\r\nMIME-Version: 1.0\r\n" +
+		"Content-Type: multipart/report; report-type=\"delivery-status\"; boundary=\"b1\"\r\n\r\n" +
+		"--b1\r\nContent-Type: text/plain\r\n\r\nFailed to deliver to '<fred@example.net>'\r\n account is full (quota exceeded)\r\n\r\n" +
+		"--b1\r\nContent-Type: message/delivery-status\r\n\r\nReporting-MTA: dns; mx.example.net\r\n\r\n" +
+		"Final-Recipient: rfc822;fred@example.net\r\nAction: failed\r\nStatus: 5.0.0\r\n\r\n--b1--\r\n"
+	guessed := "Final-Recipient: rfc822; fred@example.org\nAction: failed\nStatus: 5.1.1\n" +
+		"Diagnostic-Code: smtp; 550 RCPT TO:<fred@example.org> max message size exceeded\n"
+	for text, want := range map[string]string{notice: "smtp.mailbox-full", guessed: "smtp.message-too-large"} {
+		r := runStdin(t, text, nil, "explain", "-", "--format", "json")
+		var ex explanation
+		if err := json.Unmarshal([]byte(r.out), &ex); err != nil || r.code != ExitOK {
+			t.Fatalf("exit %d, %v: %s%s", r.code, err, r.errOut, r.out)
+		}
+		if len(ex.Recipients) != 1 || len(ex.Recipients[0].Diagnosis.Candidates) == 0 || ex.Recipients[0].Diagnosis.Candidates[0].ID != want {
+			t.Errorf("%+v, want %s first", ex.Recipients, want)
+		}
+	}
+}
+
 // Several pasted lines are one text: a multi-line SMTP reply is read whole.
 func TestExplainMultiLineReply(t *testing.T) {
 	reply := "535-5.7.8 Username and Password not accepted. For more information, go to\n" +
