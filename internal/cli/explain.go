@@ -146,6 +146,9 @@ func explainRun(opts *ExplainOptions) error {
 		if err != nil {
 			return err
 		}
+		if strings.TrimSpace(text) == "" {
+			return usageError(l, finding.T("nothing to explain: standard input was empty"))
+		}
 		opts.Query = text
 	}
 	if opts.Query == "" {

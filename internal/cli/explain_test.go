@@ -211,6 +211,13 @@ func TestExplainUsageErrors(t *testing.T) {
 	if r := runStdin(t, big, nil, "explain", "-"); r.code != ExitUsage {
 		t.Errorf("an over-long paste: exit %d", r.code)
 	}
+	// An empty paste (a pipe that produced nothing) is bad input, not an
+	// unrecognised message.
+	for _, empty := range []string{"", "\n", "  \r\n\t\n"} {
+		if r := runStdin(t, empty, nil, "explain", "-"); r.code != ExitUsage || !strings.Contains(r.errOut, "standard input was empty") {
+			t.Errorf("empty standard input %q: exit %d, stderr %q", empty, r.code, r.errOut)
+		}
+	}
 }
 
 // login's help is French with --lang fr or a French locale.
