@@ -41,24 +41,7 @@ func onTerminal(t *testing.T, env map[string]string, width int, args ...string) 
 // --zone flags that load them.
 func defaultZones(t *testing.T) []string {
 	t.Helper()
-	sc, err := fixtures.Load(fixtures.Default)
-	if err != nil {
-		t.Fatal(err)
-	}
-	dir := t.TempDir()
-	var flags []string
-	for _, z := range sc.Zones {
-		data, err := sc.File(z)
-		if err != nil {
-			t.Fatal(err)
-		}
-		p := filepath.Join(dir, z)
-		if err := os.WriteFile(p, data, 0o600); err != nil {
-			t.Fatal(err)
-		}
-		flags = append(flags, "--zone", p)
-	}
-	return flags
+	return scenarioZoneFlags(t, fixtures.Default)
 }
 
 // TestVersionOneFormat: `version` and `--version` print the same line,
